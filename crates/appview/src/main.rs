@@ -1,0 +1,2 @@
+//! Entry point of `xmtp-appview`.
+fn main() {}

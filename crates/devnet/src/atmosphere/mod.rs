@@ -1,0 +1,1 @@
+//! The ATProto side of the devnet: relay (subscribeRepos), PLC directory and PDS.

@@ -1,0 +1,1 @@
+//! subscribeRepos client: WebSocket, backoff, cursor, filter-first frame decoding, commit verification, ingest into the store.

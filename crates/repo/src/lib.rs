@@ -1,0 +1,1 @@
+//! ATProto repository primitives: DAG-CBOR, CAR, MST, commit signatures, did:key. Pure, no IO.

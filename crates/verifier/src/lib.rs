@@ -1,0 +1,1 @@
+//! The link-verification worker pool: the XMTP half of the two-way confirmation.
