@@ -1,0 +1,247 @@
+//! The command line: raw clap arguments. Every option also reads an `XMTP_APPVIEW_*`
+//! environment variable (upper case, `-` as `_`), as the public contract requires.
+//! Validation into typed configuration happens in `config.rs`, not here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// xmtp-appview: an ATProto AppView linking ATProto identities to XMTP inboxes.
+#[derive(Debug, Parser)]
+#[command(name = "xmtp-appview", version)]
+pub struct Cli {
+    /// Log output format; the level comes from `RUST_LOG`.
+    #[arg(long, global = true, env = "XMTP_APPVIEW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands of the public contract.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole AppView in one process: firehose ingest, verifier pool, XRPC server.
+    Run(RunArgs),
+    /// The XRPC server alone over an existing index.
+    Serve(ServeArgs),
+    /// Find every repo that holds `org.xmtp.inbox` and index its record; resumable.
+    Backfill(BackfillArgs),
+    /// One-shot, no database: resolve, fetch the record, verify both halves, print the verdict.
+    Verify(VerifyArgs),
+    /// Write the mapping as CSV, JSON lines or a SQLite snapshot.
+    Export(ExportArgs),
+    /// Start a simulated Atmosphere on loopback (relay, PLC, PDS, XMTP identity API).
+    Devnet(DevnetArgs),
+}
+
+/// Where the index lives.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// SQLite file; created and migrated on start.
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_DB",
+        default_value = "./data/xmtp-appview.sqlite"
+    )]
+    pub db: PathBuf,
+}
+
+/// The networks the AppView talks to.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// PLC directory.
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_PLC",
+        default_value = "https://plc.directory"
+    )]
+    pub plc: String,
+
+    /// XMTP network.
+    #[arg(long, env = "XMTP_APPVIEW_XMTP_ENV", value_enum, default_value_t = XmtpEnv::Production)]
+    pub xmtp_env: XmtpEnv,
+
+    /// Overrides the XMTP identity API endpoint (`http://` allowed, for local nodes).
+    #[arg(long, env = "XMTP_APPVIEW_XMTP_API")]
+    pub xmtp_api: Option<String>,
+
+    /// Resolve handles through `com.atproto.identity.resolveHandle` at this service
+    /// instead of DNS/HTTPS.
+    #[arg(long, env = "XMTP_APPVIEW_HANDLE_RESOLVER")]
+    pub handle_resolver: Option<String>,
+
+    /// Allow PDS / did:web / XMTP hosts on loopback and private ranges (SSRF guard off).
+    #[arg(long, env = "XMTP_APPVIEW_ALLOW_PRIVATE_NETWORK")]
+    pub allow_private_network: bool,
+}
+
+/// Where repos holding the collection are discovered.
+#[derive(Debug, Args)]
+pub struct DiscoveryArgs {
+    /// Where `listReposByCollection` is asked; repeatable.
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_DISCOVERY",
+        value_delimiter = ',',
+        default_value = "https://relay1.us-east.bsky.network"
+    )]
+    pub discovery: Vec<String>,
+}
+
+/// The XMTP network to verify against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XmtpEnv {
+    /// `grpc.dev.xmtp.network`.
+    Dev,
+    /// `grpc.production.xmtp.network`.
+    Production,
+}
+
+/// Options of the XRPC server.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// XRPC server address.
+    #[arg(long, env = "XMTP_APPVIEW_LISTEN", default_value = "127.0.0.1:2585")]
+    pub listen: String,
+
+    /// The AppView's own did:web, served at `/.well-known/did.json`.
+    #[arg(long, env = "XMTP_APPVIEW_SERVICE_DID")]
+    pub service_did: Option<String>,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Where the index lives.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The XRPC server.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The networks to talk to.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Where repos are discovered.
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+
+    /// Firehose relay (`ws://` allowed).
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_RELAY",
+        default_value = "wss://relay1.us-east.bsky.network"
+    )]
+    pub relay: String,
+
+    /// Follow another xmtp-appview (`listLinks` + `subscribeLinks`) instead of the firehose,
+    /// re-verifying every link.
+    #[arg(long, env = "XMTP_APPVIEW_UPSTREAM")]
+    pub upstream: Option<String>,
+
+    /// Re-check verified links this old; durations read like `90s`, `15m`, `24h`.
+    #[arg(long, env = "XMTP_APPVIEW_REVERIFY_AFTER", default_value = "24h")]
+    pub reverify_after: String,
+
+    /// Check the signature and Sync 1.1 proof of every commit on the stream, not only
+    /// those that matter to the index (to audit a relay).
+    #[arg(long, env = "XMTP_APPVIEW_VERIFY_ALL_COMMITS")]
+    pub verify_all_commits: bool,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the index lives.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The XRPC server.
+    #[command(flatten)]
+    pub server: ServerArgs,
+
+    /// Replica mode: open the index read-only; no ingest, no writes.
+    #[arg(long, env = "XMTP_APPVIEW_READ_ONLY")]
+    pub read_only: bool,
+}
+
+/// Options of `backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Where the index lives.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The networks to talk to.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Where repos are discovered.
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The handle or DID to check.
+    pub actor: String,
+
+    /// The networks to talk to.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+
+    /// Print the report as JSON.
+    #[arg(long, env = "XMTP_APPVIEW_JSON")]
+    pub json: bool,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON link view per line.
+    Jsonl,
+    /// A consistent SQLite snapshot of the index.
+    Sqlite,
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where the index lives.
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Output format.
+    #[arg(long, env = "XMTP_APPVIEW_FORMAT", value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+
+    /// Output path; `-` is standard output.
+    #[arg(long, env = "XMTP_APPVIEW_OUT", default_value = "-")]
+    pub out: String,
+
+    /// Include pending and invalid links too.
+    #[arg(long, env = "XMTP_APPVIEW_INCLUDE_UNVERIFIED")]
+    pub include_unverified: bool,
+}
+
+/// Options of `devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Generated accounts.
+    #[arg(long, env = "XMTP_APPVIEW_USERS", default_value_t = 20)]
+    pub users: usize,
+
+    /// Generated `org.xmtp.inbox` links among them (some valid, some forged, some revoked).
+    #[arg(long, env = "XMTP_APPVIEW_LINKS", default_value_t = 10)]
+    pub links: usize,
+}

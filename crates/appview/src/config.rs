@@ -1,0 +1,86 @@
+//! Validated configuration: the raw clap arguments checked and converted into typed values.
+//! Anything wrong here is the user's input, reported with the option's name.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// Parses a duration such as `90s`, `15m` or `24h`.
+pub fn parse_duration(option: &str, text: &str) -> anyhow::Result<Duration> {
+    let duration = humantime::parse_duration(text.trim())
+        .with_context(|| format!("--{option}: `{text}` is not a duration like 90s, 15m or 24h"))?;
+    if duration.is_zero() {
+        bail!("--{option}: the duration must be greater than zero");
+    }
+    Ok(duration)
+}
+
+/// Parses the XRPC listen address.
+pub fn parse_listen(text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse()
+        .with_context(|| format!("--listen: `{text}` is not an address like 127.0.0.1:2585"))
+}
+
+/// Checks that `url` uses one of `schemes` and has a host.
+pub fn check_url(option: &str, url: &str, schemes: &[&str]) -> anyhow::Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = trimmed.split_once("://") else {
+        bail!(
+            "--{option}: `{url}` is not a URL (expected {})",
+            schemes.join(" or ")
+        );
+    };
+    if !schemes.contains(&scheme) {
+        bail!(
+            "--{option}: scheme `{scheme}` not allowed here (expected {})",
+            schemes.join(" or ")
+        );
+    }
+    if rest.is_empty() || rest.starts_with('/') {
+        bail!("--{option}: `{url}` has no host");
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_contract_says() {
+        assert_eq!(
+            parse_duration("x", "90s").ok(),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration("x", "15m").ok(),
+            Some(Duration::from_secs(900))
+        );
+        assert_eq!(
+            parse_duration("x", "24h").ok(),
+            Some(Duration::from_secs(86_400))
+        );
+        assert!(parse_duration("x", "soon").is_err());
+        assert!(parse_duration("x", "0s").is_err());
+    }
+
+    #[test]
+    fn urls_are_checked_for_scheme_and_host() {
+        assert_eq!(
+            check_url("relay", "ws://127.0.0.1:1234/", &["ws", "wss"])
+                .ok()
+                .as_deref(),
+            Some("ws://127.0.0.1:1234")
+        );
+        assert!(check_url("relay", "http://x", &["ws", "wss"]).is_err());
+        assert!(check_url("relay", "wss://", &["ws", "wss"]).is_err());
+        assert!(check_url("relay", "relay.example", &["ws", "wss"]).is_err());
+    }
+
+    #[test]
+    fn listen_addresses_must_be_socket_addresses() {
+        assert!(parse_listen("127.0.0.1:2585").is_ok());
+        assert!(parse_listen("localhost").is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! `Did`: `did:<method>:<id>` with the atproto character rules (no query, path or fragment).
+
+use crate::error::{SyntaxError, SyntaxKind};
+use crate::macros::string_newtype;
+
+/// The longest DID atproto accepts.
+const MAX_LEN: usize = 2048;
+
+/// A decentralised identifier, e.g. `did:plc:7iza6de2dwap2sbkpav7c6c6`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Did(String);
+
+string_newtype!(Did);
+
+fn err(reason: &'static str) -> SyntaxError {
+    SyntaxError::new(SyntaxKind::Did, reason)
+}
+
+impl Did {
+    /// Parses a DID by the atproto rules: lowercase method, then an identifier of
+    /// `[A-Za-z0-9._:%-]` that does not end in `:` or `%`, at most 2048 characters.
+    pub fn parse(s: &str) -> Result<Self, SyntaxError> {
+        check(s)?;
+        Ok(Did(s.to_owned()))
+    }
+
+    /// The method name (`plc`, `web`, ...).
+    pub fn method(&self) -> &str {
+        self.0[4..].split(':').next().unwrap_or_default()
+    }
+
+    /// Everything after `did:<method>:`.
+    pub fn identifier(&self) -> &str {
+        let rest = &self.0[4..];
+        rest.split_once(':').map(|(_, id)| id).unwrap_or_default()
+    }
+}
+
+/// Validates DID syntax without allocating.
+pub(crate) fn check(s: &str) -> Result<(), SyntaxError> {
+    if s.len() > MAX_LEN {
+        return Err(err("longer than 2048 characters"));
+    }
+    let rest = s
+        .strip_prefix("did:")
+        .ok_or_else(|| err("must start with \"did:\""))?;
+    let (method, id) = rest
+        .split_once(':')
+        .ok_or_else(|| err("must have the form did:<method>:<identifier>"))?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(err("method must be lowercase letters"));
+    }
+    let last = id
+        .bytes()
+        .last()
+        .ok_or_else(|| err("identifier is empty"))?;
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'%' | b'-'))
+    {
+        return Err(err("identifier may hold only letters, digits and ._:%-"));
+    }
+    if matches!(last, b':' | b'%') {
+        return Err(err("identifier must not end with ':' or '%'"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_and_identifier_are_split_at_the_first_colons() {
+        let did = Did::parse("did:web:localhost%3A1234:u:x").unwrap();
+        assert_eq!(did.method(), "web");
+        assert_eq!(did.identifier(), "localhost%3A1234:u:x");
+    }
+
+    #[test]
+    fn error_message_names_the_kind() {
+        let e = Did::parse("DID:plc:x").unwrap_err();
+        assert!(e.to_string().starts_with("invalid DID:"), "{e}");
+    }
+}

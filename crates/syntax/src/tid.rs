@@ -1,0 +1,57 @@
+//! `Tid`: a 13-character base32-sortable timestamp identifier (commit `rev`s are TIDs).
+
+use crate::error::{SyntaxError, SyntaxKind};
+use crate::macros::string_newtype;
+
+/// The sortable base32 alphabet used by TIDs.
+const ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+
+/// A TID; string order equals time order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tid(String);
+
+string_newtype!(Tid);
+
+fn err(reason: &'static str) -> SyntaxError {
+    SyntaxError::new(SyntaxKind::Tid, reason)
+}
+
+impl Tid {
+    /// Parses a TID: 13 characters of `234567a-z`, the first one of `234567a-j` (top bit 0).
+    pub fn parse(s: &str) -> Result<Self, SyntaxError> {
+        let b = s.as_bytes();
+        if b.len() != 13 {
+            return Err(err("must be exactly 13 characters"));
+        }
+        if !b.iter().all(|c| ALPHABET.contains(c)) {
+            return Err(err("must be base32-sortable (234567a-z)"));
+        }
+        if !matches!(b[0], b'2'..=b'7' | b'a'..=b'j') {
+            return Err(err("the high bit must be zero (first character 2-7 or a-j)"));
+        }
+        Ok(Tid(s.to_owned()))
+    }
+
+    /// The 63-bit integer the TID encodes (microseconds << 10 | clock id).
+    pub fn to_u64(&self) -> u64 {
+        self.0.bytes().fold(0u64, |acc, c| {
+            let v = ALPHABET.iter().position(|a| *a == c).unwrap_or(0) as u64;
+            (acc << 5) | v
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_order_is_numeric_order() {
+        let a = Tid::parse("3jzfcijpj2z2a").unwrap();
+        let b = Tid::parse("3jzfcijpj2z2b").unwrap();
+        assert!(a < b);
+        assert!(a.to_u64() < b.to_u64());
+        assert_eq!(Tid::parse("2222222222222").unwrap().to_u64(), 0);
+    }
+}
