@@ -72,6 +72,9 @@ mod tests {
 
     #[test]
     fn handles_are_lowercased() {
-        assert_eq!(Handle::parse("XX.LCS.MIT.EDU").unwrap().as_str(), "xx.lcs.mit.edu");
+        assert_eq!(
+            Handle::parse("XX.LCS.MIT.EDU").unwrap().as_str(),
+            "xx.lcs.mit.edu"
+        );
     }
 }

@@ -22,7 +22,9 @@ impl AtIdentifier {
         if s.starts_with("did:") {
             Did::parse(s).map(AtIdentifier::Did).map_err(with_kind)
         } else {
-            Handle::parse(s).map(AtIdentifier::Handle).map_err(with_kind)
+            Handle::parse(s)
+                .map(AtIdentifier::Handle)
+                .map_err(with_kind)
         }
     }
 

@@ -58,7 +58,9 @@ fn check(s: &str) -> Result<(), SyntaxError> {
             return Err(err("a segment is longer than 63 characters"));
         }
         if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-') {
-            return Err(err("domain segments may hold only ASCII letters, digits and '-'"));
+            return Err(err(
+                "domain segments may hold only ASCII letters, digits and '-'",
+            ));
         }
         if b[0] == b'-' || b[b.len() - 1] == b'-' {
             return Err(err("a domain segment must not start or end with '-'"));
@@ -75,7 +77,9 @@ fn check(s: &str) -> Result<(), SyntaxError> {
         return Err(err("the name segment is longer than 63 characters"));
     }
     if !b[0].is_ascii_alphabetic() || !b.iter().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(err("the name must be ASCII letters and digits, starting with a letter"));
+        return Err(err(
+            "the name must be ASCII letters and digits, starting with a letter",
+        ));
     }
     Ok(())
 }

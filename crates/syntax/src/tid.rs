@@ -27,7 +27,9 @@ impl Tid {
             return Err(err("must be base32-sortable (234567a-z)"));
         }
         if !matches!(b[0], b'2'..=b'7' | b'a'..=b'j') {
-            return Err(err("the high bit must be zero (first character 2-7 or a-j)"));
+            return Err(err(
+                "the high bit must be zero (first character 2-7 or a-j)",
+            ));
         }
         Ok(Tid(s.to_owned()))
     }
