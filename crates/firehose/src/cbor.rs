@@ -49,7 +49,6 @@ const MAJ_TEXT: u8 = 3;
 const MAJ_ARRAY: u8 = 4;
 const MAJ_MAP: u8 = 5;
 const MAJ_TAG: u8 = 6;
-const MAJ_SIMPLE: u8 = 7;
 
 /// A cursor over a DAG-CBOR byte string.
 #[derive(Debug, Clone)]
@@ -122,6 +121,11 @@ impl<'a> Reader<'a> {
         Ok((major, ai, arg))
     }
 
+    /// Steps over `n` raw bytes (for byte patterns already matched by the caller).
+    pub fn skip_raw(&mut self, n: usize) -> Result<(), CborError> {
+        self.take(n as u64).map(|_| ())
+    }
+
     /// Looks at the major type of the next item without consuming it.
     pub fn peek_major(&self) -> Option<u8> {
         self.buf.get(self.pos).map(|b| b >> 5)
@@ -188,7 +192,9 @@ impl<'a> Reader<'a> {
                 let n = i64::try_from(n).map_err(|_| CborError::IntRange)?;
                 Ok(-1 - n)
             }
-            _ => Err(CborError::Type { expected: "integer" }),
+            _ => Err(CborError::Type {
+                expected: "integer",
+            }),
         }
     }
 
@@ -205,7 +211,11 @@ impl<'a> Reader<'a> {
     pub fn cid_bytes(&mut self) -> Result<&'a [u8], CborError> {
         match self.head()? {
             (MAJ_TAG, _, 42) => {}
-            _ => return Err(CborError::Type { expected: "cid-link" }),
+            _ => {
+                return Err(CborError::Type {
+                    expected: "cid-link",
+                });
+            }
         }
         let b = self.bytes()?;
         match b.split_first() {
@@ -237,7 +247,9 @@ impl<'a> Reader<'a> {
             MAJ_BYTES => self.take(arg).map(|_| ()),
             MAJ_TEXT => {
                 let s = self.take(arg)?;
-                std::str::from_utf8(s).map(|_| ()).map_err(|_| CborError::Utf8)
+                std::str::from_utf8(s)
+                    .map(|_| ())
+                    .map_err(|_| CborError::Utf8)
             }
             MAJ_ARRAY => {
                 for _ in 0..arg {
@@ -377,7 +389,9 @@ impl Writer {
 
 /// Sorts map keys in DAG-CBOR canonical order (length first, then bytes).
 pub fn canonical_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 #[cfg(test)]
@@ -387,7 +401,22 @@ mod tests {
 
     #[test]
     fn integers_round_trip_at_every_head_width() {
-        for v in [0i64, 23, 24, 255, 256, 65535, 65536, 1 << 40, -1, -24, -25, -1000, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            1 << 40,
+            -1,
+            -24,
+            -25,
+            -1000,
+            i64::MIN,
+            i64::MAX,
+        ] {
             let mut w = Writer::default();
             w.int(v);
             let mut r = Reader::new(&w.out);
@@ -429,6 +458,9 @@ mod tests {
     fn canonical_order_is_length_then_bytes() {
         let mut keys = vec!["since", "ops", "seq", "rev", "prevData", "blocks", "commit"];
         keys.sort_by(|a, b| canonical_key_cmp(a, b));
-        assert_eq!(keys, ["ops", "rev", "seq", "since", "blocks", "commit", "prevData"]);
+        assert_eq!(
+            keys,
+            ["ops", "rev", "seq", "since", "blocks", "commit", "prevData"]
+        );
     }
 }
