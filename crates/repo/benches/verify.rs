@@ -1,0 +1,2 @@
+//! Per-commit verification benchmark (placeholder until the MST lands).
+fn main() {}

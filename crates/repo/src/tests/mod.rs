@@ -1,0 +1,6 @@
+//! Vector-driven and property tests of the repo crate's core (keys, CBOR, CAR, commits).
+
+mod car;
+mod cbor;
+mod commit;
+mod keys;
