@@ -1,1 +1,35 @@
-//! The XMTP identity subset: installation signatures, inbox IDs, identity-update replay, IdentityApi gRPC client.
+//! The XMTP identity subset: installation signatures, inbox IDs, identity-update replay,
+//! and the `IdentityApi` gRPC client.
+//!
+//! A link is verified when its `verificationSignature` verifies over the DID against a
+//! *current* installation of its inbox, exactly as the XMTP SDK's
+//! `verifySignedWithPublicKey` over `fetchInboxStates` decides. Everything here is a native,
+//! byte-exact re-implementation of libxmtp's code paths (`docs/xmtp-identity.md`), checked
+//! against the vectors the real SDK produced (`shared/vectors/xmtp`).
+//!
+//! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
+//! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
+//! [`signature`] / [`replay`] / [`state`] (identity-update replay), [`builder`] (signing
+//! updates, for the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`]
+//! (tonic implementation with rate limiting and retries).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod api;
+pub mod base64;
+pub mod builder;
+pub mod client;
+pub mod inbox_id;
+pub mod installation;
+pub mod model;
+pub mod proto;
+pub mod ratelimit;
+pub mod replay;
+pub mod signature;
+pub mod state;
+pub mod text;
+
+pub use api::{ApiError, IdentityApi, InboxLog, LogEntry};
+pub use client::{ClientConfig, GrpcIdentityApi, XmtpEnv};
+pub use installation::{InstallationKey, verify_did_signature, verify_signed_with_public_key};
+pub use replay::ReplayError;
+pub use state::{CachedInbox, InboxState};
