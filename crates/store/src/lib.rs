@@ -1,1 +1,37 @@
-//! The SQLite index: migrations, the single Writer, read-only Reader pool. Only SQL lives here.
+//! The SQLite index: migrations, the single [`Writer`], the read-only [`Reader`] pool.
+//! Only SQL lives here; every other crate talks to the index through these types.
+//!
+//! Architecture invariants:
+//! - one thread owns the only write connection; every write is a [`Batch`] applied in one
+//!   transaction together with the firehose cursor, so a crash never splits them;
+//! - readers use read-only WAL connections from a pool, on `spawn_blocking`, so queries never
+//!   wait on ingest;
+//! - links of inactive accounts are hidden from every query.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod apply;
+mod conn;
+mod cursor;
+mod error;
+mod migrate;
+mod queries;
+mod reader;
+mod store;
+mod time;
+mod types;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::StoreError;
+pub use migrate::{MIGRATIONS, Migration};
+pub use reader::{Reader, ReaderOptions};
+pub use store::{Store, StoreOptions};
+pub use time::format_unix_millis;
+pub use types::{
+    Batch, Change, CheckItem, Counts, FirehoseState, LinkView, RecordInput, RecordView, RepoState,
+    StatsDelta, Status,
+};
+pub use writer::Writer;

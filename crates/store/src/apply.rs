@@ -1,0 +1,245 @@
+//! The SQL of every [`Change`], run by the writer thread inside the batch's transaction.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::types::{Batch, Change, RecordInput, Status};
+
+/// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
+pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Result<()> {
+    for change in &batch.changes {
+        apply_change(conn, change, now_ms)?;
+    }
+    let s = batch.stats;
+    if s.frames != 0 || s.commits_verified != 0 || s.commits_rejected != 0 {
+        conn.prepare_cached(
+            "UPDATE firehose_state SET frames = frames + ?1,
+                commits_verified = commits_verified + ?2,
+                commits_rejected = commits_rejected + ?3 WHERE id = 1",
+        )?
+        .execute(params![
+            s.frames as i64,
+            s.commits_verified as i64,
+            s.commits_rejected as i64
+        ])?;
+    }
+    if let Some(cursor) = batch.cursor {
+        conn.prepare_cached("UPDATE firehose_state SET cursor = ?1 WHERE id = 1")?
+            .execute([cursor])?;
+    }
+    Ok(())
+}
+
+fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Result<()> {
+    match change {
+        Change::PutRecord { did, rev, record } => {
+            put_record(conn, did, rev.as_deref(), record, now_ms)
+        }
+        Change::DeleteRecord { did, rev } => {
+            if accept_rev(conn, did, rev.as_deref())? {
+                conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
+                    .execute([did])?;
+            }
+            Ok(())
+        }
+        Change::AccountStatus {
+            did,
+            active,
+            status,
+        } => account_status(conn, did, *active, status.as_deref(), now_ms),
+        Change::Handle { did, handle } => set_handle(conn, did, handle.as_deref(), now_ms),
+        Change::RepoState {
+            did,
+            rev,
+            data_cid,
+            commit_cid,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO repo_state (did, rev, data_cid, commit_cid) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (did) DO UPDATE SET rev = excluded.rev,
+                    data_cid = excluded.data_cid, commit_cid = excluded.commit_cid
+                 WHERE excluded.rev >= repo_state.rev",
+            )?
+            .execute(params![did, rev, data_cid, commit_cid])?;
+            Ok(())
+        }
+        Change::Verdict {
+            did,
+            record_cid,
+            status,
+            reason,
+            installation_key,
+        } => {
+            let verified_at = (*status == Status::Verified).then_some(now_ms);
+            conn.prepare_cached(
+                "UPDATE links SET status = ?3, reason = ?4, installation_key = ?5,
+                    verified_at = ?6, not_before = 0
+                 WHERE did = ?1 AND record_cid = ?2",
+            )?
+            .execute(params![
+                did,
+                record_cid,
+                status.as_str(),
+                reason,
+                installation_key,
+                verified_at
+            ])?;
+            Ok(())
+        }
+        Change::RetryLater {
+            did,
+            record_cid,
+            not_before,
+        } => {
+            conn.prepare_cached(
+                "UPDATE links SET not_before = ?3 WHERE did = ?1 AND record_cid = ?2",
+            )?
+            .execute(params![did, record_cid, not_before])?;
+            Ok(())
+        }
+        Change::InboxState {
+            inbox_id,
+            last_sequence_id,
+            state,
+        } => {
+            // u64 stored bit-for-bit in SQLite's i64; read back with the same cast.
+            conn.prepare_cached(
+                "INSERT INTO xmtp_inboxes (inbox_id, last_sequence_id, state, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (inbox_id) DO UPDATE SET last_sequence_id = excluded.last_sequence_id,
+                    state = excluded.state, updated_at = excluded.updated_at",
+            )?
+            .execute(params![inbox_id, *last_sequence_id as i64, state, now_ms])?;
+            Ok(())
+        }
+    }
+}
+
+/// The rev rule: a change carrying `rev` is dropped when the stored rev is newer; otherwise the
+/// stored rev moves up to `rev`, so a later-arriving older change is dropped in turn.
+fn accept_rev(conn: &Connection, did: &str, rev: Option<&str>) -> rusqlite::Result<bool> {
+    let Some(rev) = rev else {
+        return Ok(true);
+    };
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT rev FROM repo_state WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?;
+    match stored {
+        Some(s) if s.as_str() > rev => Ok(false),
+        Some(s) if s.as_str() == rev => Ok(true),
+        _ => {
+            conn.prepare_cached(
+                "INSERT INTO repo_state (did, rev) VALUES (?1, ?2)
+                 ON CONFLICT (did) DO UPDATE SET rev = excluded.rev",
+            )?
+            .execute([did, rev])?;
+            Ok(true)
+        }
+    }
+}
+
+fn put_record(
+    conn: &Connection,
+    did: &str,
+    rev: Option<&str>,
+    record: &RecordInput,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    if !accept_rev(conn, did, rev)? {
+        return Ok(());
+    }
+    let stored_cid: Option<String> = conn
+        .prepare_cached("SELECT record_cid FROM links WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?;
+    if stored_cid.as_deref() == Some(record.cid.as_str()) {
+        return Ok(());
+    }
+    let hidden: bool = conn
+        .prepare_cached("SELECT active = 0 FROM accounts WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false);
+    let (status, reason) = match &record.malformed {
+        Some(reason) => (Status::Invalid, Some(reason.as_str())),
+        None => (Status::Pending, None),
+    };
+    conn.prepare_cached(
+        "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
+            installation_key, verified_at, indexed_at, not_before, hidden)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, ?9)
+         ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
+            record_cid = excluded.record_cid, signature = excluded.signature,
+            created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
+            installation_key = NULL, verified_at = NULL, indexed_at = excluded.indexed_at,
+            not_before = 0, hidden = excluded.hidden",
+    )?
+    .execute(params![
+        did,
+        record.inbox_id,
+        record.cid,
+        record.verification_signature,
+        record.created_at,
+        status.as_str(),
+        reason,
+        now_ms,
+        hidden
+    ])?;
+    Ok(())
+}
+
+fn account_status(
+    conn: &Connection,
+    did: &str,
+    active: bool,
+    status: Option<&str>,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    if status == Some("deleted") {
+        for sql in [
+            "DELETE FROM links WHERE did = ?1",
+            "DELETE FROM accounts WHERE did = ?1",
+            "DELETE FROM handles WHERE did = ?1",
+            "DELETE FROM repo_state WHERE did = ?1",
+        ] {
+            conn.prepare_cached(sql)?.execute([did])?;
+        }
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO accounts (did, active, status, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (did) DO UPDATE SET active = excluded.active, status = excluded.status,
+            updated_at = excluded.updated_at",
+    )?
+    .execute(params![did, active, status, now_ms])?;
+    conn.prepare_cached("UPDATE links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
+        .execute(params![did, !active])?;
+    Ok(())
+}
+
+fn set_handle(
+    conn: &Connection,
+    did: &str,
+    handle: Option<&str>,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    match handle {
+        None => {
+            conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
+                .execute([did])?;
+        }
+        Some(handle) => {
+            let handle = handle.to_ascii_lowercase();
+            // The handle now verifies to `did`, so any older claim by another DID is stale.
+            conn.prepare_cached("DELETE FROM handles WHERE handle = ?1 AND did != ?2")?
+                .execute([handle.as_str(), did])?;
+            conn.prepare_cached(
+                "INSERT INTO handles (did, handle, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (did) DO UPDATE SET handle = excluded.handle,
+                    updated_at = excluded.updated_at",
+            )?
+            .execute(params![did, handle, now_ms])?;
+        }
+    }
+    Ok(())
+}

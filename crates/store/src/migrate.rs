@@ -1,0 +1,204 @@
+//! Schema migrations: plain SQL files in `migrations/`, embedded at build time, applied in
+//! order at start-up, one transaction each, recorded in `schema_migrations`.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::StoreError;
+use crate::time::now_millis;
+
+/// One migration: a version (the `NNNN` of its file name), a name and its SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Strictly increasing version number.
+    pub version: i64,
+    /// The file name without the number and extension.
+    pub name: &'static str,
+    /// The SQL, run in one transaction.
+    pub sql: &'static str,
+}
+
+/// Every migration this binary knows, in order (each file of `/migrations`).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../../migrations/0001_init.sql"),
+}];
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+/// The highest applied version, 0 for a fresh database.
+pub(crate) fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    let has_table: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !has_table {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+fn known_version(migrations: &[Migration]) -> i64 {
+    migrations.last().map_or(0, |m| m.version)
+}
+
+/// Applies every migration newer than the database's version; refuses a newer database.
+pub(crate) fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+    conn.execute(CREATE_TABLE, [])?;
+    let found = current_version(conn)?;
+    let known = known_version(migrations);
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    for m in migrations.iter().filter(|m| m.version > found) {
+        let fail = |source| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(m.sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now_millis()],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    Ok(())
+}
+
+/// For read-only opens: the database must be exactly at this binary's version.
+pub(crate) fn check_current(conn: &Connection) -> Result<(), StoreError> {
+    let found = current_version(conn)?;
+    let known = known_version(MIGRATIONS);
+    match found.cmp(&known) {
+        std::cmp::Ordering::Greater => Err(StoreError::SchemaTooNew { found, known }),
+        std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld { found, known }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_conn() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::conn::open_writer(&dir.path().join("t.sqlite")).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(files, embedded);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "versions are 1, 2, 3, ...");
+        }
+    }
+
+    #[test]
+    fn fresh_database_gets_every_migration_recorded() {
+        let (_d, mut conn) = temp_conn();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), known_version(MIGRATIONS));
+        // Running again is a no-op.
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn older_database_is_upgraded_in_place_keeping_its_data() {
+        let (_d, mut conn) = temp_conn();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        conn.execute(
+            "INSERT INTO accounts (did, active, status, updated_at) VALUES ('did:plc:a', 1, NULL, 0)",
+            [],
+        )
+        .unwrap();
+        let mut newer = MIGRATIONS.to_vec();
+        let next = known_version(MIGRATIONS) + 1;
+        newer.push(Migration {
+            version: next,
+            name: "test_extra",
+            sql: "CREATE TABLE test_extra (x INTEGER); ALTER TABLE accounts ADD COLUMN note TEXT;",
+        });
+        migrate(&mut conn, &newer).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), next);
+        let did: String = conn
+            .query_row("SELECT did FROM accounts WHERE note IS NULL", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(did, "did:plc:a");
+    }
+
+    #[test]
+    fn failing_migration_leaves_nothing_behind() {
+        let (_d, mut conn) = temp_conn();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        let mut newer = MIGRATIONS.to_vec();
+        newer.push(Migration {
+            version: known_version(MIGRATIONS) + 1,
+            name: "broken",
+            sql: "CREATE TABLE half_done (x INTEGER); THIS IS NOT SQL;",
+        });
+        let err = migrate(&mut conn, &newer).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Migration { name: "broken", .. }),
+            "{err}"
+        );
+        assert_eq!(current_version(&conn).unwrap(), known_version(MIGRATIONS));
+        let exists: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE name = 'half_done'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap();
+        assert_eq!(exists, None);
+    }
+
+    #[test]
+    fn newer_database_is_refused_with_a_clear_error() {
+        let (_d, mut conn) = temp_conn();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+            [],
+        )
+        .unwrap();
+        let err = migrate(&mut conn, MIGRATIONS).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 999, .. }));
+        assert!(err.to_string().contains("newer than this binary"), "{err}");
+        assert!(check_current(&conn).is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! The read queries, as plain functions over a connection; the [`crate::Reader`] runs them on
+//! its pool. Every query that returns links filters hidden (inactive) accounts.
+
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::cursor;
+use crate::error::StoreError;
+use crate::time::format_unix_millis;
+use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoState, Status};
+
+/// The columns [`link_from_row`] reads, in order.
+const LINK_COLUMNS: &str = "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
+    l.signature, l.created_at, l.installation_key, l.verified_at, l.indexed_at";
+
+fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
+    let s: String = row.get(idx)?;
+    s.parse()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
+    let did: String = row.get(0)?;
+    let uri = format!("at://{did}/org.xmtp.inbox/self");
+    Ok(LinkView {
+        handle: row.get(1)?,
+        inbox_id: row.get(2)?,
+        status: status_from(row, 3)?,
+        reason: row.get(4)?,
+        record: RecordView {
+            uri,
+            cid: row.get(5)?,
+            verification_signature: row.get(6)?,
+            created_at: row.get(7)?,
+        },
+        installation_key: row.get(8)?,
+        verified_at: row.get::<_, Option<i64>>(9)?.map(format_unix_millis),
+        indexed_at: format_unix_millis(row.get(10)?),
+        did,
+    })
+}
+
+/// The visible link of `did`.
+pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Option<LinkView>> {
+    conn.prepare_cached(&format!(
+        "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
+         WHERE l.did = ?1 AND l.hidden = 0"
+    ))?
+    .query_row([did], link_from_row)
+    .optional()
+}
+
+/// The visible links of `dids`, in input order, unknown and repeated DIDs left out.
+pub(crate) fn links_by_dids(conn: &Connection, dids: &[String]) -> rusqlite::Result<Vec<LinkView>> {
+    let mut out = Vec::with_capacity(dids.len());
+    for (i, did) in dids.iter().enumerate() {
+        if dids[..i].contains(did) {
+            continue;
+        }
+        if let Some(link) = link_by_did(conn, did)? {
+            out.push(link);
+        }
+    }
+    Ok(out)
+}
+
+/// The DID that holds `handle` as its verified handle (hidden accounts excluded).
+pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT h.did FROM handles h WHERE h.handle = ?1 AND NOT EXISTS
+            (SELECT 1 FROM accounts a WHERE a.did = h.did AND a.active = 0)",
+    )?
+    .query_row([handle.to_ascii_lowercase()], |r| r.get(0))
+    .optional()
+}
+
+/// Whether the index knows `did` as a visible account (a link, a handle or account state).
+pub(crate) fn actor_known(conn: &Connection, did: &str) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE did = ?1 AND active = 0) AND (
+            EXISTS (SELECT 1 FROM links WHERE did = ?1)
+            OR EXISTS (SELECT 1 FROM handles WHERE did = ?1)
+            OR EXISTS (SELECT 1 FROM accounts WHERE did = ?1))",
+    )?
+    .query_row([did], |r| r.get(0))
+}
+
+/// The visible links that name `inbox_id`, in DID order.
+pub(crate) fn links_by_inbox(conn: &Connection, inbox_id: &str) -> rusqlite::Result<Vec<LinkView>> {
+    conn.prepare_cached(&format!(
+        "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
+         WHERE l.inbox_id = ?1 AND l.hidden = 0 ORDER BY l.did"
+    ))?
+    .query_map([inbox_id], link_from_row)?
+    .collect()
+}
+
+/// One page of visible links in DID order, after the cursor; a cursor only when more follow.
+pub(crate) fn list_links(
+    conn: &Connection,
+    status: Option<Status>,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<LinkView>, Option<String>), StoreError> {
+    let after = match cursor {
+        Some(c) => cursor::decode(c)?,
+        None => String::new(),
+    };
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut links: Vec<LinkView> = match status {
+        Some(s) => conn
+            .prepare_cached(&format!(
+                "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
+                 WHERE l.status = ?1 AND l.hidden = 0 AND l.did > ?2 ORDER BY l.did LIMIT ?3"
+            ))?
+            .query_map(params![s.as_str(), after, fetch], link_from_row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached(&format!(
+                "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
+                 WHERE l.hidden = 0 AND l.did > ?1 ORDER BY l.did LIMIT ?2"
+            ))?
+            .query_map(params![after, fetch], link_from_row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    let next = if links.len() > limit {
+        links.truncate(limit);
+        links.last().map(|l| cursor::encode(&l.did))
+    } else {
+        None
+    };
+    Ok((links, next))
+}
+
+/// Visible links per status (kept by triggers, so this never scans).
+pub(crate) fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
+    let mut counts = Counts::default();
+    let mut stmt = conn.prepare_cached("SELECT status, n FROM link_counts")?;
+    let rows = stmt.query_map([], |r| Ok((status_from(r, 0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (status, n) = row?;
+        let n = u64::try_from(n).unwrap_or(0);
+        match status {
+            Status::Verified => counts.verified = n,
+            Status::Pending => counts.pending = n,
+            Status::Invalid => counts.invalid = n,
+        }
+    }
+    Ok(counts)
+}
+
+/// The persisted firehose cursor and counters.
+pub(crate) fn firehose_state(conn: &Connection) -> rusqlite::Result<FirehoseState> {
+    conn.prepare_cached(
+        "SELECT cursor, frames, commits_verified, commits_rejected FROM firehose_state WHERE id = 1",
+    )?
+    .query_row([], |r| {
+        let n = |i| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+        Ok(FirehoseState {
+            cursor: r.get(0)?,
+            frames: n(1)?,
+            commits_verified: n(2)?,
+            commits_rejected: n(3)?,
+        })
+    })
+}
+
+/// The full Sync 1.1 state of a repo, when one has been recorded.
+pub(crate) fn repo_state(conn: &Connection, did: &str) -> rusqlite::Result<Option<RepoState>> {
+    conn.prepare_cached(
+        "SELECT rev, data_cid, commit_cid FROM repo_state
+         WHERE did = ?1 AND data_cid IS NOT NULL AND commit_cid IS NOT NULL",
+    )?
+    .query_row([did], |r| {
+        Ok(RepoState {
+            rev: r.get(0)?,
+            data_cid: r.get(1)?,
+            commit_cid: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+/// The newest rev seen for a repo (from commit state or from a record change).
+pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT rev FROM repo_state WHERE did = ?1")?
+        .query_row([did], |r| r.get(0))
+        .optional()
+}
+
+/// Every DID whose repo the index follows: those with a link or a recorded repo state.
+pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT did FROM links UNION SELECT did FROM repo_state ORDER BY 1")?
+        .query_map([], |r| r.get(0))?
+        .collect()
+}
+
+fn check_item(row: &Row<'_>) -> rusqlite::Result<CheckItem> {
+    Ok(CheckItem {
+        did: row.get(0)?,
+        inbox_id: row.get(1)?,
+        verification_signature: row.get(2)?,
+        record_cid: row.get(3)?,
+        status: status_from(row, 4)?,
+    })
+}
+
+/// Pending links due at `now` (unix s), then verified links verified before `reverify_before`
+/// (unix s), `limit` in all.
+pub(crate) fn links_to_check(
+    conn: &Connection,
+    now: i64,
+    reverify_before: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<CheckItem>> {
+    let limit_i = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut out: Vec<CheckItem> = conn
+        .prepare_cached(
+            "SELECT did, inbox_id, signature, record_cid, status FROM links
+             WHERE status = 'pending' AND not_before <= ?1 ORDER BY not_before, did LIMIT ?2",
+        )?
+        .query_map(params![now, limit_i], check_item)?
+        .collect::<rusqlite::Result<_>>()?;
+    let left = limit.saturating_sub(out.len());
+    if left > 0 {
+        let rows = conn
+            .prepare_cached(
+                "SELECT did, inbox_id, signature, record_cid, status FROM links
+                 WHERE status = 'verified' AND verified_at < ?1 ORDER BY verified_at, did LIMIT ?2",
+            )?
+            .query_map(
+                params![
+                    reverify_before.saturating_mul(1000),
+                    i64::try_from(left).unwrap_or(i64::MAX)
+                ],
+                check_item,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The verifier's cached state of an inbox.
+pub(crate) fn inbox_state(
+    conn: &Connection,
+    inbox_id: &str,
+) -> rusqlite::Result<Option<(u64, Vec<u8>)>> {
+    conn.prepare_cached("SELECT last_sequence_id, state FROM xmtp_inboxes WHERE inbox_id = ?1")?
+        .query_row([inbox_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .optional()
+}

@@ -1,0 +1,248 @@
+//! The reader: a pool of read-only WAL connections. Each query runs on `spawn_blocking` with a
+//! connection taken from the pool, so queries never wait on the writer or block the runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::Semaphore;
+
+use crate::conn::open_reader;
+use crate::error::StoreError;
+use crate::migrate::check_current;
+use crate::queries;
+use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RepoState, Status};
+
+/// Reader pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ReaderOptions {
+    /// The most read-only connections open at once (and queries running at once).
+    pub connections: usize,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        ReaderOptions {
+            connections: (cpus * 2).clamp(4, 32),
+        }
+    }
+}
+
+struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Pool {
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) => Ok(c),
+            None => Ok(open_reader(&self.path)?),
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(conn);
+        }
+    }
+}
+
+/// Read access to the index; cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Reader {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("path", &self.pool.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// A pool over a database that the caller has already created and migrated.
+    pub(crate) fn new(path: &Path, options: ReaderOptions) -> Reader {
+        let n = options.connections.max(1);
+        Reader {
+            pool: Arc::new(Pool {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::with_capacity(n)),
+                permits: Arc::new(Semaphore::new(n)),
+            }),
+        }
+    }
+
+    /// Opens a read-only pool over an existing database (a replica, or `serve --read-only`).
+    /// Never creates or migrates: a missing file or a schema of another version is an error.
+    pub fn open_read_only(path: &Path) -> Result<Reader, StoreError> {
+        Reader::open_read_only_with(path, ReaderOptions::default())
+    }
+
+    /// [`Reader::open_read_only`] with explicit pool settings.
+    pub fn open_read_only_with(path: &Path, options: ReaderOptions) -> Result<Reader, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let conn = open_reader(path)?;
+        check_current(&conn)?;
+        let reader = Reader::new(path, options);
+        reader.pool.put(conn);
+        Ok(reader)
+    }
+
+    /// Runs `f` on a pooled connection on the blocking thread pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit = self
+            .pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let out = f(&conn);
+            pool.put(conn);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// The visible link of `did`, any status.
+    pub async fn link_by_did(&self, did: &str) -> Result<Option<LinkView>, StoreError> {
+        let did = did.to_owned();
+        self.run(move |c| Ok(queries::link_by_did(c, &did)?)).await
+    }
+
+    /// The DID whose verified handle is `handle` (case-insensitive).
+    pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
+        let handle = handle.to_owned();
+        self.run(move |c| Ok(queries::did_by_handle(c, &handle)?))
+            .await
+    }
+
+    /// [`Reader::did_by_handle`] for many handles at once, one answer per handle.
+    pub async fn dids_by_handles(
+        &self,
+        handles: Vec<String>,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        self.run(move |c| {
+            handles
+                .iter()
+                .map(|h| Ok(queries::did_by_handle(c, h)?))
+                .collect()
+        })
+        .await
+    }
+
+    /// Whether the index knows `did` as a visible account (to tell `ActorNotFound` from
+    /// `LinkNotFound`).
+    pub async fn actor_known(&self, did: &str) -> Result<bool, StoreError> {
+        let did = did.to_owned();
+        self.run(move |c| Ok(queries::actor_known(c, &did)?)).await
+    }
+
+    /// The visible links of `dids` in input order; unknown and repeated DIDs are left out.
+    pub async fn links_by_dids(&self, dids: Vec<String>) -> Result<Vec<LinkView>, StoreError> {
+        self.run(move |c| Ok(queries::links_by_dids(c, &dids)?))
+            .await
+    }
+
+    /// The visible links naming `inbox_id`, in DID order.
+    pub async fn links_by_inbox(&self, inbox_id: &str) -> Result<Vec<LinkView>, StoreError> {
+        let inbox_id = inbox_id.to_owned();
+        self.run(move |c| Ok(queries::links_by_inbox(c, &inbox_id)?))
+            .await
+    }
+
+    /// [`Reader::links_by_inbox`] for many inboxes: one `(inbox_id, links)` per distinct input.
+    pub async fn links_by_inboxes(
+        &self,
+        inbox_ids: Vec<String>,
+    ) -> Result<Vec<(String, Vec<LinkView>)>, StoreError> {
+        self.run(move |c| {
+            let mut out: Vec<(String, Vec<LinkView>)> = Vec::with_capacity(inbox_ids.len());
+            for id in inbox_ids {
+                if out.iter().any(|(seen, _)| *seen == id) {
+                    continue;
+                }
+                let links = queries::links_by_inbox(c, &id)?;
+                out.push((id, links));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One page of visible links in a stable (DID) order. `status: None` = every status.
+    /// The returned cursor is `Some` only when more links follow; paging never skips or
+    /// repeats a link that exists throughout, whatever is written meanwhile.
+    pub async fn list_links(
+        &self,
+        status: Option<Status>,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<LinkView>, Option<String>), StoreError> {
+        self.run(move |c| queries::list_links(c, status, cursor.as_deref(), limit))
+            .await
+    }
+
+    /// Visible links per status.
+    pub async fn counts(&self) -> Result<Counts, StoreError> {
+        self.run(|c| Ok(queries::counts(c)?)).await
+    }
+
+    /// The persisted firehose cursor and counters.
+    pub async fn firehose_state(&self) -> Result<FirehoseState, StoreError> {
+        self.run(|c| Ok(queries::firehose_state(c)?)).await
+    }
+
+    /// The recorded Sync 1.1 state of `did`'s repo (rev, data CID, commit CID).
+    pub async fn repo_state(&self, did: &str) -> Result<Option<RepoState>, StoreError> {
+        let did = did.to_owned();
+        self.run(move |c| Ok(queries::repo_state(c, &did)?)).await
+    }
+
+    /// The newest rev seen for `did`'s repo, even when no full state is recorded.
+    pub async fn repo_rev(&self, did: &str) -> Result<Option<String>, StoreError> {
+        let did = did.to_owned();
+        self.run(move |c| Ok(queries::repo_rev(c, &did)?)).await
+    }
+
+    /// Every DID whose repo the index follows (a link or a repo state), sorted.
+    pub async fn tracked_dids(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|c| Ok(queries::tracked_dids(c)?)).await
+    }
+
+    /// Work for the verifier: pending links with `not_before <= now`, then verified links
+    /// verified before `reverify_before`; times in unix seconds; at most `limit` items.
+    pub async fn links_to_check(
+        &self,
+        now: i64,
+        reverify_before: i64,
+        limit: usize,
+    ) -> Result<Vec<CheckItem>, StoreError> {
+        self.run(move |c| Ok(queries::links_to_check(c, now, reverify_before, limit)?))
+            .await
+    }
+
+    /// The verifier's cached state of `inbox_id`: (last sequence id, opaque state).
+    pub async fn inbox_state(&self, inbox_id: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let inbox_id = inbox_id.to_owned();
+        self.run(move |c| Ok(queries::inbox_state(c, &inbox_id)?))
+            .await
+    }
+}
