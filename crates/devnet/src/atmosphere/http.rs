@@ -50,7 +50,11 @@ impl ServerHandle {
             }
         });
         tracing::debug!(server = name, %addr, "devnet server listening");
-        Ok(ServerHandle { addr, shutdown, task })
+        Ok(ServerHandle {
+            addr,
+            shutdown,
+            task,
+        })
     }
 
     /// The bound socket address.
@@ -137,7 +141,9 @@ pub(crate) async fn fault_layer(
     next: Next,
 ) -> Response {
     let (latency, limited, retry_after) = {
-        let mut faults = faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut faults = faults
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let limited = faults.rate_limit_next > 0;
         if limited {
             faults.rate_limit_next -= 1;

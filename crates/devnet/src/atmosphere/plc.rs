@@ -96,23 +96,29 @@ pub(crate) struct PlcShared {
 
 impl PlcShared {
     fn lock(&self) -> MutexGuard<'_, PlcState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// A running PLC directory on loopback.
-#[derive(Debug)]
+/// A running PLC directory on loopback. Cloning shares the same directory.
+#[derive(Debug, Clone)]
 pub struct PlcDirectory {
     shared: PlcShared,
-    server: ServerHandle,
+    server: Arc<ServerHandle>,
 }
 
 impl PlcDirectory {
     /// Starts the directory on `127.0.0.1:0`.
     pub async fn start() -> Result<PlcDirectory, AtmosphereError> {
         let shared = PlcShared::default();
-        let server = ServerHandle::spawn("plc", router(shared.clone()), watch::channel(false).0).await?;
-        Ok(PlcDirectory { shared, server })
+        let server =
+            ServerHandle::spawn("plc", router(shared.clone()), watch::channel(false).0).await?;
+        Ok(PlcDirectory {
+            shared,
+            server: Arc::new(server),
+        })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:40001`.
@@ -201,7 +207,11 @@ fn not_found(did: &str, lookup: &Lookup) -> Response {
         Lookup::Tombstoned => format!("DID not available: {did}"),
         _ => format!("DID not registered: {did}"),
     };
-    (StatusCode::NOT_FOUND, axum::Json(json!({ "message": message }))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "message": message })),
+    )
+        .into_response()
 }
 
 async fn get_document(State(shared): State<PlcShared>, Path(did): Path<String>) -> Response {
@@ -244,7 +254,10 @@ mod tests {
         assert_ne!(a, b);
         let id = a.strip_prefix("did:plc:").unwrap();
         assert_eq!(id.len(), 24);
-        assert!(id.chars().all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c)));
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
+        );
     }
 
     #[tokio::test]

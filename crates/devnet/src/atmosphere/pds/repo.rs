@@ -1,0 +1,280 @@
+//! One account's repository on the PDS: records, the MST, the signed head commit, and the
+//! CAR files built from them (Sync 1.1 commit diffs, record proofs, full exports).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cid::Cid;
+use repo::{Commit, PrivateKey, cid_for_cbor, write_car};
+
+use super::mst::{Mst, covering_paths, diff_nodes};
+use crate::atmosphere::error::AtmosphereError;
+use crate::atmosphere::relay::{CommitEvent, CommitOp, OpAction};
+
+/// One write of a commit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Creates `collection/rkey` (fails if it exists).
+    Create {
+        /// `<collection>/<rkey>`.
+        path: String,
+        /// The record (a JSON object; DAG-CBOR encoded by the PDS).
+        value: serde_json::Value,
+    },
+    /// Replaces an existing record (fails if it does not exist).
+    Update {
+        /// `<collection>/<rkey>`.
+        path: String,
+        /// The new record.
+        value: serde_json::Value,
+    },
+    /// Removes an existing record (fails if it does not exist).
+    Delete {
+        /// `<collection>/<rkey>`.
+        path: String,
+    },
+}
+
+impl Write {
+    fn path(&self) -> &str {
+        match self {
+            Write::Create { path, .. } | Write::Update { path, .. } | Write::Delete { path } => {
+                path
+            }
+        }
+    }
+}
+
+/// A stored record.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRecord {
+    pub(crate) cid: Cid,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) value: serde_json::Value,
+}
+
+/// The signed head of a repo.
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub(crate) cid: Cid,
+    pub(crate) block: Vec<u8>,
+    pub(crate) rev: String,
+}
+
+/// An account's repo.
+#[derive(Debug)]
+pub(crate) struct Repository {
+    did: String,
+    records: BTreeMap<String, StoredRecord>,
+    mst: Mst,
+    head: Option<Head>,
+}
+
+fn record_bytes(value: &serde_json::Value) -> Result<Vec<u8>, AtmosphereError> {
+    if !value.is_object() {
+        return Err(AtmosphereError::InvalidRecord(
+            "a record must be a JSON object".to_owned(),
+        ));
+    }
+    serde_ipld_dagcbor::to_vec(value)
+        .map_err(|error| AtmosphereError::InvalidRecord(format!("not DAG-CBOR encodable: {error}")))
+}
+
+fn check_path(path: &str) -> Result<(), AtmosphereError> {
+    let valid = path.split_once('/').is_some_and(|(collection, rkey)| {
+        syntax::Nsid::parse(collection).is_ok() && syntax::RecordKey::parse(rkey).is_ok()
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(AtmosphereError::InvalidRecord(format!(
+            "{path} is not <nsid>/<rkey>"
+        )))
+    }
+}
+
+impl Repository {
+    /// An empty repo without a commit yet.
+    pub(crate) fn new(did: &str) -> Result<Self, AtmosphereError> {
+        Ok(Repository {
+            did: did.to_owned(),
+            records: BTreeMap::new(),
+            mst: Mst::build(&BTreeMap::new())?,
+            head: None,
+        })
+    }
+
+    /// The signed head, if any commit was made.
+    pub(crate) fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    /// A record by path.
+    pub(crate) fn record(&self, path: &str) -> Option<&StoredRecord> {
+        self.records.get(path)
+    }
+
+    /// Applies `writes` as one commit signed with `key` at revision `rev`; returns the
+    /// Sync 1.1 `#commit` (CAR slice with the commit, changed and covering MST nodes, the
+    /// new records; ops with `cid`/`prev`; `since`; `prevData`).
+    pub(crate) fn commit(
+        &mut self,
+        writes: &[Write],
+        key: &PrivateKey,
+        rev: String,
+    ) -> Result<CommitEvent, AtmosphereError> {
+        let mut records = self.records.clone();
+        let mut ops = Vec::with_capacity(writes.len());
+        let mut new_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for write in writes {
+            let path = write.path();
+            check_path(path)?;
+            if !seen.insert(path.to_owned()) {
+                return Err(AtmosphereError::InvalidRecord(format!(
+                    "{path} written twice"
+                )));
+            }
+            let previous = records.get(path).map(|record| record.cid);
+            let (action, cid) = match write {
+                Write::Create { value, .. } | Write::Update { value, .. } => {
+                    let is_create = matches!(write, Write::Create { .. });
+                    if is_create && previous.is_some() {
+                        return Err(AtmosphereError::InvalidRecord(format!("{path} exists")));
+                    }
+                    if !is_create && previous.is_none() {
+                        return Err(AtmosphereError::RecordNotFound(path.to_owned()));
+                    }
+                    let bytes = record_bytes(value)?;
+                    let cid = cid_for_cbor(&bytes);
+                    new_blocks.push((cid, bytes.clone()));
+                    records.insert(
+                        path.to_owned(),
+                        StoredRecord {
+                            cid,
+                            bytes,
+                            value: value.clone(),
+                        },
+                    );
+                    let action = if is_create {
+                        OpAction::Create
+                    } else {
+                        OpAction::Update
+                    };
+                    (action, Some(cid))
+                }
+                Write::Delete { .. } => {
+                    if records.remove(path).is_none() {
+                        return Err(AtmosphereError::RecordNotFound(path.to_owned()));
+                    }
+                    (OpAction::Delete, None)
+                }
+            };
+            ops.push(CommitOp {
+                action,
+                path: path.to_owned(),
+                cid,
+                prev: previous,
+            });
+        }
+        let index: BTreeMap<String, Cid> = records
+            .iter()
+            .map(|(path, record)| (path.clone(), record.cid))
+            .collect();
+        let mst = Mst::build(&index)?;
+        let mut commit = Commit::new_unsigned(self.did.clone(), mst.root(), rev.clone());
+        commit.sign(key);
+        let (commit_cid, commit_block) = commit.to_block_with_cid();
+
+        // The diff: every node that is new in this tree, plus the nodes covering each op's
+        // key and its neighbours, so that a consumer can invert the ops without the repo.
+        let op_paths: Vec<&str> = ops.iter().map(|op| op.path.as_str()).collect();
+        let node_cids = diff_nodes(&self.mst, &mst, &index, &op_paths);
+        let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(commit_cid, commit_block.clone())];
+        let mut included = HashMap::new();
+        for cid in node_cids {
+            if included.insert(cid, ()).is_none()
+                && let Some(bytes) = mst.nodes().get(&cid)
+            {
+                blocks.push((cid, bytes.clone()));
+            }
+        }
+        for (cid, bytes) in new_blocks {
+            if included.insert(cid, ()).is_none() {
+                blocks.push((cid, bytes));
+            }
+        }
+        let car = write_car(
+            &[commit_cid],
+            blocks.iter().map(|(cid, bytes)| (cid, bytes.as_slice())),
+        );
+        let since = self.head.as_ref().map(|head| head.rev.clone());
+        let prev_data = self.head.as_ref().map(|_| self.mst.root());
+        self.records = records;
+        self.mst = mst;
+        self.head = Some(Head {
+            cid: commit_cid,
+            block: commit_block,
+            rev: rev.clone(),
+        });
+        Ok(CommitEvent {
+            repo: self.did.clone(),
+            rev,
+            since,
+            commit: commit_cid,
+            blocks: car,
+            ops,
+            prev_data,
+        })
+    }
+
+    /// `com.atproto.sync.getRecord`: the commit, the MST nodes covering `path` (its search
+    /// path and its neighbours'), and the record when present; a proof of absence otherwise.
+    pub(crate) fn record_proof(&self, path: &str) -> Option<Vec<u8>> {
+        let head = self.head.as_ref()?;
+        let index: BTreeMap<String, Cid> = self
+            .records
+            .iter()
+            .map(|(path, record)| (path.clone(), record.cid))
+            .collect();
+        let mut node_cids = Vec::new();
+        covering_paths(&self.mst, &index, path, &mut node_cids);
+        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&head.cid, head.block.as_slice())];
+        let mut included = BTreeSet::new();
+        for cid in &node_cids {
+            if included.insert(*cid)
+                && let Some(bytes) = self.mst.nodes().get(cid)
+            {
+                blocks.push((cid, bytes.as_slice()));
+            }
+        }
+        if let Some(record) = self.records.get(path) {
+            blocks.push((&record.cid, record.bytes.as_slice()));
+        }
+        Some(write_car(&[head.cid], blocks))
+    }
+
+    /// `com.atproto.sync.getRepo`: commit, every MST node and every record.
+    pub(crate) fn full_car(&self) -> Option<Vec<u8>> {
+        let head = self.head.as_ref()?;
+        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&head.cid, head.block.as_slice())];
+        blocks.extend(
+            self.mst
+                .nodes()
+                .iter()
+                .map(|(cid, bytes)| (cid, bytes.as_slice())),
+        );
+        blocks.extend(
+            self.records
+                .values()
+                .map(|record| (&record.cid, record.bytes.as_slice())),
+        );
+        Some(write_car(&[head.cid], blocks))
+    }
+
+    /// A CAR holding only the signed commit block (for `#sync`).
+    pub(crate) fn commit_only_car(&self) -> Option<(Head, Vec<u8>)> {
+        let head = self.head.clone()?;
+        let car = write_car(&[head.cid], [(&head.cid, head.block.as_slice())]);
+        Some((head, car))
+    }
+}

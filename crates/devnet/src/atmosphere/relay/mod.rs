@@ -1,0 +1,270 @@
+//! The relay: `com.atproto.sync.subscribeRepos` over WebSocket with a persisted, bounded
+//! event log (replay from a cursor, `OutdatedCursor`, `FutureCursor`, `ConsumerTooSlow`),
+//! plus `listRepos` / `listReposByCollection` / `getRepoStatus` / `getLatestCommit`.
+//!
+//! The PDS hands its events to [`Relay::publish`] in process; the relay assigns `seq`,
+//! encodes the frame once with `firehose::frame`, keeps it in the window and fans it out.
+//! Fault controls (garbage frames, drops after N frames, stalls, seq gaps) let tests
+//! exercise a consumer's error paths against real sockets.
+
+mod frames;
+mod index;
+mod log;
+mod stream;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cid::Cid;
+use tokio::sync::{broadcast, watch};
+
+use super::error::AtmosphereError;
+use super::http::ServerHandle;
+use index::RepoIndex;
+use log::{EventLog, LoggedFrame};
+
+pub use index::RepoListing;
+
+/// What a repo operation did (`#commit` `ops[].action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpAction {
+    /// New record.
+    Create,
+    /// Changed record.
+    Update,
+    /// Removed record.
+    Delete,
+}
+
+impl OpAction {
+    /// The lexicon string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpAction::Create => "create",
+            OpAction::Update => "update",
+            OpAction::Delete => "delete",
+        }
+    }
+}
+
+/// One `repoOp` of a `#commit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOp {
+    /// create / update / delete.
+    pub action: OpAction,
+    /// `<collection>/<rkey>`.
+    pub path: String,
+    /// New record CID (None for deletes).
+    pub cid: Option<Cid>,
+    /// Previous record CID (None for creates).
+    pub prev: Option<Cid>,
+}
+
+/// A Sync 1.1 `#commit` before sequencing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitEvent {
+    /// The account DID.
+    pub repo: String,
+    /// Revision (TID) of this commit.
+    pub rev: String,
+    /// Revision of the previous commit, None for the first.
+    pub since: Option<String>,
+    /// CID of the signed commit block (first CAR root).
+    pub commit: Cid,
+    /// The CAR slice.
+    pub blocks: Vec<u8>,
+    /// Record operations.
+    pub ops: Vec<CommitOp>,
+    /// MST root of the previous commit (None for the first commit).
+    pub prev_data: Option<Cid>,
+}
+
+/// An event the relay sequences and broadcasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// `#commit`.
+    Commit(CommitEvent),
+    /// `#sync`: the repo's current commit (`blocks` = CAR with only the commit block).
+    Sync {
+        /// Account DID.
+        did: String,
+        /// Revision of that commit.
+        rev: String,
+        /// CID of the commit (for the relay's own listRepos; not on the wire).
+        commit: Cid,
+        /// CAR holding only the signed commit block.
+        blocks: Vec<u8>,
+    },
+    /// `#identity`.
+    Identity {
+        /// Account DID.
+        did: String,
+        /// Current handle, if announced.
+        handle: Option<String>,
+    },
+    /// `#account`.
+    Account {
+        /// Account DID.
+        did: String,
+        /// Whether the account is active.
+        active: bool,
+        /// `takendown`, `suspended`, `deleted`, `deactivated`, ... when inactive.
+        status: Option<String>,
+    },
+}
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// How many events the replay window holds.
+    pub window: usize,
+    /// Per-subscriber live buffer (frames); overflow = `ConsumerTooSlow`.
+    pub send_buffer: usize,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            window: 100_000,
+            send_buffer: 4096,
+        }
+    }
+}
+
+/// What the live channel carries to every connected subscriber.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// A sequenced event.
+    Frame(LoggedFrame),
+    /// Bytes that are not a valid frame (fault injection).
+    Garbage(Bytes),
+    /// Drop every connection abruptly (fault injection).
+    Disconnect,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct StreamFaults {
+    /// Close each new connection abruptly after this many frames.
+    pub(crate) drop_after: Option<usize>,
+    /// No frame is sent before this instant.
+    pub(crate) stalled_until: Option<Instant>,
+    /// Numbers skipped before the next seq.
+    pub(crate) next_gap: i64,
+}
+
+/// State shared by the relay's handlers and controls.
+#[derive(Debug)]
+pub(crate) struct RelayShared {
+    pub(crate) log: Mutex<EventLog>,
+    pub(crate) live: broadcast::Sender<Outgoing>,
+    pub(crate) index: Mutex<RepoIndex>,
+    pub(crate) faults: Mutex<StreamFaults>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running relay on loopback. Cloning shares the same relay.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    shared: Arc<RelayShared>,
+    server: Arc<ServerHandle>,
+}
+
+impl Relay {
+    /// Starts a relay on `127.0.0.1:0`.
+    pub async fn start(config: RelayConfig) -> Result<Relay, AtmosphereError> {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (live, _) = broadcast::channel(config.send_buffer.max(1));
+        let shared = Arc::new(RelayShared {
+            log: Mutex::new(EventLog::new(config.window)),
+            live,
+            index: Mutex::new(RepoIndex::default()),
+            faults: Mutex::new(StreamFaults::default()),
+            shutdown: shutdown_rx,
+        });
+        let server =
+            ServerHandle::spawn("relay", stream::router(shared.clone()), shutdown_tx).await?;
+        Ok(Relay {
+            shared,
+            server: Arc::new(server),
+        })
+    }
+
+    /// `ws://127.0.0.1:<port>`: what `--relay` takes.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.server.addr())
+    }
+
+    /// `http://127.0.0.1:<port>`: what `--discovery` takes.
+    pub fn http_url(&self) -> String {
+        self.server.http_url()
+    }
+
+    /// Sequences, persists and broadcasts an event; returns its `seq`.
+    pub fn publish(&self, event: RelayEvent) -> i64 {
+        lock(&self.shared.index).observe(&event);
+        let mut log = lock(&self.shared.log);
+        let gap = std::mem::take(&mut lock(&self.shared.faults).next_gap);
+        let seq = log.next_seq(gap);
+        let entry = LoggedFrame {
+            seq,
+            frame: Bytes::from(frames::encode(seq, &event)),
+        };
+        log.push(entry.clone());
+        // Sent under the log lock so that subscribers switching from replay to live
+        // (also under the lock) neither miss nor reorder an event.
+        let _ = self.shared.live.send(Outgoing::Frame(entry));
+        seq
+    }
+
+    /// Highest seq assigned so far (0 before the first event).
+    pub fn current_seq(&self) -> i64 {
+        lock(&self.shared.log).current()
+    }
+
+    /// Oldest seq still in the replay window.
+    pub fn oldest_seq(&self) -> Option<i64> {
+        lock(&self.shared.log).oldest()
+    }
+
+    /// The next event gets a seq `gap` higher than it would have (seq gaps are legal).
+    pub fn skip_seq(&self, gap: i64) {
+        lock(&self.shared.faults).next_gap += gap.max(0);
+    }
+
+    /// Sends `bytes` (not a valid frame) to every live subscriber.
+    pub fn send_garbage(&self, bytes: Vec<u8>) {
+        let _ = self.shared.live.send(Outgoing::Garbage(Bytes::from(bytes)));
+    }
+
+    /// Closes every current subscriber connection abruptly (no close frame).
+    pub fn disconnect_all(&self) {
+        let _ = self.shared.live.send(Outgoing::Disconnect);
+    }
+
+    /// New connections are cut abruptly after `frames` frames (None: never).
+    pub fn set_drop_after(&self, frames: Option<usize>) {
+        lock(&self.shared.faults).drop_after = frames;
+    }
+
+    /// Every subscriber stops sending for `duration` (a stalled relay).
+    pub fn stall_for(&self, duration: Duration) {
+        lock(&self.shared.faults).stalled_until = Some(Instant::now() + duration);
+    }
+
+    /// Number of live subscribers right now.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.live.receiver_count()
+    }
+
+    /// The relay's view of a repo (what `listRepos` shows).
+    pub fn repo(&self, did: &str) -> Option<RepoListing> {
+        lock(&self.shared.index).repo(did)
+    }
+}
