@@ -1,1 +1,197 @@
-//! The XMTP side of the devnet: an `xmtp.identity.api.v1.IdentityApi` stand-in.
+//! The XMTP identity API stand-in: a real gRPC server (tonic, HTTP/2, plaintext) on
+//! `127.0.0.1:0` implementing `xmtp.identity.api.v1.IdentityApi` with the same hand-written
+//! protobufs as the client, so tests, demos and benchmarks exercise the production path.
+//!
+//! It holds inbox logs built and signed exactly as libxmtp builds them
+//! ([`xmtp::builder`]: the wallet signs EIP-191 over the identity-update text, installations
+//! are Ed25519 keys), validates published updates by replaying them, and offers controls:
+//! create inboxes, add and revoke installations, sign DIDs, and faults (down, slow, garbage,
+//! rate-limited).
+
+mod service;
+mod store;
+
+pub use store::{DevInbox, StandInError};
+
+use service::IdentityService;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Shared;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use xmtp::InstallationKey;
+use xmtp::proto::associations::IdentityUpdate;
+
+/// How the stand-in answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultMode {
+    /// Correct answers.
+    #[default]
+    Normal,
+    /// Every call fails with `UNAVAILABLE`.
+    Down,
+    /// Every call fails with `RESOURCE_EXHAUSTED`.
+    RateLimited,
+    /// Every call answers bytes that do not decode as the response message.
+    Garbage,
+}
+
+/// Stand-in settings.
+#[derive(Debug, Clone, Default)]
+pub struct StandInConfig {
+    /// Added to every answer (e.g. 50 ms to look like the real network).
+    pub latency: Duration,
+}
+
+/// A running stand-in. Dropping it stops the server.
+pub struct XmtpStandIn {
+    url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for XmtpStandIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmtpStandIn")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl XmtpStandIn {
+    /// Binds `127.0.0.1:0` and serves.
+    pub async fn start(cfg: StandInConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(cfg.latency));
+        let svc = IdentityService::new(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let task = tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::warn!(error = %e, "XMTP stand-in stopped with an error");
+            }
+        });
+        Ok(Self {
+            url: format!("http://{addr}"),
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: pass it as `--xmtp-api`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A new inbox (random wallet, nonce 1, one installation), like `Client.create`.
+    pub fn create_inbox(&self) -> DevInbox {
+        self.shared.create_inbox(
+            xmtp::builder::Wallet::generate(),
+            1,
+            InstallationKey::generate(),
+        )
+    }
+
+    /// A new inbox from given keys.
+    pub fn create_inbox_with(
+        &self,
+        wallet: xmtp::builder::Wallet,
+        nonce: u64,
+        installation: InstallationKey,
+    ) -> DevInbox {
+        self.shared.create_inbox(wallet, nonce, installation)
+    }
+
+    /// The inbox's wallet adds a new installation; returns its key.
+    pub fn add_installation(&self, inbox_id: &str) -> Result<InstallationKey, StandInError> {
+        self.shared
+            .add_installation(inbox_id, InstallationKey::generate())
+    }
+
+    /// The recovery wallet revokes an installation.
+    pub fn revoke_installation(
+        &self,
+        inbox_id: &str,
+        installation_key: &[u8],
+    ) -> Result<(), StandInError> {
+        self.shared.revoke_installation(inbox_id, installation_key)
+    }
+
+    /// The `verificationSignature` of `did` by the inbox's newest current installation.
+    pub fn sign_did(&self, inbox_id: &str, did: &str) -> Result<String, StandInError> {
+        self.shared.sign_did(inbox_id, did)
+    }
+
+    /// Appends an update without validating it (crafted/broken logs in tests).
+    pub fn append_unchecked(&self, inbox_id: &str, update: IdentityUpdate) {
+        self.shared.append(inbox_id, update);
+    }
+
+    /// Current inbox snapshot.
+    pub fn inbox(&self, inbox_id: &str) -> Option<DevInbox> {
+        self.shared.inbox(inbox_id)
+    }
+
+    /// Switches the fault mode.
+    pub fn set_mode(&self, mode: FaultMode) {
+        self.shared.set_mode(mode);
+    }
+
+    /// Go down (`UNAVAILABLE`) or come back.
+    pub fn set_down(&self, down: bool) {
+        self.set_mode(if down {
+            FaultMode::Down
+        } else {
+            FaultMode::Normal
+        });
+    }
+
+    /// Answer latency.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.set_latency(latency);
+    }
+
+    /// gRPC calls received so far, by method name.
+    pub fn calls(&self, method: &str) -> u64 {
+        self.shared.calls(method)
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for XmtpStandIn {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
