@@ -5,3 +5,5 @@
 
 pub mod atmosphere;
 pub mod xmtp;
+
+pub use self::xmtp::{DevInbox, FaultMode, StandInConfig, XmtpStandIn};
