@@ -565,13 +565,13 @@ async fn paging_never_skips_or_repeats_a_link_while_writes_go_on() {
         seen.extend(page.into_iter().map(|l| l.did));
         // Interleave writes: new links before and after the cursor, deletes of new links,
         // changes to existing ones.
-        let a = (round * 37) % 300 | 1;
-        let b = (round * 11 + 150) % 300 | 1;
+        let a = ((round * 37) % 300) | 1;
+        let b = ((round * 11 + 150) % 300) | 1;
         db.apply(vec![
             put(&did(a), "c", &inbox(a), None),
             put(&did(b), "c", &inbox(b), None),
             Change::DeleteRecord {
-                did: did((round * 53) % 300 | 1),
+                did: did(((round * 53) % 300) | 1),
                 rev: None,
             },
             put(&did((round * 4) % 300), "changed", &inbox(1), None),
