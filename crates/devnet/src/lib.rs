@@ -4,6 +4,7 @@
 //! exercise the same code paths as production.
 
 pub mod atmosphere;
+pub mod world;
 pub mod xmtp;
 
 pub use self::xmtp::{DevInbox, FaultMode, StandInConfig, XmtpStandIn};
