@@ -11,6 +11,7 @@ pub mod cbor;
 pub mod cid_util;
 pub mod commit;
 pub mod keys;
+pub mod mst;
 
 #[cfg(test)]
 mod test_vectors;
@@ -22,3 +23,4 @@ pub use cid::Cid;
 pub use cid_util::{CidError, check_block, cid_for_cbor, cid_for_raw, parse_cid, sha256};
 pub use commit::{Commit, CommitDecodeError};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey};
+pub use mst::{BlockSource, InvertError, Mst, MstError, Op, OpAction, PartialMst};

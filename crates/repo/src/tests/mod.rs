@@ -4,3 +4,4 @@ mod car;
 mod cbor;
 mod commit;
 mod keys;
+mod mst;
