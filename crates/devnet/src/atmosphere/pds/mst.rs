@@ -150,20 +150,22 @@ pub(crate) fn covering_paths(
 }
 
 /// The MST nodes of a Sync 1.1 commit diff from `old` to `new` (whose keys are `index`):
-/// every node new in this tree plus the nodes covering each op's path, so that a consumer
-/// can invert the ops without holding the repo. No duplicates.
+/// the root (always, so that even an empty commit can be loaded), every node new in this
+/// tree, and the nodes covering each op's path, so that a consumer can invert the ops
+/// without holding the repo. No duplicates.
 pub(crate) fn diff_nodes(
     old: &Mst,
     new: &Mst,
     index: &BTreeMap<String, Cid>,
     op_paths: &[&str],
 ) -> Vec<Cid> {
-    let mut cids: Vec<Cid> = new
-        .nodes()
-        .keys()
-        .filter(|cid| !old.nodes().contains_key(cid))
-        .copied()
-        .collect();
+    let mut cids = vec![new.root()];
+    cids.extend(
+        new.nodes()
+            .keys()
+            .filter(|cid| !old.nodes().contains_key(cid))
+            .copied(),
+    );
     for path in op_paths {
         covering_paths(new, index, path, &mut cids);
     }

@@ -83,13 +83,11 @@ impl EventLog {
             Some(cursor) if cursor > self.current => Start::Future {
                 current: self.current,
             },
-            Some(cursor) if cursor <= 0 => Start::After {
-                after: 0,
-                outdated: false,
-            },
+            // Replay starts after the cursor, or after the last evicted event when the
+            // cursor is older than the window (0 = the whole window, without `#info`).
             Some(cursor) => Start::After {
-                after: cursor,
-                outdated: cursor < self.evicted,
+                after: cursor.max(self.evicted),
+                outdated: cursor > 0 && cursor < self.evicted,
             },
         }
     }
@@ -146,7 +144,7 @@ mod tests {
         assert_eq!(
             log.start(Some(2)),
             Start::After {
-                after: 2,
+                after: 7,
                 outdated: true
             }
         );
@@ -160,10 +158,12 @@ mod tests {
         assert_eq!(
             log.start(Some(0)),
             Start::After {
-                after: 0,
+                after: 7,
                 outdated: false
             }
         );
+        let seqs: Vec<i64> = log.after(7, 100).iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![8, 9, 10]);
     }
 
     #[test]
