@@ -1,0 +1,84 @@
+//! `AppState`: what every handler can reach (the reader pool, the live firehose status, the
+//! version, the service DID and the metrics handle).
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// The live state of ingestion, for `getStatus`. The binary implements it over the firehose.
+pub trait LiveStatus: Send + Sync + 'static {
+    /// Whether the firehose WebSocket is connected now.
+    fn connected(&self) -> bool;
+    /// Seconds between now and the time of the last event applied, when known.
+    fn lag_seconds(&self) -> Option<f64>;
+}
+
+/// The live status of a server without ingest (`serve`, replicas, tests): never connected.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoLiveStatus;
+
+impl LiveStatus for NoLiveStatus {
+    fn connected(&self) -> bool {
+        false
+    }
+    fn lag_seconds(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// Shared state of the router; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Read access to the index.
+    pub reader: store::Reader,
+    /// The live firehose status.
+    pub live: Arc<dyn LiveStatus>,
+    /// The version reported by `_health` and `getStatus`.
+    pub version: Arc<str>,
+    /// The AppView's own did:web, served at `/.well-known/did.json`.
+    pub service_did: Option<Arc<str>>,
+    /// Renders `/metrics`; `None` serves 404 there. Build one per router in tests with
+    /// `PrometheusBuilder::new().build_recorder().handle()`.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// State with no live status, no service DID and no metrics.
+    pub fn new(reader: store::Reader, version: impl Into<Arc<str>>) -> AppState {
+        AppState {
+            reader,
+            live: Arc::new(NoLiveStatus),
+            version: version.into(),
+            service_did: None,
+            metrics: None,
+        }
+    }
+
+    /// Sets the live firehose status.
+    pub fn with_live(mut self, live: Arc<dyn LiveStatus>) -> AppState {
+        self.live = live;
+        self
+    }
+
+    /// Sets the did:web served at `/.well-known/did.json`.
+    pub fn with_service_did(mut self, did: impl Into<Arc<str>>) -> AppState {
+        self.service_did = Some(did.into());
+        self
+    }
+
+    /// Sets the Prometheus handle rendered at `/metrics`.
+    pub fn with_metrics(mut self, handle: PrometheusHandle) -> AppState {
+        self.metrics = Some(handle);
+        self
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("reader", &self.reader)
+            .field("version", &self.version)
+            .field("service_did", &self.service_did)
+            .finish_non_exhaustive()
+    }
+}
