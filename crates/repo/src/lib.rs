@@ -12,6 +12,7 @@ pub mod cid_util;
 pub mod commit;
 pub mod keys;
 pub mod mst;
+pub mod verify;
 
 #[cfg(test)]
 mod test_vectors;
@@ -24,3 +25,7 @@ pub use cid_util::{CidError, check_block, cid_for_cbor, cid_for_raw, parse_cid, 
 pub use commit::{Commit, CommitDecodeError};
 pub use keys::{Curve, KeyError, PrivateKey, PublicKey};
 pub use mst::{BlockSource, InvertError, Mst, MstError, Op, OpAction, PartialMst};
+pub use verify::{
+    CommitCar, CommitError, ProofError, RecordProof, VerifiedCommit, verify_commit,
+    verify_record_proof,
+};

@@ -5,3 +5,4 @@ mod cbor;
 mod commit;
 mod keys;
 mod mst;
+mod verify;
