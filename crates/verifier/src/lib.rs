@@ -1,1 +1,26 @@
 //! The link-verification worker pool: the XMTP half of the two-way confirmation.
+//!
+//! A link is verified only when its `verificationSignature` verifies over the DID against a
+//! current installation of its inbox, exactly as the XMTP SDK's `verifySignedWithPublicKey`
+//! over `fetchInboxStates` decides. The pool takes work from `store::Reader::links_to_check`,
+//! fetches inbox logs through an [`xmtp::IdentityApi`] (incrementally from each inbox's
+//! cached position), replays them and writes verdicts and inbox states back.
+//!
+//! Invariants: transport faults never produce `invalid` (they produce `RetryLater`); every
+//! verdict is against the current state; a grown log re-checks the inbox's other links.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod config;
+mod inbox;
+mod oneshot;
+mod pool;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::VerifierConfig;
+pub use inbox::{Advanced, advance};
+pub use oneshot::verify_link;
+pub use pool::{RoundStats, Verifier, run};
+pub use verdict::{InboxOutcome, Reason, Verdict, evaluate, precheck};

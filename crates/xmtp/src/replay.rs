@@ -164,12 +164,11 @@ fn apply_action(
             if new.signer == existing.signer {
                 return Err(ReplayError::AddSelf);
             }
-            if is_legacy(new) || is_legacy(existing) {
-                if let Some(id0) = identifier_inbox_id_nonce0(&existing.signer)? {
-                    if state.inbox_id != id0 {
-                        return Err(ReplayError::LegacySignatureReuse);
-                    }
-                }
+            if (is_legacy(new) || is_legacy(existing))
+                && let Some(id0) = identifier_inbox_id_nonce0(&existing.signer)?
+                && state.inbox_id != id0
+            {
+                return Err(ReplayError::LegacySignatureReuse);
             }
             allowed(new_member.kind(), new.kind)?;
             check_chain(&state, existing)?;

@@ -126,6 +126,15 @@ impl XmtpStandIn {
             .add_installation(inbox_id, InstallationKey::generate())
     }
 
+    /// The inbox's wallet adds a given installation key.
+    pub fn add_installation_key(
+        &self,
+        inbox_id: &str,
+        installation: InstallationKey,
+    ) -> Result<InstallationKey, StandInError> {
+        self.shared.add_installation(inbox_id, installation)
+    }
+
     /// The recovery wallet revokes an installation.
     pub fn revoke_installation(
         &self,

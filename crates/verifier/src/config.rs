@@ -1,0 +1,36 @@
+//! Verifier settings.
+
+use std::time::Duration;
+
+/// How the verifier pool works.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// Re-check verified links at least this often (`--reverify-after`).
+    pub reverify_after: Duration,
+    /// Links taken from the store per round.
+    pub batch_size: usize,
+    /// Inboxes per `GetIdentityUpdates` request (≤ 50).
+    pub inboxes_per_request: usize,
+    /// Requests (chunk tasks) in flight at once.
+    pub concurrency: usize,
+    /// Sleep when there is nothing to check.
+    pub idle_interval: Duration,
+    /// First delay after a transport fault.
+    pub retry_base: Duration,
+    /// Longest delay after repeated transport faults.
+    pub retry_max: Duration,
+}
+
+impl Default for VerifierConfig {
+    fn default() -> Self {
+        Self {
+            reverify_after: Duration::from_secs(24 * 3600),
+            batch_size: 4000,
+            inboxes_per_request: 50,
+            concurrency: 16,
+            idle_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+        }
+    }
+}

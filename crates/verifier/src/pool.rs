@@ -1,0 +1,375 @@
+//! The verifier pool: rounds of `links_to_check` → group by inbox → fetch the new log
+//! entries of ≤ 50 inboxes per request (incremental from the cached position) → replay →
+//! check each link against the CURRENT installations → one store batch of verdicts and
+//! inbox states. Transport faults become `RetryLater` with backoff, never `invalid`.
+
+use crate::config::VerifierConfig;
+use crate::inbox::{Advanced, advance, decode, scw_results};
+use crate::verdict::{Verdict, evaluate};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use store::{Batch, Change, CheckItem, Reader, Status, Writer};
+use xmtp::CachedInbox;
+use xmtp::api::{ApiError, IdentityApi, InboxLog};
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundStats {
+    /// Links taken from the store.
+    pub links: usize,
+    /// Verified verdicts written.
+    pub verified: usize,
+    /// Invalid verdicts written.
+    pub invalid: usize,
+    /// Links put back with `RetryLater`.
+    pub retried: usize,
+    /// Links of grown inboxes re-checked besides the round's own.
+    pub rechecked_by_growth: usize,
+}
+
+/// A link to judge.
+#[derive(Debug, Clone)]
+struct Item {
+    did: String,
+    inbox_id: String,
+    signature: String,
+    record_cid: String,
+}
+
+impl From<CheckItem> for Item {
+    fn from(c: CheckItem) -> Self {
+        Item {
+            did: c.did,
+            inbox_id: c.inbox_id,
+            signature: c.verification_signature,
+            record_cid: c.record_cid,
+        }
+    }
+}
+
+struct Ctx {
+    reader: Reader,
+    api: Arc<dyn IdentityApi>,
+}
+
+/// The result of one chunk of inboxes.
+struct ChunkOut {
+    changes: Vec<Change>,
+    stats: RoundStats,
+}
+
+fn record_verdict(v: &Verdict, item: &Item, out: &mut ChunkOut) {
+    let reason = v.reason.as_ref().map(|r| r.code()).unwrap_or("");
+    metrics::counter!("verifier_verdicts_total", "status" => v.status.as_str(), "reason" => reason)
+        .increment(1);
+    if v.is_verified() {
+        out.stats.verified += 1;
+    } else {
+        out.stats.invalid += 1;
+        tracing::debug!(did = %item.did, inbox_id = %item.inbox_id, reason, "link not verified");
+    }
+    out.changes.push(v.to_change(&item.did, &item.record_cid));
+}
+
+async fn cached_state(reader: &Reader, inbox_id: &str) -> Option<CachedInbox> {
+    match reader.inbox_state(inbox_id).await {
+        Ok(Some((_, bytes))) => CachedInbox::from_bytes(&bytes).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, inbox_id, "reading cached inbox state failed; replaying from 0");
+            None
+        }
+    }
+}
+
+/// One chunk: ≤ `inboxes_per_request` inboxes with their links.
+async fn process_chunk(
+    ctx: Arc<Ctx>,
+    group: Vec<(String, Vec<Item>)>,
+) -> Result<ChunkOut, (ApiError, Vec<Item>)> {
+    let mut cached = Vec::with_capacity(group.len());
+    for (inbox_id, _) in &group {
+        cached.push(cached_state(&ctx.reader, inbox_id).await);
+    }
+    // Invalid logs are final: no need to ask the network about them again.
+    let requests: Vec<(String, u64)> = group
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| !matches!(c, Some(CachedInbox::Invalid { .. })))
+        .map(|((id, _), c)| {
+            (
+                id.clone(),
+                c.as_ref().map(CachedInbox::last_sequence_id).unwrap_or(0),
+            )
+        })
+        .collect();
+    let all_items = || {
+        group
+            .iter()
+            .flat_map(|(_, items)| items.iter().cloned())
+            .collect::<Vec<_>>()
+    };
+    let mut logs: HashMap<String, InboxLog> = HashMap::new();
+    if !requests.is_empty() {
+        let fetched = ctx
+            .api
+            .get_identity_updates(&requests)
+            .await
+            .map_err(|e| (e, all_items()))?;
+        logs = fetched
+            .into_iter()
+            .map(|l| (l.inbox_id.clone(), l))
+            .collect();
+    }
+    let decoded: Vec<_> = group
+        .iter()
+        .map(|(id, _)| logs.get(id).map(decode).unwrap_or(Ok(Vec::new())))
+        .collect();
+    let scw = scw_results(ctx.api.as_ref(), &decoded.iter().collect::<Vec<_>>())
+        .await
+        .map_err(|e| (e, all_items()))?;
+    // CPU part (replay, Ed25519) off the async workers.
+    let (mut out, grown) = tokio::task::spawn_blocking(move || {
+        let mut out = ChunkOut {
+            changes: Vec::new(),
+            stats: RoundStats::default(),
+        };
+        let mut grown = Vec::new();
+        for (((inbox_id, items), cached), decoded) in group.into_iter().zip(cached).zip(decoded) {
+            let empty = InboxLog {
+                inbox_id: inbox_id.clone(),
+                entries: Vec::new(),
+            };
+            let log = logs.get(&inbox_id).unwrap_or(&empty);
+            let Advanced {
+                outcome,
+                store,
+                grew,
+            } = advance(cached, log, decoded, &scw);
+            let judged: HashSet<String> = items.iter().map(|i| i.did.clone()).collect();
+            for item in &items {
+                let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
+                record_verdict(&v, item, &mut out);
+            }
+            if let Some(state) = store {
+                out.changes.push(Change::InboxState {
+                    inbox_id: inbox_id.clone(),
+                    last_sequence_id: state.last_sequence_id(),
+                    state: state.to_bytes(),
+                });
+            }
+            if grew {
+                grown.push((inbox_id, outcome, judged));
+            }
+        }
+        (out, grown)
+    })
+    .await
+    .map_err(|e| {
+        (
+            ApiError::Unavailable(format!("verifier task failed: {e}")),
+            Vec::new(),
+        )
+    })?;
+    // A grown log can flip the inbox's other links (revocation, new installation).
+    for (inbox_id, outcome, judged) in grown {
+        let links = match ctx.reader.links_by_inbox(&inbox_id).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, inbox_id, "listing links of a grown inbox failed");
+                continue;
+            }
+        };
+        for link in links.into_iter().filter(|l| !judged.contains(&l.did)) {
+            if link.status == Status::Invalid
+                && !matches!(
+                    link.reason.as_deref(),
+                    Some("signature_mismatch" | "inbox_not_found" | "inbox_state_invalid")
+                )
+            {
+                continue;
+            }
+            let item = Item {
+                did: link.did,
+                inbox_id: link.inbox_id,
+                signature: link.record.verification_signature,
+                record_cid: link.record.cid,
+            };
+            let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
+            record_verdict(&v, &item, &mut out);
+            out.stats.rechecked_by_growth += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The verifier: owns the retry backoff across rounds.
+pub struct Verifier {
+    cfg: VerifierConfig,
+    ctx: Arc<Ctx>,
+    writer: Writer,
+    failures: u32,
+}
+
+impl Verifier {
+    /// A verifier over the store and API.
+    pub fn new(
+        cfg: VerifierConfig,
+        reader: Reader,
+        writer: Writer,
+        api: Arc<dyn IdentityApi>,
+    ) -> Self {
+        Self {
+            cfg,
+            ctx: Arc::new(Ctx { reader, api }),
+            writer,
+            failures: 0,
+        }
+    }
+
+    fn retry_delay(&self) -> Duration {
+        let exp = self
+            .cfg
+            .retry_base
+            .saturating_mul(1 << self.failures.min(16));
+        exp.min(self.cfg.retry_max)
+            .mul_f64(0.75 + rand::random::<f64>() * 0.5)
+    }
+
+    /// One round at time `now` (unix seconds). Returns what it did; `links == 0` means idle.
+    pub async fn round(&mut self, now: i64) -> Result<RoundStats, store::StoreError> {
+        let reverify_before = now.saturating_sub(self.cfg.reverify_after.as_secs() as i64);
+        let items = self
+            .ctx
+            .reader
+            .links_to_check(now, reverify_before, self.cfg.batch_size)
+            .await?;
+        let mut stats = RoundStats {
+            links: items.len(),
+            ..RoundStats::default()
+        };
+        if items.is_empty() {
+            return Ok(stats);
+        }
+        let mut by_inbox: HashMap<String, Vec<Item>> = HashMap::new();
+        for item in items {
+            by_inbox
+                .entry(item.inbox_id.clone())
+                .or_default()
+                .push(item.into());
+        }
+        let mut groups: Vec<(String, Vec<Item>)> = by_inbox.into_iter().collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let per = self
+            .cfg
+            .inboxes_per_request
+            .clamp(1, xmtp::client::MAX_INBOXES_PER_REQUEST);
+        let mut chunks: Vec<Vec<(String, Vec<Item>)>> = Vec::new();
+        for g in groups {
+            match chunks.last_mut() {
+                Some(c) if c.len() < per => c.push(g),
+                _ => chunks.push(vec![g]),
+            }
+        }
+        let mut changes = Vec::new();
+        let mut failed: Vec<Item> = Vec::new();
+        let mut last_error = None;
+        let mut set = tokio::task::JoinSet::new();
+        let mut chunks = chunks.into_iter();
+        loop {
+            while set.len() < self.cfg.concurrency.max(1) {
+                let Some(chunk) = chunks.next() else { break };
+                set.spawn(process_chunk(self.ctx.clone(), chunk));
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
+            match joined {
+                Ok(Ok(out)) => {
+                    changes.extend(out.changes);
+                    stats.verified += out.stats.verified;
+                    stats.invalid += out.stats.invalid;
+                    stats.rechecked_by_growth += out.stats.rechecked_by_growth;
+                }
+                Ok(Err((e, items))) => {
+                    failed.extend(items);
+                    last_error = Some(e);
+                }
+                Err(e) => tracing::error!(error = %e, "verifier chunk task panicked"),
+            }
+        }
+        if let Some(e) = &last_error {
+            let delay = self.retry_delay();
+            self.failures = self.failures.saturating_add(1);
+            let not_before = now + delay.as_secs().max(1) as i64;
+            tracing::warn!(error = %e, links = failed.len(), ?delay, "XMTP API fault; links stay as they are and are retried later");
+            metrics::counter!("verifier_retries_total", "error" => e.label())
+                .increment(failed.len() as u64);
+            stats.retried = failed.len();
+            changes.extend(failed.into_iter().map(|i| Change::RetryLater {
+                did: i.did,
+                record_cid: i.record_cid,
+                not_before,
+            }));
+        } else {
+            self.failures = 0;
+        }
+        self.writer.apply(Batch::of(changes)).await?;
+        metrics::counter!("verifier_rounds_total").increment(1);
+        Ok(stats)
+    }
+
+    /// Rounds until `shutdown` resolves.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.round(unix_now()).await {
+                Ok(s) if s.retried > 0 => Some(self.retry_delay().min(Duration::from_secs(60))),
+                Ok(s) if s.links == 0 => Some(self.cfg.idle_interval),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "verifier round failed on the store");
+                    Some(self.cfg.idle_interval)
+                }
+            };
+            if let Some(pause) = pause {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            } else if futures_ready(&mut shutdown).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Whether the shutdown future has already completed (without waiting).
+async fn futures_ready<F: Future<Output = ()>>(f: &mut std::pin::Pin<&mut F>) -> bool {
+    tokio::select! {
+        biased;
+        _ = f => true,
+        _ = std::future::ready(()) => false,
+    }
+}
+
+/// Runs the verifier pool until `shutdown` resolves.
+pub async fn run(
+    cfg: VerifierConfig,
+    reader: Reader,
+    writer: Writer,
+    api: Arc<dyn IdentityApi>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    Verifier::new(cfg, reader, writer, api).run(shutdown).await;
+}

@@ -1,0 +1,347 @@
+//! End to end through the devnet XMTP stand-in (real gRPC on loopback) and a temporary
+//! store: verification, forgery, revocation, new installations, outages and garbage.
+
+use crate::*;
+use devnet::xmtp::{FaultMode, StandInConfig, XmtpStandIn};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Batch, Change, RecordInput, Status, Store};
+use xmtp::ratelimit::RateLimit;
+use xmtp::{ClientConfig, GrpcIdentityApi, InstallationKey};
+
+struct Env {
+    node: XmtpStandIn,
+    store: Store,
+    api: Arc<GrpcIdentityApi>,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let node = XmtpStandIn::start(StandInConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("index.sqlite")).unwrap();
+    let mut cfg = ClientConfig::new(node.url());
+    cfg.max_retries = 0;
+    cfg.rate_limit = RateLimit::UNLIMITED;
+    let api = Arc::new(GrpcIdentityApi::new(cfg).unwrap());
+    Env {
+        node,
+        store,
+        api,
+        _dir: dir,
+    }
+}
+
+impl Env {
+    fn verifier(&self) -> Verifier {
+        let cfg = VerifierConfig {
+            retry_base: Duration::from_secs(30),
+            ..VerifierConfig::default()
+        };
+        Verifier::new(
+            cfg,
+            self.store.reader(),
+            self.store.writer(),
+            self.api.clone(),
+        )
+    }
+
+    async fn put(&self, did: &str, cid: &str, inbox_id: &str, signature: &str) {
+        let record = RecordInput {
+            cid: cid.into(),
+            inbox_id: inbox_id.into(),
+            verification_signature: signature.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            malformed: None,
+        };
+        self.store
+            .writer()
+            .apply(Batch::of(vec![Change::PutRecord {
+                did: did.into(),
+                rev: None,
+                record,
+            }]))
+            .await
+            .unwrap();
+    }
+
+    async fn status(&self, did: &str) -> (Status, Option<String>, Option<String>) {
+        let link = self.store.reader().link_by_did(did).await.unwrap().unwrap();
+        (link.status, link.reason, link.installation_key)
+    }
+}
+
+#[tokio::test]
+async fn a_correctly_signed_link_becomes_verified_with_its_installation_key() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    let stats = e.verifier().round(pool::unix_now()).await.unwrap();
+    assert_eq!((stats.links, stats.verified), (1, 1));
+    let key = hex::encode(inbox.installations[0].public_key());
+    assert_eq!(
+        e.status("did:plc:alice").await,
+        (Status::Verified, None, Some(key))
+    );
+    let (seq, _) = e
+        .store
+        .reader()
+        .inbox_state(&inbox.inbox_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seq > 0, "inbox log position stored");
+}
+
+#[tokio::test]
+async fn forged_malformed_and_unknown_links_are_invalid_with_reasons() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    let forged = InstallationKey::generate().sign_did("did:plc:mallory");
+    e.put("did:plc:mallory", "bafy1", &inbox.inbox_id, &forged)
+        .await;
+    // A signature made for another DID.
+    e.put(
+        "did:plc:copy",
+        "bafy2",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    e.put("did:plc:short", "bafy3", &inbox.inbox_id, "AAAA")
+        .await;
+    e.put(
+        "did:plc:nobody",
+        "bafy4",
+        &"ab".repeat(32),
+        &inbox.sign_did("did:plc:nobody").unwrap(),
+    )
+    .await;
+    e.put(
+        "did:plc:badid",
+        "bafy5",
+        "not-an-inbox",
+        &inbox.sign_did("did:plc:badid").unwrap(),
+    )
+    .await;
+    e.verifier().round(pool::unix_now()).await.unwrap();
+    let reason = |s: (Status, Option<String>, Option<String>)| {
+        assert_eq!(s.0, Status::Invalid);
+        s.1.unwrap()
+    };
+    assert_eq!(
+        reason(e.status("did:plc:mallory").await),
+        "signature_mismatch"
+    );
+    assert_eq!(reason(e.status("did:plc:copy").await), "signature_mismatch");
+    assert_eq!(
+        reason(e.status("did:plc:short").await),
+        "malformed_signature"
+    );
+    assert_eq!(reason(e.status("did:plc:nobody").await), "inbox_not_found");
+    assert_eq!(
+        reason(e.status("did:plc:badid").await),
+        "malformed_inbox_id"
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_installation_turns_the_link_invalid_on_recheck() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    let mut v = e.verifier();
+    v.round(pool::unix_now()).await.unwrap();
+    assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
+    e.node
+        .revoke_installation(&inbox.inbox_id, &inbox.installations[0].public_key())
+        .unwrap();
+    // Not yet due for a re-check: nothing happens.
+    assert_eq!(v.round(pool::unix_now()).await.unwrap().links, 0);
+    // verified_at is the wall clock; a day later the re-check is due.
+    let later = pool::unix_now() + 2 * 24 * 3600;
+    let stats = v.round(later).await.unwrap();
+    assert_eq!(stats.links, 1);
+    assert_eq!(
+        e.status("did:plc:alice").await.1.as_deref(),
+        Some("signature_mismatch")
+    );
+}
+
+#[tokio::test]
+async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    let future_key = InstallationKey::generate();
+    e.put(
+        "did:plc:alice",
+        "bafya",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    e.put(
+        "did:plc:bob",
+        "bafyb",
+        &inbox.inbox_id,
+        &future_key.sign_did("did:plc:bob"),
+    )
+    .await;
+    let mut v = e.verifier();
+    v.round(pool::unix_now()).await.unwrap();
+    assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
+    assert_eq!(
+        e.status("did:plc:bob").await.1.as_deref(),
+        Some("signature_mismatch")
+    );
+    // Bob's key becomes an installation, Alice's is revoked; a new pending link (carol)
+    // makes the verifier see the grown log and re-check alice and bob too.
+    e.node
+        .add_installation_key(&inbox.inbox_id, future_key.clone())
+        .unwrap();
+    e.node
+        .revoke_installation(&inbox.inbox_id, &inbox.installations[0].public_key())
+        .unwrap();
+    e.put(
+        "did:plc:carol",
+        "bafyc",
+        &inbox.inbox_id,
+        &future_key.sign_did("did:plc:carol"),
+    )
+    .await;
+    let stats = v.round(pool::unix_now()).await.unwrap();
+    assert_eq!((stats.links, stats.rechecked_by_growth), (1, 2));
+    assert_eq!(e.status("did:plc:carol").await.0, Status::Verified);
+    assert_eq!(e.status("did:plc:bob").await.0, Status::Verified);
+    assert_eq!(
+        e.status("did:plc:alice").await.1.as_deref(),
+        Some("signature_mismatch")
+    );
+}
+
+#[tokio::test]
+async fn an_outage_keeps_links_pending_until_the_api_returns() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    let mut v = e.verifier();
+    for (i, mode) in [FaultMode::Down, FaultMode::Garbage, FaultMode::RateLimited]
+        .into_iter()
+        .enumerate()
+    {
+        e.node.set_mode(mode);
+        let now = pool::unix_now() + 10_000 * i as i64;
+        let stats = v.round(now).await.unwrap();
+        assert_eq!(stats.retried, 1, "{mode:?}");
+        assert_eq!(
+            e.status("did:plc:alice").await,
+            (Status::Pending, None, None),
+            "{mode:?}"
+        );
+        // RetryLater: not offered again right away.
+        assert_eq!(v.round(now).await.unwrap().links, 0, "{mode:?}");
+    }
+    e.node.set_mode(FaultMode::Normal);
+    let stats = v.round(pool::unix_now() + 100_000).await.unwrap();
+    assert_eq!(stats.verified, 1);
+    assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
+}
+
+#[tokio::test]
+async fn an_invalid_log_makes_every_link_of_the_inbox_invalid() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    // A replayed update (same signatures again) poisons the whole log, as in the SDK.
+    let again = xmtp::builder::add_installation(
+        &inbox.inbox_id,
+        &inbox.wallet,
+        &InstallationKey::from_seed([3; 32]),
+        5,
+    );
+    e.node.append_unchecked(&inbox.inbox_id, again.clone());
+    e.node.append_unchecked(&inbox.inbox_id, again);
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    e.verifier().round(pool::unix_now()).await.unwrap();
+    assert_eq!(
+        e.status("did:plc:alice").await.1.as_deref(),
+        Some("inbox_state_invalid")
+    );
+}
+
+#[tokio::test]
+async fn verify_link_is_the_reference_check() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    let sig = inbox.sign_did("did:plc:alice").unwrap();
+    let v = verify_link(e.api.as_ref(), "did:plc:alice", &inbox.inbox_id, &sig)
+        .await
+        .unwrap();
+    assert!(v.is_verified());
+    let v = verify_link(e.api.as_ref(), "did:plc:bob", &inbox.inbox_id, &sig)
+        .await
+        .unwrap();
+    assert_eq!(v.reason, Some(Reason::SignatureMismatch));
+    e.node.set_down(true);
+    assert!(
+        verify_link(e.api.as_ref(), "did:plc:alice", &inbox.inbox_id, &sig)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn rechecks_fetch_incrementally_from_the_stored_position() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    let mut v = e.verifier();
+    v.round(pool::unix_now()).await.unwrap();
+    let before = e
+        .store
+        .reader()
+        .inbox_state(&inbox.inbox_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let stats = v.round(pool::unix_now() + 2 * 24 * 3600).await.unwrap();
+    assert_eq!(stats.verified, 1);
+    let after = e
+        .store
+        .reader()
+        .inbox_state(&inbox.inbox_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, after, "no new entries: state untouched");
+    assert_eq!(e.node.calls("GetIdentityUpdates"), 2);
+}
