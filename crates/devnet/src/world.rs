@@ -154,6 +154,7 @@ impl Devnet {
         let plc = PlcDirectory::start().await?;
         let relay = Relay::start(config.relay.clone()).await?;
         let pds = Pds::start(config.pds.clone(), plc.clone(), relay.clone()).await?;
+        relay.set_upstream(Some(pds.url()));
         let xmtp = XmtpStandIn::start(config.xmtp.clone())
             .await
             .map_err(|source| AtmosphereError::Bind {

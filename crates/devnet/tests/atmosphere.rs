@@ -528,6 +528,7 @@ async fn injected_rate_limits_answer_429_with_retry_after() {
         latency: Some(Duration::from_millis(5)),
         rate_limit_next: 1,
         retry_after_secs: 3,
+        unavailable: false,
     });
     let url = format!(
         "{}/xrpc/com.atproto.sync.getLatestCommit?did={}",
@@ -574,4 +575,61 @@ async fn handles_resolve_through_the_pds_and_the_plc_document() {
     let line = info.run_command_line();
     assert!(line.contains(&format!("--relay {}", info.relay_url)));
     assert!(line.contains("--allow-private-network"));
+}
+
+#[tokio::test]
+async fn relay_get_repo_redirects_to_a_full_repo_car_on_the_pds() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("archive").unwrap();
+    devnet.emit_noise(15).unwrap();
+    devnet.link_inbox(&user.did).unwrap();
+    let url = format!(
+        "{}/xrpc/com.atproto.sync.getRepo?did={}",
+        devnet.info().discovery_url,
+        user.did
+    );
+    let bytes = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let car = CarSlice::parse(&bytes, &CarLimits::REPO).unwrap();
+    let commit = Commit::decode(car.get(&car.roots()[0]).unwrap()).unwrap();
+    commit
+        .verify(&signing_key(&devnet, &user.did).await)
+        .unwrap();
+    let mut tree = PartialMst::load(commit.data, &car).unwrap();
+    let (cid, _) = devnet
+        .pds()
+        .record(&user.did, INBOX_COLLECTION, INBOX_RKEY)
+        .unwrap()
+        .unwrap();
+    assert_eq!(tree.get("org.xmtp.inbox/self").unwrap(), Some(cid));
+}
+
+#[tokio::test]
+async fn a_down_plc_directory_answers_503_until_it_comes_back() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("outage").unwrap();
+    let url = format!("{}/{}", devnet.info().plc_url, user.did);
+    devnet.plc().set_faults(devnet::atmosphere::HttpFaults {
+        unavailable: true,
+        ..Default::default()
+    });
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 503);
+    devnet
+        .plc()
+        .set_faults(devnet::atmosphere::HttpFaults::default());
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn live_traffic_moves_the_relay_until_dropped() {
+    let devnet = devnet().await;
+    devnet.generate(5, 2).unwrap();
+    let before = devnet.relay().current_seq();
+    let traffic = devnet.start_live_traffic(Duration::from_millis(2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(traffic);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let after = devnet.relay().current_seq();
+    assert!(after > before + 10, "{before} -> {after}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(devnet.relay().current_seq(), after, "stopped when dropped");
 }

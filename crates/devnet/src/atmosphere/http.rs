@@ -129,10 +129,19 @@ pub struct HttpFaults {
     pub rate_limit_next: u32,
     /// The `Retry-After` value in seconds sent with injected 429s.
     pub retry_after_secs: u64,
+    /// Every request gets `503` (the service is down).
+    pub unavailable: bool,
 }
 
 /// Shared, mutable [`HttpFaults`].
 pub(crate) type SharedFaults = Arc<Mutex<HttpFaults>>;
+
+/// Replaces the settings behind `shared`.
+pub(crate) fn set_faults(shared: &SharedFaults, faults: HttpFaults) {
+    *shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+}
 
 /// Middleware applying [`HttpFaults`] to every request.
 pub(crate) async fn fault_layer(
@@ -140,7 +149,7 @@ pub(crate) async fn fault_layer(
     request: Request,
     next: Next,
 ) -> Response {
-    let (latency, limited, retry_after) = {
+    let (latency, limited, retry_after, unavailable) = {
         let mut faults = faults
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -148,10 +157,23 @@ pub(crate) async fn fault_layer(
         if limited {
             faults.rate_limit_next -= 1;
         }
-        (faults.latency, limited, faults.retry_after_secs)
+        (
+            faults.latency,
+            limited,
+            faults.retry_after_secs,
+            faults.unavailable,
+        )
     };
     if let Some(latency) = latency {
         tokio::time::sleep(latency).await;
+    }
+    if unavailable {
+        return XrpcError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NotEnoughResources",
+            "down (injected by the devnet)",
+        )
+        .into_response();
     }
     if limited {
         let mut response = XrpcError::new(

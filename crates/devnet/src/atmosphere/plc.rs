@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use super::error::AtmosphereError;
-use super::http::ServerHandle;
+use super::http::{HttpFaults, ServerHandle, SharedFaults, fault_layer, set_faults};
 
 /// One PLC registration, the state behind a DID document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +92,7 @@ struct PlcState {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PlcShared {
     state: Arc<Mutex<PlcState>>,
+    faults: SharedFaults,
 }
 
 impl PlcShared {
@@ -172,6 +173,11 @@ impl PlcDirectory {
         Ok(())
     }
 
+    /// Replaces the HTTP fault settings (latency, 429, down).
+    pub fn set_faults(&self, faults: HttpFaults) {
+        set_faults(&self.shared.faults, faults);
+    }
+
     /// The current entry of a DID (None when unknown or tombstoned).
     pub fn entry(&self, did: &str) -> Option<PlcEntry> {
         self.shared.lock().entries.get(did).cloned()
@@ -179,9 +185,11 @@ impl PlcDirectory {
 }
 
 fn router(shared: PlcShared) -> Router {
+    let faults = shared.faults.clone();
     Router::new()
         .route("/{did}", get(get_document))
         .route("/{did}/data", get(get_data))
+        .layer(axum::middleware::from_fn_with_state(faults, fault_layer))
         .with_state(shared)
 }
 

@@ -484,12 +484,8 @@ impl Pds {
         Ok(lock(&self.account(did)?).key.public_key().multibase())
     }
 
-    /// Replaces the HTTP fault settings (latency, 429 injection).
+    /// Replaces the HTTP fault settings (latency, 429, down).
     pub fn set_faults(&self, faults: HttpFaults) {
-        *self
-            .shared
-            .faults
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+        super::http::set_faults(&self.shared.faults, faults);
     }
 }

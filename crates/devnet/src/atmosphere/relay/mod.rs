@@ -20,7 +20,7 @@ use cid::Cid;
 use tokio::sync::{broadcast, watch};
 
 use super::error::AtmosphereError;
-use super::http::ServerHandle;
+use super::http::{HttpFaults, ServerHandle, SharedFaults, set_faults};
 use index::RepoIndex;
 use log::{EventLog, LoggedFrame};
 
@@ -160,6 +160,9 @@ pub(crate) struct RelayShared {
     pub(crate) live: broadcast::Sender<Outgoing>,
     pub(crate) index: Mutex<RepoIndex>,
     pub(crate) faults: Mutex<StreamFaults>,
+    pub(crate) http_faults: SharedFaults,
+    /// Where `getRepo` redirects (the PDS), like a non-archival Sync 1.1 relay.
+    pub(crate) upstream: Mutex<Option<String>>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -186,6 +189,8 @@ impl Relay {
             live,
             index: Mutex::new(RepoIndex::default()),
             faults: Mutex::new(StreamFaults::default()),
+            http_faults: SharedFaults::default(),
+            upstream: Mutex::new(None),
             shutdown: shutdown_rx,
         });
         let server =
@@ -256,6 +261,17 @@ impl Relay {
     /// Every subscriber stops sending for `duration` (a stalled relay).
     pub fn stall_for(&self, duration: Duration) {
         lock(&self.shared.faults).stalled_until = Some(Instant::now() + duration);
+    }
+
+    /// Replaces the HTTP fault settings (latency, 429 or 503 before the WebSocket upgrade
+    /// and on the directory queries).
+    pub fn set_http_faults(&self, faults: HttpFaults) {
+        set_faults(&self.shared.http_faults, faults);
+    }
+
+    /// `getRepo` on the relay redirects (302) to this PDS base URL.
+    pub fn set_upstream(&self, pds_url: Option<String>) {
+        *lock(&self.shared.upstream) = pds_url;
     }
 
     /// Number of live subscribers right now.

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::log::Start;
 use super::{Outgoing, RelayShared, frames, lock};
-use crate::atmosphere::http::{XrpcError, not_supported};
+use crate::atmosphere::http::{XrpcError, fault_layer, not_supported};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -36,11 +36,16 @@ pub(super) fn router(shared: Arc<RelayShared>) -> Router {
             "/xrpc/com.atproto.sync.getLatestCommit",
             get(get_latest_commit),
         )
+        .route("/xrpc/com.atproto.sync.getRepo", get(get_repo_redirect))
         .route(
             "/xrpc/_health",
             get(|| async { Json(json!({ "version": "devnet" })) }),
         )
         .fallback(not_supported)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.http_faults.clone(),
+            fault_layer,
+        ))
         .with_state(shared)
 }
 
@@ -315,4 +320,27 @@ async fn get_latest_commit(
         .repo(did)
         .ok_or_else(|| XrpcError::lexicon("RepoNotFound", format!("unknown repo {did}")))?;
     Ok(Json(json!({ "cid": repo.head, "rev": repo.rev })))
+}
+
+/// `getRepo`: Sync 1.1 relays are non-archival and redirect to the account's PDS.
+async fn get_repo_redirect(
+    State(shared): State<Arc<RelayShared>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, XrpcError> {
+    let upstream = lock(&shared.upstream).clone().ok_or_else(|| {
+        XrpcError::new(
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "MethodNotImplemented",
+            "this relay has no upstream PDS",
+        )
+    })?;
+    let location = format!(
+        "{upstream}/xrpc/com.atproto.sync.getRepo?{}",
+        query.unwrap_or_default()
+    );
+    Ok((
+        axum::http::StatusCode::FOUND,
+        [(axum::http::header::LOCATION, location)],
+    )
+        .into_response())
 }
