@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests.
+
+pub mod http;
+pub mod seed;
+pub mod server;

@@ -1,0 +1,10 @@
+//! Integration tests of the XRPC server: one binary, the real server on an ephemeral port.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod errors;
+mod extras;
+mod methods;
+mod syntax_fixtures;
