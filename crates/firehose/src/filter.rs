@@ -83,6 +83,8 @@ pub struct Peek<'a> {
     pub rev: Option<&'a str>,
     /// `since` (commit; `None` also when null).
     pub since: Option<&'a str>,
+    /// Informal broadcast `time`.
+    pub time: Option<&'a str>,
     /// Number of ops (commit).
     pub n_ops: u32,
     /// True when at least one op's path is in `org.xmtp.inbox`.
@@ -164,6 +166,7 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
         did: None,
         rev: None,
         since: None,
+        time: None,
         n_ops: 0,
         touches_inbox: false,
     };
@@ -201,6 +204,7 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
                     "did" if kind != FrameKind::Commit => {
                         p.did = soft(&mut r, &mut bad, "did", |r| r.str())?
                     }
+                    "time" => p.time = soft(&mut r, &mut bad, "time", |r| r.str())?,
                     "rev" => p.rev = soft(&mut r, &mut bad, "rev", |r| r.str())?,
                     "since" => {
                         p.since = soft(&mut r, &mut bad, "since", |r| r.opt_str())?.flatten()

@@ -1,0 +1,348 @@
+//! The WebSocket reader: connect with `?cursor=`, keepalive pings, read-timeout stall
+//! detection, error-frame handling and reconnects with exponential backoff + jitter. Each
+//! binary message goes through the [`Gate`]; forwarded items go on the bounded channel
+//! (a full channel makes this task wait, nothing is dropped).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, interval, interval_at, sleep, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::config::FirehoseConfig;
+use crate::filter::peek;
+use crate::gate::{Gate, Item, Verdict};
+use crate::metrics as m;
+use crate::status::LiveStatus;
+
+/// Dropped frames coalesced into one skip marker at most.
+const SKIP_FLUSH: u64 = 1_000;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Disconnect {
+    Shutdown,
+    ProcessorGone,
+    Closed,
+    Stalled,
+    Io(String),
+    FutureCursor,
+    TooSlow,
+    ServerError(String),
+    Fatal(String),
+}
+
+impl Disconnect {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Shutdown => "shutdown",
+            Self::ProcessorGone => "processor_gone",
+            Self::Closed => "closed",
+            Self::Stalled => "stalled",
+            Self::Io(_) => "io",
+            Self::FutureCursor => "future_cursor",
+            Self::TooSlow => "consumer_too_slow",
+            Self::ServerError(_) => "server_error",
+            Self::Fatal(_) => "bad_frame",
+        }
+    }
+}
+
+/// Why connecting failed.
+#[derive(Debug)]
+enum ConnectError {
+    RateLimited(Option<Duration>),
+    NotImplemented,
+    Other(String),
+}
+
+/// The subscribeRepos URL for a relay base URL (`wss://host`, `ws://127.0.0.1:port`, or a
+/// full `/xrpc/com.atproto.sync.subscribeRepos` URL; `http(s)` is mapped to `ws(s)`).
+pub fn subscribe_url(base: &str, cursor: Option<i64>) -> String {
+    let base = base.trim_end_matches('/');
+    let base = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base.to_owned()
+    };
+    let mut url = if base.contains("/xrpc/") {
+        base
+    } else {
+        format!("{base}/xrpc/com.atproto.sync.subscribeRepos")
+    };
+    if let Some(c) = cursor {
+        url.push_str(if url.contains('?') {
+            "&cursor="
+        } else {
+            "?cursor="
+        });
+        url.push_str(&c.to_string());
+    }
+    url
+}
+
+fn parse_retry_after(v: Option<&http::HeaderValue>) -> Option<Duration> {
+    let secs: u64 = v?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+async fn connect(
+    url: &str,
+    cfg: &FirehoseConfig,
+) -> Result<WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, ConnectError>
+{
+    let ws_cfg = WebSocketConfig::default()
+        .max_message_size(Some(cfg.max_message_bytes))
+        .max_frame_size(Some(cfg.max_message_bytes));
+    let fut = tokio_tungstenite::connect_async_with_config(url, Some(ws_cfg), true);
+    match timeout(cfg.connect_timeout, fut).await {
+        Err(_) => Err(ConnectError::Other("connect timed out".into())),
+        Ok(Err(tungstenite::Error::Http(resp))) => match resp.status().as_u16() {
+            429 => Err(ConnectError::RateLimited(parse_retry_after(
+                resp.headers().get("retry-after"),
+            ))),
+            501 => Err(ConnectError::NotImplemented),
+            s => Err(ConnectError::Other(format!("HTTP {s}"))),
+        },
+        Ok(Err(e)) => Err(ConnectError::Other(e.to_string())),
+        Ok(Ok((ws, _))) => Ok(ws),
+    }
+}
+
+/// Reconnects until shutdown (or until the processing stage is gone).
+pub(crate) async fn reader_loop(
+    cfg: FirehoseConfig,
+    mut gate: Gate,
+    tx: mpsc::Sender<Item>,
+    status: Arc<LiveStatus>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Backoff::new(cfg.reconnect_initial, cfg.reconnect_max);
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let url = subscribe_url(&cfg.relay_url, gate.last_seq());
+        tracing::info!(url, "connecting to relay");
+        let res = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = connect(&url, &cfg) => r,
+        };
+        let delay = match res {
+            Ok(ws) => {
+                status.set_connected(true);
+                tracing::info!(url, "connected to relay");
+                let (why, healthy) =
+                    run_connection(&cfg, ws, &mut gate, &tx, &status, &shutdown).await;
+                status.set_connected(false);
+                if matches!(why, Disconnect::Shutdown | Disconnect::ProcessorGone) {
+                    break;
+                }
+                metrics::counter!(m::RECONNECTS, "reason" => why.label()).increment(1);
+                status.add_reconnect();
+                if healthy {
+                    backoff.reset();
+                }
+                match why {
+                    Disconnect::FutureCursor => {
+                        status.set_future_cursor(true);
+                        cfg.future_cursor_retry
+                    }
+                    Disconnect::TooSlow => {
+                        backoff.reset();
+                        backoff.next_delay()
+                    }
+                    other => {
+                        tracing::warn!(reason = ?other, "relay connection ended; reconnecting");
+                        backoff.next_delay()
+                    }
+                }
+            }
+            Err(ConnectError::RateLimited(after)) => {
+                metrics::counter!(m::RECONNECTS, "reason" => "rate_limited").increment(1);
+                let d = after.unwrap_or_else(|| backoff.next_delay());
+                tracing::warn!(?d, "relay rate-limited the connection (429)");
+                d
+            }
+            Err(ConnectError::NotImplemented) => {
+                metrics::counter!(m::RECONNECTS, "reason" => "not_implemented").increment(1);
+                tracing::error!(url, "relay has no event streams (HTTP 501)");
+                cfg.reconnect_max
+            }
+            Err(ConnectError::Other(e)) => {
+                metrics::counter!(m::RECONNECTS, "reason" => "connect_failed").increment(1);
+                let d = backoff.next_delay();
+                tracing::warn!(url, error = e, ?d, "could not connect to relay");
+                d
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = sleep(delay) => {}
+        }
+    }
+    if let Some(s) = gate.take_skipped() {
+        let _ = tx.send(s).await;
+    }
+    gate.counts.flush();
+}
+
+/// Sends the pending skip marker, if any. Err when the processing stage is gone.
+async fn send_skipped(gate: &mut Gate, tx: &mpsc::Sender<Item>) -> Result<(), ()> {
+    if let Some(s) = gate.take_skipped() {
+        tx.send(s).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+/// Reads one connection until it ends. Returns why, and whether it delivered any frame.
+pub(crate) async fn run_connection<S>(
+    cfg: &FirehoseConfig,
+    mut ws: WebSocketStream<S>,
+    gate: &mut Gate,
+    tx: &mpsc::Sender<Item>,
+    status: &LiveStatus,
+    shutdown: &CancellationToken,
+) -> (Disconnect, bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let start_cursor = gate.last_seq();
+    let mut first = true;
+    let mut got_any = false;
+    let mut ping = interval_at(Instant::now() + cfg.ping_interval, cfg.ping_interval);
+    let mut tick = interval(Duration::from_secs(1));
+    let mut last_rx = Instant::now();
+    let mut last_frame: Option<Bytes> = None;
+    let mut reported_frames = gate.frames;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => {
+                let _ = ws.close(None).await;
+                return (Disconnect::Shutdown, got_any);
+            }
+            msg = ws.next() => {
+                last_rx = Instant::now();
+                let bytes = match msg {
+                    None | Some(Ok(Message::Close(_))) => return (Disconnect::Closed, got_any),
+                    Some(Err(e)) => return (Disconnect::Io(e.to_string()), got_any),
+                    Some(Ok(Message::Binary(b))) => b,
+                    Some(Ok(_)) => continue,
+                };
+                got_any = true;
+                let verdict = gate.on_message(bytes.clone());
+                if first {
+                    first = false;
+                    if let (Some(c), Some(s)) = (start_cursor, gate.last_seq())
+                        && s - c > cfg.cursor_jump_threshold {
+                            tracing::warn!(cursor = c, first_seq = s, "first replayed seq far above our cursor: events were missed; backfill needed");
+                            status.set_needs_backfill();
+                        }
+                }
+                last_frame = Some(bytes);
+                match verdict {
+                    Verdict::Forward(item) => {
+                        if send_skipped(gate, tx).await.is_err() || tx.send(item).await.is_err() {
+                            return (Disconnect::ProcessorGone, got_any);
+                        }
+                    }
+                    Verdict::Dropped(_) => {
+                        if gate.pending_skipped() >= SKIP_FLUSH && send_skipped(gate, tx).await.is_err() {
+                            return (Disconnect::ProcessorGone, got_any);
+                        }
+                    }
+                    Verdict::ServerError(e) => {
+                        let _ = send_skipped(gate, tx).await;
+                        return match e.error.as_str() {
+                            "FutureCursor" => {
+                                tracing::error!(cursor = ?start_cursor, message = ?e.message, "relay says our cursor is in the future (FutureCursor); not resetting it: operator attention needed");
+                                (Disconnect::FutureCursor, got_any)
+                            }
+                            "ConsumerTooSlow" => {
+                                tracing::warn!(message = ?e.message, "relay dropped us: ConsumerTooSlow; reconnecting from cursor");
+                                (Disconnect::TooSlow, got_any)
+                            }
+                            other => {
+                                tracing::warn!(error = other, message = ?e.message, "relay sent an error frame");
+                                (Disconnect::ServerError(other.to_owned()), got_any)
+                            }
+                        };
+                    }
+                    Verdict::Info(i) => {
+                        if i.name == "OutdatedCursor" {
+                            tracing::warn!(message = ?i.message, "relay: OutdatedCursor; continuing from its oldest event, backfill needed");
+                            status.set_needs_backfill();
+                        } else {
+                            tracing::info!(name = i.name, message = ?i.message, "relay info");
+                        }
+                    }
+                    Verdict::Fatal(e) => {
+                        metrics::counter!(m::FRAME_ERRORS, "reason" => e.label()).increment(1);
+                        tracing::error!(error = %e, "invalid frame: dropping the connection");
+                        let _ = send_skipped(gate, tx).await;
+                        return (Disconnect::Fatal(e.to_string()), got_any);
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                    return (Disconnect::Io(e.to_string()), got_any);
+                }
+            }
+            _ = tick.tick() => {
+                if last_rx.elapsed() > cfg.read_timeout {
+                    tracing::warn!(timeout = ?cfg.read_timeout, "relay connection stalled");
+                    return (Disconnect::Stalled, got_any);
+                }
+                if send_skipped(gate, tx).await.is_err() {
+                    return (Disconnect::ProcessorGone, got_any);
+                }
+                gate.counts.flush();
+                status.add_frames(gate.frames - reported_frames);
+                reported_frames = gate.frames;
+                if let Some(t) = last_frame.as_ref().and_then(|b| peek(b).ok()).and_then(|p| p.time) {
+                    status.set_last_event_time(t);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_url_adds_path_and_cursor() {
+        assert_eq!(
+            subscribe_url("wss://relay.example/", Some(42)),
+            "wss://relay.example/xrpc/com.atproto.sync.subscribeRepos?cursor=42"
+        );
+        assert_eq!(
+            subscribe_url(
+                "http://127.0.0.1:9/xrpc/com.atproto.sync.subscribeRepos",
+                None
+            ),
+            "ws://127.0.0.1:9/xrpc/com.atproto.sync.subscribeRepos"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_are_parsed_and_capped() {
+        let v = http::HeaderValue::from_static("7");
+        assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_secs(7)));
+        let v = http::HeaderValue::from_static("99999");
+        assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_retry_after(None), None);
+    }
+}

@@ -1,0 +1,106 @@
+//! [`HttpRecordFetcher`]: `com.atproto.sync.getRecord` over HTTPS (reqwest).
+
+use std::time::Duration;
+
+use crate::source::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
+
+/// Largest proof CAR accepted.
+const MAX_PROOF_BYTES: usize = 2_000_000;
+
+/// Fetches record proofs from PDSes.
+#[derive(Debug, Clone)]
+pub struct HttpRecordFetcher {
+    client: reqwest::Client,
+}
+
+impl HttpRecordFetcher {
+    /// A fetcher with a 10 s timeout and a descriptive user agent.
+    pub fn new(user_agent: &str) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(user_agent)
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Uses an existing client.
+    pub fn with_client(client: reqwest::Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Percent-encodes a query value (unreserved characters kept).
+fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The getRecord URL for `org.xmtp.inbox/self` of `did` on `pds`.
+pub fn get_record_url(pds: &str, did: &str) -> String {
+    format!(
+        "{}/xrpc/com.atproto.sync.getRecord?did={}&collection=org.xmtp.inbox&rkey=self",
+        pds.trim_end_matches('/'),
+        enc(did)
+    )
+}
+
+impl RecordFetcher for HttpRecordFetcher {
+    fn get_record<'a>(
+        &'a self,
+        pds: &'a str,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
+        Box::pin(async move {
+            let url = get_record_url(pds, did);
+            let resp = self
+                .client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| LookupError::Transient(e.to_string()))?;
+            let status = resp.status();
+            if status.is_success() {
+                if resp
+                    .content_length()
+                    .is_some_and(|n| n as usize > MAX_PROOF_BYTES)
+                {
+                    return Err(LookupError::Transient("proof too large".into()));
+                }
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| LookupError::Transient(e.to_string()))?;
+                if body.len() > MAX_PROOF_BYTES {
+                    return Err(LookupError::Transient("proof too large".into()));
+                }
+                return Ok(FetchedRecord::Car(body.to_vec()));
+            }
+            let body = resp.text().await.unwrap_or_default();
+            if (status.as_u16() == 400 || status.as_u16() == 404) && body.contains("RecordNotFound")
+            {
+                return Ok(FetchedRecord::NotFound);
+            }
+            Err(LookupError::Transient(format!("getRecord HTTP {status}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encodes_the_did_and_trims_the_slash() {
+        assert_eq!(
+            get_record_url("https://pds.example/", "did:plc:abc"),
+            "https://pds.example/xrpc/com.atproto.sync.getRecord?did=did%3Aplc%3Aabc&collection=org.xmtp.inbox&rkey=self"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! The public entry points: [`run`] (WebSocket → gate → bounded channel → processor →
+//! batches to the single store writer) and [`ingest_frames`] (the same pipeline fed from
+//! memory, for fixture replays, tests and benchmarks).
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use store::StoreError;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::FirehoseConfig;
+use crate::gate::{Gate, Item, TrackedSet};
+use crate::process::{Processor, RepoCache};
+use crate::source::{IdentitySource, RecordFetcher};
+use crate::status::LiveStatus;
+use crate::worker::{WorkerCtx, run_worker};
+
+/// What the consumer talks to.
+#[derive(Clone)]
+pub struct FirehoseDeps {
+    /// The single store writer.
+    pub writer: store::Writer,
+    /// A store reader (cursor, repo states, tracked DIDs).
+    pub reader: store::Reader,
+    /// Signing keys, PDS endpoints, verified handles (e.g. `identity::Resolver`).
+    pub identity: Arc<dyn IdentitySource>,
+    /// `sync.getRecord` for resyncs (e.g. [`crate::HttpRecordFetcher`]).
+    pub fetcher: Arc<dyn RecordFetcher>,
+}
+
+impl std::fmt::Debug for FirehoseDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirehoseDeps").finish_non_exhaustive()
+    }
+}
+
+/// Why the consumer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FirehoseError {
+    /// The store failed (reading the start state or applying a batch).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Counts from an [`ingest_frames`] run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Frames fed.
+    pub frames: u64,
+    /// Batches written.
+    pub batches: u64,
+}
+
+async fn flush(
+    p: &mut Processor,
+    writer: &store::Writer,
+    status: &LiveStatus,
+    batches: &mut u64,
+) -> Result<(), StoreError> {
+    if let Some(t) = p.last_event_time() {
+        status.set_last_event_time(t);
+    }
+    if let Some(b) = p.take_batch() {
+        let cursor = b.cursor;
+        writer.apply(b).await?;
+        *batches += 1;
+        if let Some(c) = cursor {
+            status.set_cursor(c);
+        }
+    }
+    Ok(())
+}
+
+/// Drains `rx` into the processor, writing a batch every `batch_max_events` events or
+/// `batch_interval`, and a final one when the channel closes.
+async fn process_loop(
+    cfg: &FirehoseConfig,
+    mut rx: mpsc::Receiver<Item>,
+    mut p: Processor,
+    writer: &store::Writer,
+    status: &LiveStatus,
+) -> Result<u64, StoreError> {
+    let mut batches = 0;
+    let mut tick = tokio::time::interval(cfg.batch_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            item = rx.recv() => match item {
+                Some(item) => {
+                    p.process(item).await;
+                    if p.pending_events() >= cfg.batch_max_events {
+                        flush(&mut p, writer, status, &mut batches).await?;
+                    }
+                }
+                None => break,
+            },
+            _ = tick.tick() => flush(&mut p, writer, status, &mut batches).await?,
+        }
+    }
+    flush(&mut p, writer, status, &mut batches).await?;
+    Ok(batches)
+}
+
+struct Parts {
+    gate: Gate,
+    processor: Processor,
+    worker: tokio::task::JoinHandle<()>,
+    worker_stop: CancellationToken,
+}
+
+async fn build(
+    cfg: &FirehoseConfig,
+    deps: &FirehoseDeps,
+    status: &Arc<LiveStatus>,
+) -> Result<Parts, FirehoseError> {
+    let state = deps.reader.firehose_state().await?;
+    let tracked: HashSet<String> = deps.reader.tracked_dids().await?.into_iter().collect();
+    tracing::info!(cursor = ?state.cursor, tracked = tracked.len(), "firehose starting");
+    if let Some(c) = state.cursor {
+        status.set_cursor(c);
+    }
+    let tracked: TrackedSet = Arc::new(RwLock::new(tracked));
+    let repos = RepoCache::default();
+    let (job_tx, job_rx) = mpsc::channel(cfg.worker.queue.max(1));
+    let worker_stop = CancellationToken::new();
+    let ctx = Arc::new(WorkerCtx {
+        identity: deps.identity.clone(),
+        fetcher: deps.fetcher.clone(),
+        writer: deps.writer.clone(),
+        repos: repos.clone(),
+        cfg: cfg.worker.clone(),
+    });
+    let worker = tokio::spawn(run_worker(ctx, job_rx, worker_stop.clone()));
+    let processor = Processor::new(
+        cfg.verify_all_commits,
+        deps.identity.clone(),
+        deps.reader.clone(),
+        tracked.clone(),
+        repos,
+        job_tx,
+    );
+    let gate = Gate::new(tracked, cfg.verify_all_commits, state.cursor);
+    Ok(Parts {
+        gate,
+        processor,
+        worker,
+        worker_stop,
+    })
+}
+
+/// Consumes the relay's `subscribeRepos` until `shutdown` fires, resuming from the stored
+/// cursor. On shutdown the in-flight batch is committed with its cursor. Returns an error
+/// only when the store fails (network trouble is retried forever).
+pub async fn run(
+    cfg: FirehoseConfig,
+    deps: FirehoseDeps,
+    status: Arc<LiveStatus>,
+    shutdown: CancellationToken,
+) -> Result<(), FirehoseError> {
+    let parts = build(&cfg, &deps, &status).await?;
+    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let reader_stop = shutdown.child_token();
+    let reader = tokio::spawn(crate::client::reader_loop(
+        cfg.clone(),
+        parts.gate,
+        tx,
+        status.clone(),
+        reader_stop.clone(),
+    ));
+    let res = process_loop(&cfg, rx, parts.processor, &deps.writer, &status).await;
+    reader_stop.cancel();
+    let _ = reader.await;
+    // Give running resyncs a moment? No: they are idempotent and retried after restart.
+    parts.worker_stop.cancel();
+    let _ = parts.worker.await;
+    res.map(|_| ()).map_err(FirehoseError::from)
+}
+
+/// Runs the same pipeline over frames held in memory (no network), then waits for queued
+/// resync/identity jobs only if `drain_jobs`. Used by fixture replays, tests and benches.
+pub async fn ingest_frames<I>(
+    cfg: FirehoseConfig,
+    deps: FirehoseDeps,
+    status: Arc<LiveStatus>,
+    frames: I,
+) -> Result<IngestReport, FirehoseError>
+where
+    I: IntoIterator<Item = Bytes> + Send + 'static,
+    I::IntoIter: Send,
+{
+    let parts = build(&cfg, &deps, &status).await?;
+    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let mut gate = parts.gate;
+    let feeder = tokio::spawn(async move {
+        let mut n = 0u64;
+        for bytes in frames {
+            n += 1;
+            if let crate::gate::Verdict::Forward(item) = gate.on_message(bytes) {
+                if let Some(s) = gate.take_skipped()
+                    && tx.send(s).await.is_err()
+                {
+                    break;
+                }
+                if tx.send(item).await.is_err() {
+                    break;
+                }
+            } else if gate.pending_skipped() >= 1_000
+                && let Some(s) = gate.take_skipped()
+                && tx.send(s).await.is_err()
+            {
+                break;
+            }
+        }
+        if let Some(s) = gate.take_skipped() {
+            let _ = tx.send(s).await;
+        }
+        gate.counts.flush();
+        n
+    });
+    let batches = process_loop(&cfg, rx, parts.processor, &deps.writer, &status).await?;
+    let frames = feeder.await.unwrap_or(0);
+    status.add_frames(frames);
+    parts.worker_stop.cancel();
+    let _ = parts.worker.await;
+    Ok(IngestReport { frames, batches })
+}

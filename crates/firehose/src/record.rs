@@ -1,0 +1,287 @@
+//! Record policy for `org.xmtp.inbox`: lenient reading of a record block into a
+//! [`store::RecordInput`].
+//!
+//! No lexicon is published for `org.xmtp.inbox` (sync doc, section h), so the de-facto
+//! convention is validated defensively: rkey `self`; `id` string (or `inboxId`, the XIP-66
+//! spelling, when `id` is absent), `verificationSignature` string, `createdAt` datetime;
+//! `$type` may be missing (but if present must be `org.xmtp.inbox`); unknown fields are
+//! allowed. A record that breaks a rule is still indexed, as `invalid` with a reason
+//! (`malformed`), and never stops ingestion.
+//!
+//! Non-`self` record keys are **ignored** (counted, not indexed). The index holds one link
+//! per DID at `at://<did>/org.xmtp.inbox/self`; turning a stray `org.xmtp.inbox/<other>`
+//! record into an invalid link would overwrite (and hide) a valid `self` record of the same
+//! DID, which would let any junk write degrade a correct link.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use store::RecordInput;
+
+use crate::cbor::{CborError, Reader};
+
+/// The only record key the index reads for `org.xmtp.inbox`.
+pub const INBOX_RKEY: &str = "self";
+/// Longest `verificationSignature` we keep (a 64-byte signature is 88 base64 chars).
+pub const MAX_SIGNATURE_CHARS: usize = 1024;
+/// Longest `createdAt` we keep.
+pub const MAX_DATETIME_CHARS: usize = 64;
+/// Longest inbox ID field we keep verbatim (a valid one is 64).
+pub const MAX_INBOX_ID_CHARS: usize = 128;
+
+/// Standard-alphabet base64 that accepts missing or present padding.
+const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes standard base64, padded or not; falls back to the URL-safe alphabet.
+pub fn decode_base64_lenient(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if let Ok(v) = LENIENT_B64.decode(s) {
+        return Some(v);
+    }
+    let url = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    url.decode(s).ok()
+}
+
+/// Truncates to at most `max` bytes on a char boundary (stored values stay bounded).
+fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Raw string fields found in the record map.
+#[derive(Default)]
+struct Raw<'a> {
+    type_: Option<Result<&'a str, ()>>,
+    id: Option<Result<&'a str, ()>>,
+    inbox_id: Option<Result<&'a str, ()>>,
+    sig: Option<Result<&'a str, ()>>,
+    created_at: Option<Result<&'a str, ()>>,
+}
+
+fn read_raw(block: &[u8]) -> Result<Raw<'_>, CborError> {
+    let mut r = Reader::new(block);
+    let n = r.map_len()?;
+    let mut raw = Raw::default();
+    for _ in 0..n {
+        let k = r.str()?;
+        let slot = match k {
+            "$type" => &mut raw.type_,
+            "id" => &mut raw.id,
+            "inboxId" => &mut raw.inbox_id,
+            "verificationSignature" => &mut raw.sig,
+            "createdAt" => &mut raw.created_at,
+            _ => {
+                r.skip()?;
+                continue;
+            }
+        };
+        let start = r.clone();
+        *slot = Some(match r.str() {
+            Ok(s) => Ok(s),
+            Err(CborError::Type { .. }) => {
+                r = start;
+                r.skip()?;
+                Err(())
+            }
+            Err(e) => return Err(e),
+        });
+    }
+    if !r.is_empty() {
+        return Err(CborError::NotDagCbor("trailing bytes after record"));
+    }
+    Ok(raw)
+}
+
+/// Reads an `org.xmtp.inbox/self` record block (whose CID was already checked) into a
+/// [`RecordInput`]. Never fails: problems end up in `malformed`.
+pub fn parse_inbox_record(cid: &str, block: &[u8]) -> RecordInput {
+    let mut out = RecordInput {
+        cid: cid.to_owned(),
+        inbox_id: String::new(),
+        verification_signature: String::new(),
+        created_at: String::new(),
+        malformed: None,
+    };
+    let raw = match read_raw(block) {
+        Ok(raw) => raw,
+        Err(e) => {
+            out.malformed = Some(format!("record is not a DAG-CBOR map: {e}"));
+            return out;
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    match raw.type_ {
+        None | Some(Ok("org.xmtp.inbox")) => {}
+        Some(Ok(other)) => problems.push(format!("$type is {:?}", bounded(other, 64))),
+        Some(Err(())) => problems.push("$type is not a string".into()),
+    }
+    let id = match (raw.id, raw.inbox_id) {
+        (Some(v), _) => Some(("id", v)),
+        (None, Some(v)) => Some(("inboxId", v)),
+        (None, None) => None,
+    };
+    match id {
+        None => problems.push("missing id".into()),
+        Some((name, Err(()))) => problems.push(format!("{name} is not a string")),
+        Some((name, Ok(s))) => {
+            out.inbox_id = bounded(s, MAX_INBOX_ID_CHARS);
+            if syntax::InboxId::parse(s).is_err() {
+                problems.push(format!("{name} is not 64 lowercase hex characters"));
+            }
+        }
+    }
+    match raw.sig {
+        None => problems.push("missing verificationSignature".into()),
+        Some(Err(())) => problems.push("verificationSignature is not a string".into()),
+        Some(Ok(s)) => {
+            out.verification_signature = bounded(s, MAX_SIGNATURE_CHARS);
+            if s.len() > MAX_SIGNATURE_CHARS {
+                problems.push("verificationSignature is too long".into());
+            } else if decode_base64_lenient(s).is_none_or(|b| b.is_empty()) {
+                problems.push("verificationSignature is not base64".into());
+            }
+        }
+    }
+    match raw.created_at {
+        None => problems.push("missing createdAt".into()),
+        Some(Err(())) => problems.push("createdAt is not a string".into()),
+        Some(Ok(s)) => {
+            out.created_at = bounded(s, MAX_DATETIME_CHARS);
+            if s.len() > MAX_DATETIME_CHARS || syntax::Datetime::parse(s).is_err() {
+                problems.push("createdAt is not a datetime".into());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        out.malformed = Some(problems.join("; "));
+    }
+    out
+}
+
+/// Splits an op path into (collection, rkey); `None` unless there is exactly one `/`.
+pub fn split_path(path: &str) -> Option<(&str, &str)> {
+    let (c, k) = path.split_once('/')?;
+    if c.is_empty() || k.is_empty() || k.contains('/') {
+        return None;
+    }
+    Some((c, k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cbor::Writer;
+
+    const INBOX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn rec(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut f = fields.to_vec();
+        f.sort_by(|a, b| crate::cbor::canonical_key_cmp(a.0, b.0));
+        let mut w = Writer::default();
+        w.map(f.len() as u64);
+        for (k, v) in f {
+            w.str(k).str(v);
+        }
+        w.out
+    }
+
+    fn good() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("$type", "org.xmtp.inbox"),
+            ("id", INBOX),
+            ("verificationSignature", "AAECAwQ="),
+            ("createdAt", "2026-07-04T12:00:00.000Z"),
+        ]
+    }
+
+    #[test]
+    fn well_formed_record_is_not_malformed() {
+        let r = parse_inbox_record("bafy", &rec(&good()));
+        assert_eq!(r.malformed, None);
+        assert_eq!(r.inbox_id, INBOX);
+        assert_eq!(r.verification_signature, "AAECAwQ=");
+    }
+
+    #[test]
+    fn missing_type_and_unpadded_base64_are_accepted() {
+        let mut f = good();
+        f.remove(0);
+        f[1].1 = "AAECAwQ";
+        assert_eq!(parse_inbox_record("c", &rec(&f)).malformed, None);
+    }
+
+    #[test]
+    fn inbox_id_alias_is_read_when_id_is_absent() {
+        let mut f = good();
+        f[1].0 = "inboxId";
+        let r = parse_inbox_record("c", &rec(&f));
+        assert_eq!(r.malformed, None);
+        assert_eq!(r.inbox_id, INBOX);
+    }
+
+    #[test]
+    fn each_broken_field_is_reported_as_malformed() {
+        let upper = "A".repeat(64);
+        let cases: Vec<(usize, &str, &str)> = vec![
+            (1, "id", "ABC"),
+            (1, "id", &upper),
+            (2, "verificationSignature", "!!!not base64!!!"),
+            (3, "createdAt", "yesterday"),
+            (0, "$type", "app.bsky.feed.post"),
+        ];
+        for (i, k, v) in &cases {
+            let mut f = good();
+            f[*i] = (k, v);
+            let r = parse_inbox_record("c", &rec(&f));
+            assert!(r.malformed.is_some(), "{k}={v}");
+        }
+        assert_eq!(cases.len(), 5);
+    }
+
+    #[test]
+    fn wrong_types_and_garbage_are_malformed_not_errors() {
+        let mut w = Writer::default();
+        w.map(2).str("id").int(5).str("createdAt").bool(true);
+        let r = parse_inbox_record("c", &w.out);
+        let why = r.malformed.unwrap();
+        assert!(why.contains("id is not a string"), "{why}");
+        assert!(parse_inbox_record("c", &[0xff, 0x00]).malformed.is_some());
+        assert!(parse_inbox_record("c", &[]).malformed.is_some());
+    }
+
+    #[test]
+    fn oversize_signature_is_malformed_and_stored_truncated() {
+        let mut f = good();
+        let long = "A".repeat(5000);
+        f[2].1 = &long;
+        let r = parse_inbox_record("c", &rec(&f));
+        assert!(r.malformed.is_some());
+        assert_eq!(r.verification_signature.len(), MAX_SIGNATURE_CHARS);
+    }
+
+    #[test]
+    fn paths_split_at_exactly_one_slash() {
+        assert_eq!(
+            split_path("org.xmtp.inbox/self"),
+            Some(("org.xmtp.inbox", "self"))
+        );
+        assert_eq!(split_path("org.xmtp.inbox"), None);
+        assert_eq!(split_path("a/b/c"), None);
+        assert_eq!(split_path("/self"), None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Crate-level tests: indigo relay scenarios, captured firehose commits, garbage frames,
+//! and the pipeline end to end against an in-test WebSocket relay.
+
+mod commits;
+mod e2e;
+mod garbage;
+mod scenarios;
+mod support;

@@ -1,0 +1,96 @@
+//! Shared test helpers: vector paths, atproto-JSON → wire frames, temp stores.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::gate::{Gate, TrackedSet};
+use crate::process::{Processor, RepoCache};
+use crate::source::{IdentitySource, StaticAccount, StaticIdentity};
+use crate::worker::Job;
+
+/// `<workspace>/../shared/vectors/<rel>`; panics loudly when missing.
+pub fn vector(rel: &str) -> PathBuf {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors"
+    ))
+    .join(rel);
+    assert!(
+        p.exists(),
+        "test vector missing: {} (the shared vectors must be present)",
+        p.display()
+    );
+    p
+}
+
+pub fn json(rel: &str) -> Value {
+    let s = std::fs::read_to_string(vector(rel)).unwrap();
+    serde_json::from_str(&s).unwrap()
+}
+
+/// Encodes an atproto-JSON value (`$link`, `$bytes`) as canonical DAG-CBOR.
+pub fn dagcbor(v: &Value) -> Vec<u8> {
+    repo::cbor::json_to_cbor(v).unwrap()
+}
+
+/// Wire bytes of a scenario `frame` (`{header, body}`).
+pub fn wire(frame: &Value) -> Vec<u8> {
+    let mut out = dagcbor(&frame["header"]);
+    out.extend(dagcbor(&frame["body"]));
+    out
+}
+
+/// A fresh store in a temp dir (the dir must outlive the store).
+pub fn temp_store() -> (tempfile::TempDir, store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store::Store::open(&dir.path().join("index.sqlite")).unwrap();
+    (dir, s)
+}
+
+/// Identity map from a scenario's `accounts`.
+pub fn scenario_identity(v: &Value) -> Arc<StaticIdentity> {
+    let ident = StaticIdentity::new();
+    for a in v["accounts"].as_array().unwrap() {
+        let id = &a["identity"];
+        let key = repo::PublicKey::from_multibase(
+            id["keys"]["atproto"]["publicKeyMultibase"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        ident.insert(
+            id["did"].as_str().unwrap(),
+            StaticAccount {
+                key,
+                pds: id["services"]["atproto_pds"]["url"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                handle: id["handle"].as_str().map(str::to_owned),
+            },
+        );
+    }
+    Arc::new(ident)
+}
+
+/// A gate + processor pair over `store`, as the pipeline builds them.
+pub fn stages(
+    store: &store::Store,
+    identity: Arc<dyn IdentitySource>,
+    verify_all: bool,
+) -> (Gate, Processor, mpsc::Receiver<Job>, TrackedSet) {
+    let tracked: TrackedSet = Arc::new(RwLock::new(Default::default()));
+    let (tx, rx) = mpsc::channel(100);
+    let p = Processor::new(
+        verify_all,
+        identity,
+        store.reader(),
+        tracked.clone(),
+        RepoCache::default(),
+        tx,
+    );
+    (Gate::new(tracked.clone(), verify_all, None), p, rx, tracked)
+}
