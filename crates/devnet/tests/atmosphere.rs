@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use devnet::atmosphere::RelayConfig;
+use devnet::atmosphere::{Forgery, RelayConfig, Write};
 use devnet::world::{Devnet, DevnetConfig, INBOX_COLLECTION, INBOX_RKEY};
 use firehose::frame::{Commit as CommitFrame, Frame};
 use futures_util::StreamExt;
@@ -85,21 +85,17 @@ async fn signing_key(devnet: &Devnet, did: &str) -> PublicKey {
 }
 
 /// Every check a Sync 1.1 consumer makes on a `#commit`, with the `repo` crate.
-fn verify_commit(frame: &CommitFrame, key: &PublicKey) {
-    let car = CarSlice::parse(&frame.blocks, &CarLimits::COMMIT).unwrap();
-    assert_eq!(
-        car.roots().first(),
-        Some(&frame.commit),
-        "first root is the commit"
-    );
-    for (cid, bytes) in car.blocks() {
-        repo::check_block(cid, bytes).unwrap();
+fn check_commit(frame: &CommitFrame, key: &PublicKey) -> Result<(), String> {
+    let car = CarSlice::parse(&frame.blocks, &CarLimits::COMMIT).map_err(|e| e.to_string())?;
+    if car.roots().first() != Some(&frame.commit) {
+        return Err("first root is not the commit".into());
     }
-    let commit = Commit::decode(car.get(&frame.commit).unwrap()).unwrap();
-    assert_eq!(commit.did, frame.repo);
-    assert_eq!(commit.rev, frame.rev);
-    assert_eq!(commit.version, 3);
-    commit.verify(key).unwrap();
+    let block = car.get(&frame.commit).ok_or("commit block missing")?;
+    let commit = Commit::decode(block).map_err(|e| e.to_string())?;
+    if commit.did != frame.repo || commit.rev != frame.rev || commit.version != 3 {
+        return Err("commit fields differ from the frame".into());
+    }
+    commit.verify(key).map_err(|e| format!("signature: {e}"))?;
     let ops: Vec<Op<'_>> = frame
         .ops
         .iter()
@@ -110,27 +106,33 @@ fn verify_commit(frame: &CommitFrame, key: &PublicKey) {
             prev: op.prev,
         })
         .collect();
-    let mut tree = PartialMst::load(commit.data, &car).unwrap();
+    let mut tree = PartialMst::load(commit.data, &car).map_err(|e| e.to_string())?;
     for op in &ops {
-        assert_eq!(
-            tree.get(op.path).unwrap(),
-            op.cid,
-            "MST value of {}",
-            op.path
-        );
-        if let Some(cid) = op.cid {
-            assert!(car.get(&cid).is_some(), "record block of {}", op.path);
+        if tree.get(op.path).map_err(|e| e.to_string())? != op.cid {
+            return Err(format!("MST value of {} differs from the op", op.path));
+        }
+        if let Some(cid) = op.cid
+            && car.get(&cid).is_none()
+        {
+            return Err(format!("record block of {} missing", op.path));
         }
     }
     match frame.prev_data {
         Some(prev_data) => {
-            let inverted = repo::mst::invert_ops(&mut tree, &ops).unwrap();
-            assert_eq!(inverted, prev_data, "inversion of {} ops", ops.len());
+            let inverted = repo::mst::invert_ops(&mut tree, &ops).map_err(|e| e.to_string())?;
+            if inverted != prev_data {
+                return Err("ops do not invert to prevData".into());
+            }
         }
-        None => assert!(
-            frame.since.is_none() && ops.is_empty(),
-            "only genesis lacks prevData"
-        ),
+        None if frame.since.is_none() && ops.is_empty() => {}
+        None => return Err("only the genesis commit may lack prevData".into()),
+    }
+    Ok(())
+}
+
+fn verify_commit(frame: &CommitFrame, key: &PublicKey) {
+    if let Err(error) = check_commit(frame, key) {
+        panic!("commit {} of {} rejected: {error}", frame.seq, frame.repo);
     }
 }
 
@@ -632,4 +634,60 @@ async fn live_traffic_moves_the_relay_until_dropped() {
     assert!(after > before + 10, "{before} -> {after}");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(devnet.relay().current_seq(), after, "stopped when dropped");
+}
+
+#[tokio::test]
+async fn every_forgery_is_rejected_and_the_chain_continues() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("forger").unwrap();
+    devnet.emit_noise(10).unwrap();
+    let key = signing_key(&devnet, &user.did).await;
+    let start = devnet.relay().current_seq();
+    let forgeries = [
+        Forgery::WrongSigningKey,
+        Forgery::WrongPrevData,
+        Forgery::CorruptRecordBlock,
+        Forgery::MissingRecordBlock,
+        Forgery::MissingMstNodes,
+    ];
+    for forgery in forgeries {
+        let writes = [Write::Create {
+            path: "org.xmtp.inbox/self".to_owned(),
+            value: json!({"$type": "org.xmtp.inbox", "id": "forged", "verificationSignature": "AA==", "createdAt": "2026-01-01T00:00:00Z"}),
+        }];
+        devnet
+            .pds()
+            .publish_forged_commit(&user.did, &writes, forgery)
+            .unwrap();
+    }
+    let genuine = devnet.emit_noise(1).unwrap();
+    let mut socket = connect(&devnet, Some(start)).await;
+    let frames = read_until(&mut socket, devnet.relay().current_seq()).await;
+    assert_eq!(frames.len(), forgeries.len() + 1);
+    for (frame, forgery) in frames.iter().zip(forgeries) {
+        let Frame::Commit(commit) = frame else {
+            panic!("expected a commit")
+        };
+        let verdict = match forgery {
+            // A corrupt block already fails the CAR's hash check.
+            Forgery::CorruptRecordBlock => CarSlice::parse(&commit.blocks, &CarLimits::COMMIT)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => check_commit(commit, &key),
+        };
+        assert!(verdict.is_err(), "{forgery:?} was accepted");
+    }
+    let Frame::Commit(last) = frames.last().unwrap() else {
+        panic!("expected the genuine commit")
+    };
+    assert_eq!(last.seq, genuine[0].seq);
+    let key = signing_key(&devnet, &last.repo).await;
+    verify_commit(last, &key);
+    assert!(
+        devnet
+            .pds()
+            .record(&user.did, INBOX_COLLECTION, INBOX_RKEY)
+            .unwrap()
+            .is_none()
+    );
 }

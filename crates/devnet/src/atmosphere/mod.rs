@@ -16,6 +16,6 @@ pub mod traffic;
 
 pub use error::AtmosphereError;
 pub use http::HttpFaults;
-pub use pds::{AccountInfo, CommitInfo, Pds, PdsConfig, Write};
+pub use pds::{AccountInfo, CommitInfo, Forgery, Pds, PdsConfig, Write};
 pub use plc::{PlcDirectory, PlcEntry};
 pub use relay::{CommitEvent, CommitOp, OpAction, Relay, RelayConfig, RelayEvent, RepoListing};

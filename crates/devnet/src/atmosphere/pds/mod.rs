@@ -2,6 +2,7 @@
 //! signed commit whose Sync 1.1 diff goes to the relay in process; the XRPC sync and repo
 //! endpoints serve records, proofs and full repos over HTTP.
 
+mod forge;
 mod mst;
 mod repo;
 mod server;
@@ -18,6 +19,7 @@ use super::plc::{PlcDirectory, PlcEntry};
 use super::relay::{Relay, RelayEvent};
 use super::tid::TidClock;
 
+pub use forge::Forgery;
 pub use repo::Write;
 
 /// PDS settings.
@@ -477,6 +479,22 @@ impl Pds {
             commit: head.cid,
             blocks,
         }))
+    }
+
+    /// Publishes a damaged `#commit` of `writes` (see [`Forgery`]) without changing the
+    /// repo: a consumer must reject it, and the next genuine commit still chains from the
+    /// last genuine one. Returns the event's seq.
+    pub fn publish_forged_commit(
+        &self,
+        did: &str,
+        writes: &[Write],
+        forgery: Forgery,
+    ) -> Result<i64, AtmosphereError> {
+        let account = self.account(did)?;
+        let account = lock(&account);
+        let rev = self.shared.clock.next();
+        let event = forge::forged_commit(&account.repo, writes, &account.key, rev, forgery)?;
+        Ok(self.shared.relay.publish(RelayEvent::Commit(event)))
     }
 
     /// The `#atproto` signing key of an account (Multikey multibase).

@@ -43,14 +43,14 @@ struct NodeData {
     l: Option<Cid>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     key: String,
     value: Cid,
     right: Option<Box<Node>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Node {
     cid: Cid,
     left: Option<Box<Node>>,
@@ -58,7 +58,7 @@ struct Node {
 }
 
 /// A built tree: its root, every node block, and the shape for path queries.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Mst {
     root: Node,
     nodes: HashMap<Cid, Vec<u8>>,

@@ -61,7 +61,7 @@ pub(crate) struct Head {
 }
 
 /// An account's repo.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Repository {
     did: String,
     records: BTreeMap<String, StoredRecord>,

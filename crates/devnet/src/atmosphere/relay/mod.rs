@@ -127,7 +127,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             window: 100_000,
-            send_buffer: 4096,
+            send_buffer: 65_536,
         }
     }
 }
