@@ -223,7 +223,7 @@ async fn get_status_reports_firehose_counts_and_version() {
         r.json(),
         serde_json::json!({
             "firehose": {
-                "cursor": 1234, "connected": true, "lagSeconds": 1.5,
+                "cursor": 1234, "connected": true, "lagSeconds": 2,
                 "frames": 10, "commitsVerified": 5, "commitsRejected": 1
             },
             "counts": {"verified": 2, "pending": 1, "invalid": 1},

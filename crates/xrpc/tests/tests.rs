@@ -6,5 +6,6 @@ mod support;
 
 mod errors;
 mod extras;
+mod lexicons;
 mod methods;
 mod syntax_fixtures;

@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub(crate) struct FirehoseOutput {
     cursor: Option<i64>,
     connected: bool,
-    lag_seconds: Option<f64>,
+    lag_seconds: Option<u64>,
     frames: u64,
     commits_verified: u64,
     commits_rejected: u64,
@@ -41,7 +41,12 @@ pub(crate) async fn get_status(
         firehose: FirehoseOutput {
             cursor: fh.cursor,
             connected: state.live.connected(),
-            lag_seconds: state.live.lag_seconds().filter(|s| s.is_finite()),
+            lag_seconds: state
+                .live
+                .lag_seconds()
+                .filter(|s| s.is_finite())
+                // Lexicon data has no floats: whole seconds, never negative.
+                .map(|s| s.max(0.0).round() as u64),
             frames: fh.frames,
             commits_verified: fh.commits_verified,
             commits_rejected: fh.commits_rejected,

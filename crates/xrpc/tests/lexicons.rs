@@ -1,0 +1,136 @@
+//! Our lexicons obey the lexicon rules (checked with a validator that is itself tested on the
+//! interop lexicon fixtures), and routes and query lexicons match one to one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::lexicon::{refs, validate};
+use crate::support::server::TestServer;
+
+fn fixture(name: &str) -> Vec<(String, Value)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/atproto-interop-tests/lexicon/"
+    )
+    .to_owned()
+        + name;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("shared lexicon fixture missing at {path}: {e}"));
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    cases
+        .into_iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["lexicon"].clone()))
+        .collect()
+}
+
+#[test]
+fn validator_accepts_every_valid_lexicon_fixture() {
+    let cases = fixture("lexicon-valid.json");
+    for (name, doc) in &cases {
+        validate(doc).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert_eq!(cases.len(), 3);
+}
+
+#[test]
+fn validator_rejects_every_invalid_lexicon_fixture() {
+    let cases = fixture("lexicon-invalid.json");
+    for (name, doc) in &cases {
+        assert!(validate(doc).is_err(), "{name} was accepted");
+    }
+    assert_eq!(cases.len(), 7);
+}
+
+#[test]
+fn validator_accepts_every_catalog_schema() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/vectors/atproto-interop-tests/lexicon/catalog"
+    );
+    let files = json_files(Path::new(dir));
+    for (path, doc) in &files {
+        validate(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    assert_eq!(files.len(), 5);
+}
+
+fn lexicon_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../lexicons"))
+}
+
+fn json_files(dir: &Path) -> Vec<(PathBuf, Value)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let doc = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+                out.push((path, doc));
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Our lexicons, keyed by id.
+fn ours() -> Vec<(String, Value)> {
+    json_files(&lexicon_dir())
+        .into_iter()
+        .map(|(path, doc)| {
+            let id = doc["id"].as_str().unwrap_or_default().to_owned();
+            let rel = path.strip_prefix(lexicon_dir()).unwrap();
+            let expected = rel.with_extension("").to_string_lossy().replace('/', ".");
+            assert_eq!(
+                id,
+                expected,
+                "{} must hold lexicon {expected}",
+                path.display()
+            );
+            (id, doc)
+        })
+        .collect()
+}
+
+#[test]
+fn every_lexicon_of_ours_is_valid_and_its_refs_resolve() {
+    let docs = ours();
+    let mut defined = BTreeSet::new();
+    for (id, doc) in &docs {
+        validate(doc).unwrap_or_else(|e| panic!("{id}: {e}"));
+        for name in doc["defs"].as_object().unwrap().keys() {
+            defined.insert(format!("{id}#{name}"));
+        }
+    }
+    for (id, doc) in &docs {
+        for r in refs(doc) {
+            assert!(defined.contains(&r), "{id}: ref {r} resolves to nothing");
+        }
+    }
+    let record = docs.iter().find(|(id, _)| id == "org.xmtp.inbox").unwrap();
+    assert_eq!(record.1["defs"]["main"]["key"], "literal:self");
+    assert_eq!(docs.len(), 8, "the record, defs and six queries");
+}
+
+#[tokio::test]
+async fn every_route_has_a_lexicon_and_every_query_lexicon_a_route() {
+    let queries: BTreeSet<String> = ours()
+        .into_iter()
+        .filter(|(_, doc)| doc["defs"]["main"]["type"] == "query")
+        .map(|(id, _)| id)
+        .collect();
+    let routes: BTreeSet<String> = xrpc::QUERY_METHODS.iter().map(|m| m.to_string()).collect();
+    assert_eq!(queries, routes);
+    // And the router really serves each of them (anything but XRPCNotSupported).
+    let s = TestServer::start().await;
+    for nsid in &queries {
+        let r = s.get(&format!("/xrpc/{nsid}")).await;
+        assert_ne!(r.json()["error"], "XRPCNotSupported", "{nsid}");
+    }
+}
