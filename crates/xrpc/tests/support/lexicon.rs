@@ -180,14 +180,14 @@ fn check_primary(ty: &str, d: &Map<String, Value>, path: &str) -> Result<(), Err
                     }
                 }
             }
-            if ty == "subscription" {
-                if let Some(m) = d.get("message") {
-                    let mpath = format!("{path}.message");
-                    let s = obj(m, &mpath)?
-                        .get("schema")
-                        .ok_or(format!("{mpath}.schema: missing"))?;
-                    check_field(obj(s, &mpath)?, &format!("{mpath}.schema"), &["union"])?;
-                }
+            if ty == "subscription"
+                && let Some(m) = d.get("message")
+            {
+                let mpath = format!("{path}.message");
+                let s = obj(m, &mpath)?
+                    .get("schema")
+                    .ok_or(format!("{mpath}.schema: missing"))?;
+                check_field(obj(s, &mpath)?, &format!("{mpath}.schema"), &["union"])?;
             }
             if let Some(errors) = d.get("errors") {
                 let a = errors
@@ -265,18 +265,18 @@ fn check_field(f: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(
             for k in ["minimum", "maximum", "default", "const"] {
                 opt_int(f, k, path)?;
             }
-            if let Some(Value::Array(a)) = f.get("enum") {
-                if a.iter().any(|v| !v.is_i64()) {
-                    return Err(format!("{path}.enum: must hold integers"));
-                }
+            if let Some(Value::Array(a)) = f.get("enum")
+                && a.iter().any(|v| !v.is_i64())
+            {
+                return Err(format!("{path}.enum: must hold integers"));
             }
             Ok(())
         }
         "string" => {
-            if let Some(fmt) = opt_str(f, "format", path)? {
-                if !STRING_FORMATS.contains(&fmt.as_str()) {
-                    return Err(format!("{path}.format: unknown format {fmt:?}"));
-                }
+            if let Some(fmt) = opt_str(f, "format", path)?
+                && !STRING_FORMATS.contains(&fmt.as_str())
+            {
+                return Err(format!("{path}.format: unknown format {fmt:?}"));
             }
             for k in ["minLength", "maxLength", "minGraphemes", "maxGraphemes"] {
                 opt_int(f, k, path)?;
