@@ -43,6 +43,18 @@ pub fn check_url(option: &str, url: &str, schemes: &[&str]) -> anyhow::Result<St
     Ok(trimmed.to_string())
 }
 
+/// Checks `--service-did`: it must be a did:web (the DID document is served by us).
+pub fn service_did(did: Option<&str>) -> anyhow::Result<Option<String>> {
+    let Some(did) = did else { return Ok(None) };
+    let parsed = syntax::Did::parse(did).map_err(|e| anyhow::anyhow!("--service-did: {e}"))?;
+    if !parsed.as_str().starts_with("did:web:") {
+        bail!(
+            "--service-did: `{did}` must be a did:web (its document is served at /.well-known/did.json)"
+        );
+    }
+    Ok(Some(parsed.as_str().to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

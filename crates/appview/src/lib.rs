@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod server;
+pub mod shutdown;
 pub mod telemetry;
 
 use std::process::ExitCode;

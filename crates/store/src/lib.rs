@@ -14,6 +14,7 @@ mod apply;
 mod conn;
 mod cursor;
 mod error;
+mod export;
 mod migrate;
 mod queries;
 mod reader;
@@ -26,6 +27,7 @@ mod writer;
 mod tests;
 
 pub use error::StoreError;
+pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};
 pub use reader::{Reader, ReaderOptions};
 pub use store::{Store, StoreOptions};

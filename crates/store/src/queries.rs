@@ -10,7 +10,7 @@ use crate::time::format_unix_millis;
 use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoState, Status};
 
 /// The columns [`link_from_row`] reads, in order.
-const LINK_COLUMNS: &str = "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
+pub(crate) const LINK_COLUMNS: &str = "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
     l.signature, l.created_at, l.installation_key, l.verified_at, l.indexed_at";
 
 fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
@@ -19,7 +19,7 @@ fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
 }
 
-fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
+pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
     let did: String = row.get(0)?;
     let uri = format!("at://{did}/org.xmtp.inbox/self");
     Ok(LinkView {
@@ -42,10 +42,7 @@ fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
 
 /// The visible link of `did`.
 pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Option<LinkView>> {
-    conn.prepare_cached(&format!(
-        "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
-         WHERE l.did = ?1 AND l.hidden = 0"
-    ))?
+    conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?
     .query_row([did], link_from_row)
     .optional()
 }
@@ -87,9 +84,8 @@ pub(crate) fn actor_known(conn: &Connection, did: &str) -> rusqlite::Result<bool
 
 /// The visible links that name `inbox_id`, in DID order.
 pub(crate) fn links_by_inbox(conn: &Connection, inbox_id: &str) -> rusqlite::Result<Vec<LinkView>> {
-    conn.prepare_cached(&format!(
-        "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
-         WHERE l.inbox_id = ?1 AND l.hidden = 0 ORDER BY l.did"
+    conn.prepare_cached(select_links!(
+        "WHERE l.inbox_id = ?1 AND l.hidden = 0 ORDER BY l.did"
     ))?
     .query_map([inbox_id], link_from_row)?
     .collect()
@@ -109,16 +105,14 @@ pub(crate) fn list_links(
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
     let mut links: Vec<LinkView> = match status {
         Some(s) => conn
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
-                 WHERE l.status = ?1 AND l.hidden = 0 AND l.did > ?2 ORDER BY l.did LIMIT ?3"
+            .prepare_cached(select_links!(
+                "WHERE l.status = ?1 AND l.hidden = 0 AND l.did > ?2 ORDER BY l.did LIMIT ?3"
             ))?
             .query_map(params![s.as_str(), after, fetch], link_from_row)?
             .collect::<rusqlite::Result<_>>()?,
         None => conn
-            .prepare_cached(&format!(
-                "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
-                 WHERE l.hidden = 0 AND l.did > ?1 ORDER BY l.did LIMIT ?2"
+            .prepare_cached(select_links!(
+                "WHERE l.hidden = 0 AND l.did > ?1 ORDER BY l.did LIMIT ?2"
             ))?
             .query_map(params![after, fetch], link_from_row)?
             .collect::<rusqlite::Result<_>>()?,

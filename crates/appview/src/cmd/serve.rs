@@ -1,0 +1,35 @@
+//! `serve`: the XRPC server alone over an existing index; `--read-only` for a replica that
+//! never writes (the index must already exist).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::cli::ServeArgs;
+use crate::{config, server, shutdown};
+
+/// Runs `serve` until SIGINT/SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let listen = config::parse_listen(&args.server.listen)?;
+    let service_did = config::service_did(args.server.service_did.as_deref())?;
+    let metrics = server::install_metrics()?;
+    // Opening read-write applies migrations; a replica only reads what is there.
+    let (reader, _store) = if args.read_only {
+        let reader = store::Reader::open_read_only(&args.db.db)
+            .with_context(|| format!("open the index {} read-only", args.db.db.display()))?;
+        (reader, None)
+    } else {
+        let store = store::Store::open(&args.db.db)
+            .with_context(|| format!("open the index {}", args.db.db.display()))?;
+        (store.reader(), Some(store))
+    };
+    let mut state = xrpc::AppState::new(reader, server::VERSION)
+        .with_live(Arc::new(xrpc::NoLiveStatus))
+        .with_metrics(metrics);
+    if let Some(did) = service_did {
+        state = state.with_service_did(did);
+    }
+    server::serve(listen, state, shutdown::on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

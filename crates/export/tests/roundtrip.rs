@@ -1,0 +1,196 @@
+//! Export round trips: CSV and JSON lines parse back to exactly what `listLinks` serves, and
+//! the SQLite snapshot holds the same rows.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use export::{CSV_COLUMNS, Format, export_file, export_stream};
+use store::{Batch, Change, LinkView, RecordInput, RecordView, Status, Store};
+
+/// Seeds `n` links: every third verified, every third invalid, the rest pending; one hidden.
+async fn seed(path: &Path, n: usize) -> Store {
+    let store = Store::open(path).unwrap();
+    let mut changes = Vec::new();
+    for i in 0..n {
+        let did = format!("did:plc:{i:024}");
+        let cid = format!("bafyreicid{i}");
+        changes.push(Change::PutRecord {
+            did: did.clone(),
+            rev: None,
+            record: RecordInput {
+                cid: cid.clone(),
+                inbox_id: format!("{:064x}", i % 7),
+                verification_signature: format!("c2ln,\"{i}\"\nx=="),
+                created_at: "2026-01-01T00:00:00.000Z".into(),
+                malformed: None,
+            },
+        });
+        let status = match i % 3 {
+            0 => Status::Verified,
+            1 => Status::Invalid,
+            _ => continue,
+        };
+        changes.push(Change::Verdict {
+            did: did.clone(),
+            record_cid: cid,
+            status,
+            reason: (status == Status::Invalid).then(|| "signature_mismatch".into()),
+            installation_key: (status == Status::Verified).then(|| "ab".repeat(32)),
+        });
+        if i % 10 == 4 {
+            changes.push(Change::Handle {
+                did: did.clone(),
+                handle: Some(format!("user{i}.test")),
+            });
+        }
+    }
+    changes.push(Change::AccountStatus {
+        did: format!("did:plc:{:024}", 3),
+        active: false,
+        status: Some("takendown".into()),
+    });
+    store.writer().apply(Batch::of(changes)).await.unwrap();
+    store
+}
+
+/// Every link `listLinks` serves for `status`, paged the way a mirror pages.
+async fn list_all(store: &Store, status: Option<Status>) -> Vec<LinkView> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = store.reader().list_links(status, cursor, 7).await.unwrap();
+        out.extend(page);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+fn from_csv(bytes: &[u8]) -> Vec<LinkView> {
+    let mut rdr = csv::Reader::from_reader(bytes);
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        CSV_COLUMNS
+    );
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    rdr.records()
+        .map(|r| {
+            let r = r.unwrap();
+            LinkView {
+                did: r[0].into(),
+                handle: opt(&r[1]),
+                inbox_id: r[2].into(),
+                status: r[3].parse().unwrap(),
+                reason: opt(&r[4]),
+                record: RecordView {
+                    uri: r[5].into(),
+                    cid: r[6].into(),
+                    verification_signature: r[7].into(),
+                    created_at: r[8].into(),
+                },
+                installation_key: opt(&r[9]),
+                verified_at: opt(&r[10]),
+                indexed_at: r[11].into(),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn jsonl_and_csv_round_trip_to_list_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.sqlite");
+    let store = seed(&db, 50).await;
+
+    for (include_unverified, status) in [(false, Some(Status::Verified)), (true, None)] {
+        let expected = list_all(&store, status).await;
+        assert!(!expected.is_empty());
+
+        let mut jsonl = Vec::new();
+        let n = export_stream(&db, Format::Jsonl, include_unverified, &mut jsonl).unwrap();
+        let parsed: Vec<LinkView> = String::from_utf8(jsonl)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(n as usize, expected.len());
+        assert_eq!(parsed, expected);
+
+        let mut csv = Vec::new();
+        let n = export_stream(&db, Format::Csv, include_unverified, &mut csv).unwrap();
+        assert_eq!(n as usize, expected.len());
+        assert_eq!(from_csv(&csv), expected);
+    }
+}
+
+#[tokio::test]
+async fn export_skips_hidden_accounts_and_unverified_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.sqlite");
+    let _store = seed(&db, 12).await;
+    let mut out = Vec::new();
+    export_stream(&db, Format::Jsonl, false, &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    // Verified: 0, 3 (hidden), 6, 9.
+    assert_eq!(text.lines().count(), 3);
+    assert!(!text.contains(&format!("did:plc:{:024}", 3)));
+    assert!(text.lines().all(|l| l.contains("\"status\":\"verified\"")));
+}
+
+#[tokio::test]
+async fn sqlite_snapshot_holds_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("index.sqlite");
+    let store = seed(&db, 30).await;
+    let out = dir.path().join("export.sqlite");
+    let n = export_file(&db, Format::Sqlite, true, &out).unwrap();
+    let expected = list_all(&store, None).await;
+    assert_eq!(n as usize, expected.len());
+
+    let mut csv = Vec::new();
+    export_stream(&db, Format::Csv, true, &mut csv).unwrap();
+    let snapshot = rusqlite::Connection::open(&out).unwrap();
+    let count: i64 = snapshot
+        .query_row("SELECT count(*) FROM links", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count as usize, expected.len());
+    let first: (String, String, String) = snapshot
+        .query_row(
+            "SELECT did, status, record_uri FROM links ORDER BY did LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(first.0, expected[0].did);
+    assert_eq!(first.1, expected[0].status.as_str());
+    assert_eq!(first.2, expected[0].record.uri);
+}
+
+#[test]
+fn sqlite_format_refuses_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    let err = export_stream(
+        &dir.path().join("x.sqlite"),
+        Format::Sqlite,
+        false,
+        &mut out,
+    );
+    assert!(matches!(err, Err(export::ExportError::SqliteNeedsPath)));
+}
+
+#[test]
+fn a_missing_index_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    let err = export_stream(
+        &dir.path().join("nope.sqlite"),
+        Format::Jsonl,
+        false,
+        &mut out,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("nope.sqlite"), "{err}");
+}
