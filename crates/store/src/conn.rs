@@ -26,6 +26,9 @@ pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Truncate the WAL back to this size after checkpoints, so it does not stay huge after a
+    // burst (backfill).
+    conn.pragma_update(None, "journal_size_limit", 64_i64 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

@@ -63,7 +63,11 @@ pub fn for_each_link(
 
 /// Writes a SQLite snapshot of the links (the columns of the link view) to `out`, replacing
 /// it atomically (a temporary file renamed into place). Returns the row count.
-pub fn export_sqlite(index: &Path, out: &Path, include_unverified: bool) -> Result<u64, StoreError> {
+pub fn export_sqlite(
+    index: &Path,
+    out: &Path,
+    include_unverified: bool,
+) -> Result<u64, StoreError> {
     let tmp = out.with_extension("partial");
     let io = |what: &str, source| StoreError::Io {
         what: format!("{what} {}", tmp.display()),

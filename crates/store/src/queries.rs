@@ -10,8 +10,22 @@ use crate::time::format_unix_millis;
 use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoState, Status};
 
 /// The columns [`link_from_row`] reads, in order.
-pub(crate) const LINK_COLUMNS: &str = "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
+pub(crate) const LINK_COLUMNS: &str =
+    "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
     l.signature, l.created_at, l.installation_key, l.verified_at, l.indexed_at";
+
+/// `SELECT <the columns link_from_row reads> FROM links l LEFT JOIN handles h` followed by the
+/// rest of the query, as one literal (so the statement-cache key costs nothing per query).
+macro_rules! select_links {
+    ($($rest:literal)*) => {
+        concat!(
+            "SELECT l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid, l.signature, ",
+            "l.created_at, l.installation_key, l.verified_at, l.indexed_at ",
+            "FROM links l LEFT JOIN handles h ON h.did = l.did ",
+            $($rest),*
+        )
+    };
+}
 
 fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
     let s: String = row.get(idx)?;
@@ -43,8 +57,8 @@ pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
 /// The visible link of `did`.
 pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Option<LinkView>> {
     conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?
-    .query_row([did], link_from_row)
-    .optional()
+        .query_row([did], link_from_row)
+        .optional()
 }
 
 /// The visible links of `dids`, in input order, unknown and repeated DIDs left out.
@@ -243,4 +257,16 @@ pub(crate) fn inbox_state(
     conn.prepare_cached("SELECT last_sequence_id, state FROM xmtp_inboxes WHERE inbox_id = ?1")?
         .query_row([inbox_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_links_reads_the_same_columns_as_link_columns() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let select = select_links!("");
+        assert!(words(select).contains(&words(LINK_COLUMNS)), "{select}");
+    }
 }
