@@ -33,3 +33,6 @@ pub use client::{ClientConfig, GrpcIdentityApi, XmtpEnv};
 pub use installation::{InstallationKey, verify_did_signature, verify_signed_with_public_key};
 pub use replay::ReplayError;
 pub use state::{CachedInbox, InboxState};
+
+#[cfg(test)]
+mod replay_tests;
