@@ -212,8 +212,7 @@ impl Mst {
 
     /// The value at `key`.
     pub fn get(&self, key: &str) -> Option<Cid> {
-        // A fully loaded tree never needs a load, so a clone-free walk would do; reuse the
-        // general lookup on a cheap clone of nothing by walking read-only instead.
+        // A fully loaded tree never needs a load: walk it read-only.
         let mut child = &self.tree.root;
         let mut layer = self.tree.layer;
         let height = key_height(key.as_bytes());
