@@ -234,3 +234,29 @@ async fn a_down_plc_directory_answers_503_until_it_comes_back() {
         .set_faults(devnet::atmosphere::HttpFaults::default());
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn an_unverifiable_handle_is_claimed_in_plc_but_does_not_resolve() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("dave").unwrap();
+    devnet
+        .pds()
+        .claim_unverifiable_handle(&user.did, "impostor.devnet.test")
+        .unwrap();
+    let info = devnet.info();
+    let doc: serde_json::Value = reqwest::get(format!("{}/{}", info.plc_url, user.did))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["alsoKnownAs"][0], "at://impostor.devnet.test");
+    let url = format!(
+        "{}/xrpc/com.atproto.identity.resolveHandle?handle=impostor.devnet.test",
+        info.handle_resolver_url
+    );
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "HandleNotFound");
+}

@@ -445,6 +445,27 @@ impl Pds {
         }))
     }
 
+    /// Announces `handle` in the PLC document only (no `resolveHandle` answer for it), then
+    /// emits `#identity`: the handle cannot be verified both ways, so an AppView must show
+    /// none for this DID.
+    pub fn claim_unverifiable_handle(
+        &self,
+        did: &str,
+        handle: &str,
+    ) -> Result<i64, AtmosphereError> {
+        let handle = syntax::Handle::parse(handle)
+            .map_err(|error| AtmosphereError::InvalidRecord(format!("handle: {error}")))?
+            .to_string();
+        self.account(did)?;
+        self.shared
+            .plc
+            .update(did, |entry| entry.handle = Some(handle.clone()))?;
+        Ok(self.shared.relay.publish(RelayEvent::Identity {
+            did: did.to_owned(),
+            handle: Some(handle),
+        }))
+    }
+
     /// Rotates the signing key: new key in the PLC document, `#identity`, then an empty
     /// commit signed with the new key (as a PDS does after a rotation).
     pub fn rotate_key(&self, did: &str) -> Result<CommitInfo, AtmosphereError> {

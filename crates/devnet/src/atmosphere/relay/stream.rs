@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use futures_util::SinkExt;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -169,12 +170,13 @@ impl Session {
                 }
                 ReplayStep::Live(live) => break live,
                 ReplayStep::Batch(batch) => {
-                    for event in batch {
-                        if let Err(end) = self.send(event.frame).await {
-                            return end;
-                        }
-                        last = event.seq;
+                    let Some(newest) = batch.last().map(|event| event.seq) else {
+                        continue;
+                    };
+                    if let Err(end) = self.send_batch(batch).await {
+                        return end;
                     }
+                    last = newest;
                 }
             }
         };
@@ -214,6 +216,31 @@ impl Session {
         let frame = frames::error(name, message);
         let _ = self.socket.send(Message::Binary(Bytes::from(frame))).await;
         End::Close
+    }
+
+    /// Sends replayed frames with one flush per batch (replay is the bulk path), honouring
+    /// stalls and the drop-after-N fault.
+    async fn send_batch(&mut self, batch: Vec<super::log::LoggedFrame>) -> Result<(), End> {
+        for event in batch {
+            let stalled_until = lock(&self.shared.faults).stalled_until;
+            if let Some(until) = stalled_until {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            if self
+                .socket
+                .feed(Message::Binary(event.frame))
+                .await
+                .is_err()
+            {
+                return Err(End::Abort);
+            }
+            self.sent += 1;
+            if self.drop_after.is_some_and(|limit| self.sent >= limit) {
+                let _ = self.socket.flush().await;
+                return Err(End::Abort);
+            }
+        }
+        self.socket.flush().await.map_err(|_| End::Abort)
     }
 
     /// Sends one frame, honouring stalls and the drop-after-N fault.
