@@ -15,6 +15,9 @@ const STATUS_PAGE: &str = include_str!("../assets/status.html");
 /// The version every surface reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The User-Agent of every outbound HTTP request.
+pub const USER_AGENT: &str = concat!("xmtp-appview/", env!("CARGO_PKG_VERSION"));
+
 /// Installs the global Prometheus recorder once and returns its handle for `/metrics`.
 pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
@@ -39,6 +42,15 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("bind {listen}: {e}"))?;
     tracing::info!(%listen, "XRPC server listening");
+    serve_on(listener, state, shutdown).await
+}
+
+/// Serves `state` on an already bound listener until `shutdown` is cancelled.
+pub async fn serve_on(
+    listener: TcpListener,
+    state: xrpc::AppState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -1,6 +1,8 @@
 //! One module per command of the public contract; `dispatch` picks the one asked for.
 
+mod devnet;
 mod export;
+pub mod run;
 mod serve;
 
 use std::process::ExitCode;
@@ -14,10 +16,10 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Export(args) => export::run(args),
         Command::Serve(args) => runtime()?.block_on(serve::run(args)),
-        Command::Run(_) => not_implemented("run", 3),
+        Command::Run(args) => runtime()?.block_on(run::run(args)),
         Command::Backfill(_) => not_implemented("backfill", 5),
         Command::Verify(_) => not_implemented("verify", 5),
-        Command::Devnet(_) => not_implemented("devnet", 5),
+        Command::Devnet(args) => runtime()?.block_on(devnet::run(args)),
     }
 }
 

@@ -1,0 +1,189 @@
+//! `run`: the whole AppView in one process — firehose ingest, the verifier pool and the XRPC
+//! server over one index — until SIGINT/SIGTERM, when in-flight work is committed and the
+//! cursor saved.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::adapters::{FirehoseLive, ResolverSource};
+use crate::cli::{RunArgs, XmtpEnv};
+use crate::{config, server, shutdown};
+
+/// Everything `run` needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The index file.
+    pub db: PathBuf,
+    /// XRPC listen address (port 0 picks one; see [`Running::addr`]).
+    pub listen: SocketAddr,
+    /// The relay's subscribeRepos base URL.
+    pub relay: String,
+    /// PLC directory.
+    pub plc: String,
+    /// XMTP identity API endpoint.
+    pub xmtp_api: String,
+    /// `resolveHandle` service instead of DNS/HTTPS.
+    pub handle_resolver: Option<String>,
+    /// The AppView's own did:web.
+    pub service_did: Option<String>,
+    /// Re-check verified links this old.
+    pub reverify_after: Duration,
+    /// Audit every commit on the stream.
+    pub verify_all_commits: bool,
+    /// SSRF guard off (devnet, tests).
+    pub allow_private_network: bool,
+}
+
+impl RunConfig {
+    /// Validates the raw arguments.
+    pub fn from_args(args: &RunArgs) -> anyhow::Result<RunConfig> {
+        if args.upstream.is_some() {
+            anyhow::bail!("--upstream (following another xmtp-appview) is not implemented yet");
+        }
+        let net = &args.network;
+        let xmtp_api = match &net.xmtp_api {
+            Some(url) => config::check_url("xmtp-api", url, &["http", "https"])?,
+            None => match net.xmtp_env {
+                XmtpEnv::Dev => xmtp::XmtpEnv::Dev.endpoint().to_string(),
+                XmtpEnv::Production => xmtp::XmtpEnv::Production.endpoint().to_string(),
+            },
+        };
+        Ok(RunConfig {
+            db: args.db.db.clone(),
+            listen: config::parse_listen(&args.server.listen)?,
+            relay: config::check_url("relay", &args.relay, &["ws", "wss"])?,
+            plc: config::check_url("plc", &net.plc, &["http", "https"])?,
+            xmtp_api,
+            handle_resolver: net
+                .handle_resolver
+                .as_deref()
+                .map(|u| config::check_url("handle-resolver", u, &["http", "https"]))
+                .transpose()?,
+            service_did: config::service_did(args.server.service_did.as_deref())?,
+            reverify_after: config::parse_duration("reverify-after", &args.reverify_after)?,
+            verify_all_commits: args.verify_all_commits,
+            allow_private_network: net.allow_private_network,
+        })
+    }
+}
+
+/// A started AppView.
+pub struct Running {
+    /// Where the XRPC server listens.
+    pub addr: SocketAddr,
+    /// The live firehose status.
+    pub live: Arc<firehose::LiveStatus>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until every component has stopped (after `shutdown` is cancelled, or the first
+    /// fatal error, which cancels the rest).
+    pub async fn wait(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = result {
+                tracing::error!(error = %format!("{e:#}"), "component failed; shutting down");
+                shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// Opens the index and starts the firehose consumer, the verifier pool and the XRPC server.
+/// `metrics` renders `/metrics` (install the recorder once per process).
+pub async fn start(
+    cfg: RunConfig,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let store = store::Store::open(&cfg.db)
+        .with_context(|| format!("open the index {}", cfg.db.display()))?;
+    let resolver = identity::Resolver::new(identity::ResolverConfig {
+        plc_url: cfg.plc.clone(),
+        resolve_handle_service: cfg.handle_resolver.clone(),
+        allow_private_network: cfg.allow_private_network,
+        ..identity::ResolverConfig::default()
+    })
+    .context("build the identity resolver")?;
+    let fetcher = firehose::HttpRecordFetcher::new(server::USER_AGENT)
+        .context("build the PDS HTTP client")?;
+    let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(cfg.xmtp_api.clone()))
+        .with_context(|| format!("XMTP identity API client for {}", cfg.xmtp_api))?;
+
+    let live = Arc::new(firehose::LiveStatus::new());
+    let mut tasks = JoinSet::new();
+
+    let firehose_cfg = firehose::FirehoseConfig {
+        relay_url: cfg.relay.clone(),
+        verify_all_commits: cfg.verify_all_commits,
+        ..firehose::FirehoseConfig::default()
+    };
+    let deps = firehose::FirehoseDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity: Arc::new(ResolverSource(resolver)),
+        fetcher: Arc::new(fetcher),
+    };
+    let (status, stop) = (live.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        firehose::run(firehose_cfg, deps, status, stop)
+            .await
+            .context("firehose ingest")
+    });
+
+    let verifier_cfg = verifier::VerifierConfig {
+        reverify_after: cfg.reverify_after,
+        ..verifier::VerifierConfig::default()
+    };
+    let (reader, writer, stop) = (store.reader(), store.writer(), shutdown.clone());
+    tasks.spawn(async move {
+        verifier::run(verifier_cfg, reader, writer, Arc::new(api), async move {
+            stop.cancelled().await
+        })
+        .await;
+        Ok(())
+    });
+
+    let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
+        .with_live(Arc::new(FirehoseLive(live.clone())));
+    if let Some(m) = metrics {
+        state = state.with_metrics(m);
+    }
+    if let Some(did) = &cfg.service_did {
+        state = state.with_service_did(did.clone());
+    }
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("bind {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, relay = %cfg.relay, "xmtp-appview running");
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        server::serve_on(listener, state, stop).await?;
+        Ok(())
+    });
+    Ok(Running { addr, live, tasks })
+}
+
+/// Runs `run` until SIGINT/SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let cfg = RunConfig::from_args(&args)?;
+    let metrics = server::install_metrics()?;
+    let shutdown = shutdown::on_signal();
+    let running = start(cfg, Some(metrics), shutdown.clone()).await?;
+    running.wait(shutdown).await?;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
