@@ -43,7 +43,7 @@ impl Default for ResolverConfig {
             dns_timeout: Duration::from_secs(3),
             ttl_ok: Duration::from_secs(6 * 3600),
             ttl_err: Duration::from_secs(120),
-            min_refresh_interval: Duration::from_secs(30),
+            min_refresh_interval: Duration::from_secs(5),
             max_entries: 250_000,
             user_agent: concat!("xmtp-appview/", env!("CARGO_PKG_VERSION")).into(),
         }
