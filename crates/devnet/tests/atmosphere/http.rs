@@ -260,3 +260,25 @@ async fn an_unverifiable_handle_is_claimed_in_plc_but_does_not_resolve() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "HandleNotFound");
 }
+
+#[tokio::test]
+async fn well_known_atproto_did_answers_by_host_header() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("erin").unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{}/.well-known/atproto-did", devnet.info().pds_url);
+    let found = client
+        .get(&url)
+        .header("host", user.handle.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.text().await.unwrap(), user.did);
+    let missing = client
+        .get(&url)
+        .header("host", "nobody.devnet.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}

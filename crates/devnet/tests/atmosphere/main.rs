@@ -6,6 +6,7 @@
 
 mod commits;
 mod http;
+mod identity;
 mod stream;
 mod support;
 mod world;

@@ -39,6 +39,7 @@ pub(super) fn router(shared: Arc<PdsShared>) -> Router {
             "/xrpc/_health",
             get(|| async { Json(json!({ "version": "devnet" })) }),
         )
+        .route("/.well-known/atproto-did", get(well_known_did))
         .fallback(not_supported)
         .layer(middleware::from_fn_with_state(faults, fault_layer))
         .with_state(shared)
@@ -234,4 +235,18 @@ async fn resolve_handle(
         .did_for_handle(handle)
         .ok_or_else(|| XrpcError::lexicon("HandleNotFound", "unable to resolve handle"))?;
     Ok(Json(json!({ "did": did })))
+}
+
+/// `GET /.well-known/atproto-did` for the handle named by the `Host` header (one host serves
+/// every devnet handle; resolvers point their well-known base here and send `Host: <handle>`).
+async fn well_known_did(State(shared): Shared, headers: axum::http::HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let handle = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    match shared.did_for_handle(handle) {
+        Some(did) => ([(header::CONTENT_TYPE, "text/plain")], did).into_response(),
+        None => (axum::http::StatusCode::NOT_FOUND, "no user by that handle").into_response(),
+    }
 }
