@@ -1,0 +1,497 @@
+//! Ingest benchmark: our filter-first pipeline end to end into a temp SQLite store, against
+//! a naive baseline that fully decodes every frame (owned serde structs, every CAR block
+//! copied into a map and decoded to `Ipld`), on one core.
+//!
+//! The stream is synthetic but realistic: really signed Sync 1.1 commits from repos with a
+//! deep MST (posts, likes, reposts, follows, profile updates), frames of ~1.5-9 KB, and one
+//! commit in 10,000 an `org.xmtp.inbox` record from a fresh account. A pool of distinct
+//! frames is replayed with increasing `seq` (patched in place, like a fresh network read).
+//!
+//! `cargo bench -p firehose --bench ingest` (env `INGEST_FRAMES`, `BASELINE_FRAMES`,
+//! `ROUNDS` override the sizes).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cid::Cid;
+use firehose::frame::Frame;
+use firehose::synth::{SynthRepo, Write, inbox_record};
+use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus, StaticAccount, StaticIdentity};
+use serde::Deserialize;
+use serde_json::json;
+
+const POOL: usize = 4096;
+const INBOX_EVERY: u64 = 10_000;
+const SEQ_BASE: i64 = 31_500_000_000;
+
+/// xorshift64*.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const WORDS: &[&str] = &[
+    "the", "firehose", "is", "fast", "today", "I", "think", "we", "should", "ship", "it",
+    "bluesky", "atproto", "relay", "coffee", "morning", "great", "thread", "about", "rust",
+    "sqlite", "love", "this", "new", "feature", "what", "do", "you", "all", "think?", "lol", "yes",
+    "no", "maybe",
+];
+
+fn text(rng: &mut Rng, max: u64) -> String {
+    let target = 20 + rng.below(max);
+    let mut s = String::new();
+    while (s.len() as u64) < target {
+        s.push_str(WORDS[rng.below(WORDS.len() as u64) as usize]);
+        s.push(' ');
+    }
+    s
+}
+
+fn fake_cid(rng: &mut Rng) -> String {
+    let bytes: Vec<u8> = (0..16).map(|_| rng.next() as u8).collect();
+    repo::cid_for_raw(&bytes).to_string()
+}
+
+fn rkey(rng: &mut Rng) -> String {
+    firehose::synth::tid(rng.next() >> 2)
+}
+
+fn cbor(v: serde_json::Value) -> Vec<u8> {
+    repo::cbor::json_to_cbor(&v).unwrap()
+}
+
+/// One realistic write for a repo (collection mix of the live network).
+fn random_write(rng: &mut Rng, did: &str) -> Write {
+    let now = "2026-07-04T12:00:00.000Z";
+    let subject = json!({"uri": format!("at://did:plc:{}/app.bsky.feed.post/{}", rkey(rng), rkey(rng)), "cid": fake_cid(rng)});
+    match rng.below(100) {
+        0..=34 => {
+            let mut rec = json!({"$type": "app.bsky.feed.post", "text": text(rng, 280), "createdAt": now, "langs": ["en"]});
+            if rng.below(3) == 0 {
+                rec["reply"] = json!({"root": subject.clone(), "parent": subject});
+            }
+            if rng.below(4) == 0 {
+                rec["embed"] = json!({"$type": "app.bsky.embed.images", "images": [{"alt": text(rng, 60),
+                    "image": {"$type": "blob", "ref": {"$link": fake_cid(rng)}, "mimeType": "image/jpeg", "size": 123456}}]});
+            }
+            Write::Put(format!("app.bsky.feed.post/{}", rkey(rng)), cbor(rec))
+        }
+        35..=74 => Write::Put(
+            format!("app.bsky.feed.like/{}", rkey(rng)),
+            cbor(json!({"$type": "app.bsky.feed.like", "subject": subject, "createdAt": now})),
+        ),
+        75..=84 => Write::Put(
+            format!("app.bsky.feed.repost/{}", rkey(rng)),
+            cbor(json!({"$type": "app.bsky.feed.repost", "subject": subject, "createdAt": now})),
+        ),
+        85..=96 => Write::Put(
+            format!("app.bsky.graph.follow/{}", rkey(rng)),
+            cbor(
+                json!({"$type": "app.bsky.graph.follow", "subject": format!("did:plc:{}", rkey(rng)), "createdAt": now}),
+            ),
+        ),
+        _ => Write::Put(
+            "app.bsky.actor.profile/self".into(),
+            cbor(
+                json!({"$type": "app.bsky.actor.profile", "displayName": format!("user {did}"), "description": text(rng, 200),
+                "avatar": {"$type": "blob", "ref": {"$link": fake_cid(rng)}, "mimeType": "image/jpeg", "size": 54321}}),
+            ),
+        ),
+    }
+}
+
+fn preload(rng: &mut Rng, did: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|_| match random_write(rng, did) {
+            Write::Put(p, b) => (p, b),
+            Write::Delete(p) => (p, Vec::new()),
+        })
+        .collect()
+}
+
+/// Frames encoded with `seq = SEQ_BASE` (8-byte CBOR uint), plus the offset of that uint.
+struct Pool {
+    frames: Vec<(Vec<u8>, usize)>,
+    inbox: Vec<(Vec<u8>, usize)>,
+}
+
+fn with_seq_offset(bytes: Vec<u8>) -> (Vec<u8>, usize) {
+    let pat = b"\x63seq\x1b";
+    let at = bytes.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len();
+    (bytes, at)
+}
+
+fn build_pool(identity: &StaticIdentity, key_lines: &mut String) -> Pool {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let start = 1_780_000_000_000_000;
+    let n_repos = 64;
+    let mut repos: Vec<SynthRepo> = (0..n_repos)
+        .map(|i| {
+            let did = format!("did:plc:{:0>24}", format!("bench{i}"));
+            let mut r = SynthRepo::new(
+                did.clone(),
+                repo::PrivateKey::generate(repo::Curve::K256),
+                start,
+            );
+            r.preload(preload(&mut rng, &did, 3000));
+            r
+        })
+        .collect();
+    let mut frames = Vec::with_capacity(POOL);
+    for _ in 0..POOL {
+        let r = &mut repos[rng.below(n_repos as u64) as usize];
+        let did = r.did.clone();
+        let w = random_write(&mut rng, &did);
+        frames.push(with_seq_offset(
+            Frame::Commit(r.commit(SEQ_BASE, &[w])).encode(),
+        ));
+    }
+    let mut inbox = Vec::new();
+    for i in 0..128 {
+        let did = format!("did:plc:{:0>24}", format!("inbox{i}"));
+        let key = repo::PrivateKey::generate(repo::Curve::K256);
+        identity.insert(
+            did.clone(),
+            StaticAccount {
+                key: key.public_key(),
+                pds: "http://127.0.0.1:9".into(),
+                handle: None,
+            },
+        );
+        key_lines.push_str(&format!("{did} {}\n", key.public_key().multibase()));
+        let mut r = SynthRepo::new(did.clone(), key, start);
+        r.preload(preload(&mut rng, &did, 200));
+        let rec = inbox_record(
+            &format!("{:064x}", i + 1),
+            "AAECAwQFBgcICQoLDA0ODw==",
+            "2026-07-04T12:00:00.000Z",
+        );
+        let c = r.commit(SEQ_BASE, &[Write::Put("org.xmtp.inbox/self".into(), rec)]);
+        inbox.push(with_seq_offset(Frame::Commit(c).encode()));
+    }
+    Pool { frames, inbox }
+}
+
+fn save(pool: &Pool, path: &std::path::Path) {
+    let mut out = Vec::new();
+    for (list, tag) in [(&pool.frames, 0u8), (&pool.inbox, 1u8)] {
+        for (b, at) in list {
+            out.push(tag);
+            out.extend((b.len() as u32).to_le_bytes());
+            out.extend((*at as u32).to_le_bytes());
+            out.extend(b);
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+fn load(path: &std::path::Path) -> Pool {
+    let data = std::fs::read(path).unwrap();
+    let mut pool = Pool {
+        frames: Vec::new(),
+        inbox: Vec::new(),
+    };
+    let mut pos = 0;
+    while pos < data.len() {
+        let tag = data[pos];
+        let len = u32::from_le_bytes(data[pos + 1..pos + 5].try_into().unwrap()) as usize;
+        let at = u32::from_le_bytes(data[pos + 5..pos + 9].try_into().unwrap()) as usize;
+        let b = data[pos + 9..pos + 9 + len].to_vec();
+        pos += 9 + len;
+        if tag == 0 {
+            pool.frames.push((b, at))
+        } else {
+            pool.inbox.push((b, at))
+        }
+    }
+    pool
+}
+
+/// The stream: pool frames in order with increasing seq, an inbox commit every 10,000.
+fn stream(pool: Arc<Pool>, n: u64) -> impl Iterator<Item = Bytes> + Send + 'static {
+    (0..n).map(move |i| {
+        let (bytes, at) = if i % INBOX_EVERY == INBOX_EVERY / 2 {
+            &pool.inbox[((i / INBOX_EVERY) as usize) % pool.inbox.len()]
+        } else {
+            &pool.frames[(i as usize) % pool.frames.len()]
+        };
+        let mut v = bytes.clone();
+        v[*at..*at + 8].copy_from_slice(&((SEQ_BASE as u64) + i).to_be_bytes());
+        Bytes::from(v)
+    })
+}
+
+fn vm_hwm_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn run_ours(pool: &Arc<Pool>, identity: &Arc<StaticIdentity>, n: u64) -> (Duration, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deps = FirehoseDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity: identity.clone(),
+        fetcher: Arc::new(firehose::HttpRecordFetcher::new("bench").unwrap()),
+    };
+    let cfg = FirehoseConfig::default();
+    let t = Instant::now();
+    let report = rt
+        .block_on(firehose::ingest_frames(
+            cfg,
+            deps,
+            Arc::new(LiveStatus::new()),
+            stream(pool.clone(), n),
+        ))
+        .unwrap();
+    let el = t.elapsed();
+    let counts = rt.block_on(store.reader().counts()).unwrap();
+    let fs = rt.block_on(store.reader().firehose_state()).unwrap();
+    assert_eq!(report.frames, n);
+    assert_eq!(
+        fs.cursor,
+        Some(SEQ_BASE + n as i64 - 1),
+        "cursor covers the whole stream"
+    );
+    (el, counts.pending)
+}
+
+// ---- naive baseline: owned serde structs, CAR copied into a map, every block to Ipld ----
+
+#[derive(Deserialize)]
+struct Header {
+    #[allow(dead_code)]
+    op: i64,
+    t: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NaiveOp {
+    action: String,
+    path: String,
+    cid: Option<Cid>,
+    #[allow(dead_code)]
+    prev: Option<Cid>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct NaiveCommit {
+    seq: i64,
+    repo: String,
+    rev: String,
+    since: Option<String>,
+    commit: Cid,
+    #[serde(with = "serde_bytes")]
+    blocks: Vec<u8>,
+    ops: Vec<NaiveOp>,
+    prev_data: Option<Cid>,
+    time: String,
+    blobs: Vec<Cid>,
+    too_big: bool,
+    rebase: bool,
+}
+
+fn varint(b: &[u8], pos: &mut usize) -> usize {
+    let mut v = 0usize;
+    let mut shift = 0;
+    loop {
+        let x = b[*pos];
+        *pos += 1;
+        v |= ((x & 0x7f) as usize) << shift;
+        if x & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn naive(bytes: &[u8]) -> usize {
+    let mut cur = std::io::Cursor::new(bytes);
+    let h: Header = serde_ipld_dagcbor::de::from_reader_once(&mut cur).unwrap();
+    let rest = &bytes[cur.position() as usize..];
+    if h.t.as_deref() != Some("#commit") {
+        return 0;
+    }
+    let c: NaiveCommit = serde_ipld_dagcbor::from_slice(rest).unwrap();
+    let b = &c.blocks;
+    let mut pos = 0;
+    let hl = varint(b, &mut pos);
+    let _hdr: ipld_core::ipld::Ipld = serde_ipld_dagcbor::from_slice(&b[pos..pos + hl]).unwrap();
+    pos += hl;
+    let mut map: HashMap<Cid, Vec<u8>> = HashMap::new();
+    while pos < b.len() {
+        let len = varint(b, &mut pos);
+        let sec = &b[pos..pos + len];
+        let mut r = std::io::Cursor::new(sec);
+        let cid = Cid::read_bytes(&mut r).unwrap();
+        map.insert(cid, sec[r.position() as usize..].to_vec());
+        pos += len;
+    }
+    let mut n = 0;
+    for block in map.values() {
+        let v: ipld_core::ipld::Ipld = serde_ipld_dagcbor::from_slice(block).unwrap();
+        black_box(&v);
+        n += 1;
+    }
+    n += c
+        .ops
+        .iter()
+        .filter(|o| o.action != "delete" && o.cid.is_some() && !o.path.is_empty())
+        .count();
+    n
+}
+
+fn run_baseline(pool: &Arc<Pool>, n: u64) -> Duration {
+    let t = Instant::now();
+    let mut blocks = 0;
+    for f in stream(pool.clone(), n) {
+        blocks += naive(&f);
+    }
+    black_box(blocks);
+    t.elapsed()
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Child mode: load the pool, run our ingest once, print `OURS <frames/s> <pending> <VmHWM KiB>`.
+/// A fresh process, so the peak RSS is the ingest's (plus the frame pool), not the setup's.
+fn child(pool_path: &str, n: u64) {
+    let identity = Arc::new(StaticIdentity::new());
+    let keys = std::fs::read_to_string(format!("{pool_path}.keys")).unwrap();
+    for line in keys.lines() {
+        let (did, key) = line.split_once(' ').unwrap();
+        identity.insert(
+            did,
+            StaticAccount {
+                key: repo::PublicKey::from_multibase(key).unwrap(),
+                pds: "http://127.0.0.1:9".into(),
+                handle: None,
+            },
+        );
+    }
+    let pool = Arc::new(load(std::path::Path::new(pool_path)));
+    let (el, pending) = run_ours(&pool, &identity, n);
+    println!(
+        "OURS {} {} {}",
+        n as f64 / el.as_secs_f64(),
+        pending,
+        vm_hwm_kib()
+    );
+}
+
+fn run_child(exe: &std::path::Path, pool_path: &std::path::Path, n: u64) -> (f64, u64, u64) {
+    let out = std::process::Command::new(exe)
+        .env("INGEST_CHILD_POOL", pool_path)
+        .env("INGEST_FRAMES", n.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("OURS "))
+        .unwrap_or_else(|| {
+            panic!(
+                "child failed: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let mut it = line.split_whitespace().skip(1);
+    (
+        it.next().unwrap().parse().unwrap(),
+        it.next().unwrap().parse().unwrap(),
+        it.next().unwrap().parse().unwrap(),
+    )
+}
+
+fn main() {
+    let n_ours = env("INGEST_FRAMES", 1_000_000);
+    if let Ok(p) = std::env::var("INGEST_CHILD_POOL") {
+        child(&p, n_ours);
+        return;
+    }
+    let n_base = env("BASELINE_FRAMES", 150_000);
+    let rounds = env("ROUNDS", 3);
+    let identity = Arc::new(StaticIdentity::new());
+    let t = Instant::now();
+    let mut key_lines = String::new();
+    let pool = Arc::new(build_pool(&identity, &mut key_lines));
+    let dir = tempfile::tempdir().unwrap();
+    let pool_path = dir.path().join("pool.bin");
+    save(&pool, &pool_path);
+    std::fs::write(format!("{}.keys", pool_path.display()), key_lines).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let sizes: Vec<usize> = pool.frames.iter().map(|(b, _)| b.len()).collect();
+    let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+    println!(
+        "pool: {} commit frames (+{} inbox), size min {} / mean {:.0} / max {} bytes, built in {:.1?}",
+        sizes.len(),
+        pool.inbox.len(),
+        sizes.iter().min().unwrap(),
+        mean,
+        sizes.iter().max().unwrap(),
+        t.elapsed()
+    );
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    let mut hwm = 0;
+    for r in 0..rounds {
+        let (fps, pending, h) = run_child(&exe, &pool_path, n_ours);
+        hwm = hwm.max(h);
+        let el_b = run_baseline(&pool, n_base);
+        let fps_b = n_base as f64 / el_b.as_secs_f64();
+        println!(
+            "round {r}: ours {fps:>10.0} frames/s ({n_ours} frames, {pending} inbox links pending, VmHWM {:.1} MiB) | naive {fps_b:>9.0} frames/s ({n_base} frames)",
+            h as f64 / 1024.0
+        );
+        ours.push(fps);
+        base.push(fps_b);
+    }
+    let (o, b) = (median(ours), median(base));
+    println!(
+        "median: ours {o:.0} frames/s, naive {b:.0} frames/s, ratio {:.1}x",
+        o / b
+    );
+    println!(
+        "peak RSS of the ingest process (VmHWM, frame pool included): {:.1} MiB",
+        hwm as f64 / 1024.0
+    );
+    println!(
+        "targets: >= 100000 frames/s [{}], >= 10x naive [{}], < 100 MiB [{}]",
+        if o >= 100_000.0 { "ok" } else { "MISSED" },
+        if o / b >= 10.0 { "ok" } else { "MISSED" },
+        if hwm < 100 * 1024 { "ok" } else { "MISSED" }
+    );
+}
