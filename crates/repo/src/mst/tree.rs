@@ -209,22 +209,18 @@ pub(crate) fn get(
     if height > layer || layer == 0 {
         return Ok(None);
     }
-    let lo2 = if idx == 0 {
-        lo
-    } else {
-        Some(node.entries[idx - 1].key.as_slice())
+    // Split the borrows: the child pointer is mutable, the neighbouring keys are bounds.
+    let (before, after) = node.entries.split_at_mut(idx);
+    let hi2 = after.first().map(|e| e.key.as_slice()).or(hi);
+    let (child, lo2) = match before.last_mut() {
+        Some(Entry {
+            key: prev_key,
+            right,
+            ..
+        }) => (right, Some(prev_key.as_slice())),
+        None => (&mut node.left, lo),
     };
-    let hi2 = node.entries.get(idx).map(|e| e.key.as_slice()).or(hi);
-    // Borrow juggling: copy the bounds so the child can be borrowed mutably.
-    let (lo2, hi2) = (lo2.map(<[u8]>::to_vec), hi2.map(<[u8]>::to_vec));
-    get(
-        node.ptr(idx),
-        layer - 1,
-        key,
-        height,
-        (lo2.as_deref(), hi2.as_deref()),
-        ctx,
-    )
+    get(child, layer - 1, key, height, (lo2, hi2), ctx)
 }
 
 /// Inserts or replaces `key` in the subtree at `layer` (>= the key's height). Returns the
