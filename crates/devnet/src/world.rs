@@ -86,6 +86,19 @@ impl DevnetInfo {
     }
 }
 
+impl std::fmt::Display for DevnetInfo {
+    /// One `name  url` line per service, then the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "relay (subscribeRepos)   {}", self.relay_url)?;
+        writeln!(f, "relay (discovery)        {}", self.discovery_url)?;
+        writeln!(f, "PLC directory            {}", self.plc_url)?;
+        writeln!(f, "PDS                      {}", self.pds_url)?;
+        writeln!(f, "handle resolver          {}", self.handle_resolver_url)?;
+        writeln!(f, "XMTP identity API        {}", self.xmtp_api_url)?;
+        write!(f, "\n{}", self.run_command_line())
+    }
+}
+
 /// What [`Devnet::generate`] made, by expected verdict.
 #[derive(Debug, Clone, Default)]
 pub struct Generated {
