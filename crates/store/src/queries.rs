@@ -1,6 +1,8 @@
 //! The read queries, as plain functions over a connection; the [`crate::Reader`] runs them on
 //! its pool. Every query that returns links filters hidden (inactive) accounts.
 
+use std::collections::HashSet;
+
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -28,9 +30,21 @@ macro_rules! select_links {
 }
 
 fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
-    let s: String = row.get(idx)?;
+    let s = row.get_ref(idx)?.as_str()?;
     s.parse()
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+/// Runs `f` inside one read transaction: a consistent snapshot, and one lock round-trip for
+/// a whole batch of lookups instead of one per statement.
+fn in_read_tx<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let tx = conn.unchecked_transaction()?;
+    let out = f(&tx)?;
+    tx.finish()?;
+    Ok(out)
 }
 
 pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
@@ -63,16 +77,48 @@ pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Opti
 
 /// The visible links of `dids`, in input order, unknown and repeated DIDs left out.
 pub(crate) fn links_by_dids(conn: &Connection, dids: &[String]) -> rusqlite::Result<Vec<LinkView>> {
-    let mut out = Vec::with_capacity(dids.len());
-    for (i, did) in dids.iter().enumerate() {
-        if dids[..i].contains(did) {
-            continue;
+    let mut seen = HashSet::with_capacity(dids.len());
+    in_read_tx(conn, |conn| {
+        let mut out = Vec::with_capacity(dids.len());
+        for did in dids {
+            if !seen.insert(did.as_str()) {
+                continue;
+            }
+            if let Some(link) = link_by_did(conn, did)? {
+                out.push(link);
+            }
         }
-        if let Some(link) = link_by_did(conn, did)? {
-            out.push(link);
+        Ok(out)
+    })
+}
+
+/// [`did_by_handle`] for many handles in one snapshot, one answer per handle.
+pub(crate) fn dids_by_handles(
+    conn: &Connection,
+    handles: &[String],
+) -> rusqlite::Result<Vec<Option<String>>> {
+    in_read_tx(conn, |conn| {
+        handles.iter().map(|h| did_by_handle(conn, h)).collect()
+    })
+}
+
+/// [`links_by_inbox`] for many inboxes in one snapshot: one entry per distinct inbox.
+pub(crate) fn links_by_inboxes(
+    conn: &Connection,
+    inbox_ids: Vec<String>,
+) -> rusqlite::Result<Vec<(String, Vec<LinkView>)>> {
+    in_read_tx(conn, |conn| {
+        let mut seen = HashSet::with_capacity(inbox_ids.len());
+        let mut out = Vec::with_capacity(inbox_ids.len());
+        for id in inbox_ids {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let links = links_by_inbox(conn, &id)?;
+            out.push((id, links));
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// The DID that holds `handle` as its verified handle (hidden accounts excluded).

@@ -139,13 +139,8 @@ impl Reader {
         &self,
         handles: Vec<String>,
     ) -> Result<Vec<Option<String>>, StoreError> {
-        self.run(move |c| {
-            handles
-                .iter()
-                .map(|h| Ok(queries::did_by_handle(c, h)?))
-                .collect()
-        })
-        .await
+        self.run(move |c| Ok(queries::dids_by_handles(c, &handles)?))
+            .await
     }
 
     /// Whether the index knows `did` as a visible account (to tell `ActorNotFound` from
@@ -173,18 +168,8 @@ impl Reader {
         &self,
         inbox_ids: Vec<String>,
     ) -> Result<Vec<(String, Vec<LinkView>)>, StoreError> {
-        self.run(move |c| {
-            let mut out: Vec<(String, Vec<LinkView>)> = Vec::with_capacity(inbox_ids.len());
-            for id in inbox_ids {
-                if out.iter().any(|(seen, _)| *seen == id) {
-                    continue;
-                }
-                let links = queries::links_by_inbox(c, &id)?;
-                out.push((id, links));
-            }
-            Ok(out)
-        })
-        .await
+        self.run(move |c| Ok(queries::links_by_inboxes(c, inbox_ids)?))
+            .await
     }
 
     /// One page of visible links in a stable (DID) order. `status: None` = every status.

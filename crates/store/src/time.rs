@@ -11,19 +11,30 @@ pub(crate) fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// Renders unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+/// Renders unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). Written by hand, without
+/// the formatting machinery, because every link view carries one or two of these.
 pub fn format_unix_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    let y = y.clamp(0, 9999);
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, sod / 3600);
+    put(14, 2, (sod / 60) % 60);
+    put(17, 2, sod % 60);
+    put(20, 3, millis);
+    b.iter().map(|c| char::from(*c)).collect()
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after H. Hinnant.

@@ -92,6 +92,18 @@ fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
     let mut results: Vec<Result<(), StoreError>> = Vec::with_capacity(jobs.len());
     let outcome = (|| -> rusqlite::Result<()> {
         let mut tx = conn.transaction()?;
+        if let [job] = jobs {
+            // Alone in its transaction: no savepoint needed (they cost a sub-journal).
+            match apply_batch(&tx, &job.batch, now) {
+                Ok(()) => results.push(Ok(())),
+                Err(e) => {
+                    tracing::error!(error = %e, "store batch failed and was rolled back");
+                    results.push(Err(StoreError::Sqlite(e)));
+                    return Ok(());
+                }
+            }
+            return tx.commit();
+        }
         for job in jobs {
             let sp = tx.savepoint()?;
             match apply_batch(&sp, &job.batch, now) {
@@ -118,5 +130,78 @@ fn apply_group(conn: &mut Connection, jobs: &[Job]) -> Vec<Result<(), StoreError
                 .map(|_| Err(StoreError::Commit(msg.clone())))
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Change, RecordInput};
+
+    fn job(changes: Vec<Change>) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Job {
+                batch: Batch::of(changes),
+                reply,
+            },
+            rx,
+        )
+    }
+
+    fn put(did: &str) -> Change {
+        Change::PutRecord {
+            did: did.into(),
+            rev: None,
+            record: RecordInput {
+                cid: "c".into(),
+                inbox_id: "i".into(),
+                verification_signature: "s".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                malformed: None,
+            },
+        }
+    }
+
+    fn broken_inbox_state() -> Change {
+        Change::InboxState {
+            inbox_id: "i".into(),
+            last_sequence_id: 1,
+            state: vec![],
+        }
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_batch_in_a_group_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::conn::open_writer(&dir.path().join("w.sqlite")).unwrap();
+        crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
+        // Make InboxState changes fail.
+        conn.execute_batch("DROP TABLE xmtp_inboxes").unwrap();
+        let (a, _ra) = job(vec![put("did:plc:a")]);
+        let (b, _rb) = job(vec![put("did:plc:b"), broken_inbox_state()]);
+        let (c, _rc) = job(vec![put("did:plc:c")]);
+        let results = apply_group(&mut conn, &[a, b, c]);
+        assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+        assert_eq!(count(&conn), 2);
+        let b_present: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM links WHERE did = 'did:plc:b'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(b_present, 0);
+
+        // Alone in its group, a failing batch leaves nothing either.
+        let (d, _rd) = job(vec![put("did:plc:d"), broken_inbox_state()]);
+        let results = apply_group(&mut conn, &[d]);
+        assert!(results[0].is_err());
+        assert_eq!(count(&conn), 2);
     }
 }

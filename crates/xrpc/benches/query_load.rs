@@ -1,0 +1,317 @@
+//! `cargo bench -p xrpc --bench query_load`: the issue-2 load test.
+//!
+//! Seeds N links (default 1,000,000; `QUERY_LOAD_LINKS`) through the real `store::Writer`, all
+//! verified and each with a verified handle, starts the real server (`xrpc::serve`, Prometheus
+//! recorder installed as in production) on its own 2-worker runtime, then drives it from a
+//! separate single-threaded runtime with 50 concurrent keep-alive HTTP/1.1 connections (a
+//! minimal raw-TCP client, `tests/support/http.rs`) for a fixed time per scenario
+//! (`QUERY_LOAD_SECS`, default 10, after a 2 s warm-up):
+//! `_health`, `resolveActor` with random existing DIDs, `resolveActors` with 100 random DIDs.
+//! Prints req/s, p50/p99 latency, the resolveActor/_health ratio against the targets, and the
+//! index size on disk. Client and server share the machine, so the ratio within one run is the
+//! figure that counts.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+#[path = "../tests/support/http.rs"]
+mod http;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use store::{Batch, Change, RecordInput, Status, Store};
+
+const CONNECTIONS: usize = 50;
+const BATCH_LINKS: usize = 5_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// splitmix64: a fast, well-mixed sequence for DIDs and random picks.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A did:plc-shaped DID (24 base32 characters) for link `i`.
+fn did_for(i: u64) -> String {
+    const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let (a, b) = (mix(i), mix(i ^ 0x5555_5555_5555_5555));
+    let mut s = String::with_capacity(32);
+    s.push_str("did:plc:");
+    for k in 0..12 {
+        s.push(char::from(B32[((a >> (k * 5)) & 31) as usize]));
+    }
+    for k in 0..12 {
+        s.push(char::from(B32[((b >> (k * 5)) & 31) as usize]));
+    }
+    s
+}
+
+async fn seed(store: &Store, dids: &[String]) {
+    let writer = store.writer();
+    for (chunk_idx, chunk) in dids.chunks(BATCH_LINKS).enumerate() {
+        let mut changes = Vec::with_capacity(chunk.len() * 3);
+        for (k, did) in chunk.iter().enumerate() {
+            let n = (chunk_idx * BATCH_LINKS + k) as u64;
+            let cid = format!("bafyreib{:051x}", mix(n) as u128 * 7);
+            changes.push(Change::PutRecord {
+                did: did.clone(),
+                rev: None,
+                record: RecordInput {
+                    cid: cid.clone(),
+                    inbox_id: format!("{:016x}{:016x}{:016x}{:016x}", mix(n), mix(n + 1), mix(n + 2), mix(n + 3)),
+                    verification_signature: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==".into(),
+                    created_at: "2026-06-01T12:00:00.000Z".into(),
+                    malformed: None,
+                },
+            });
+            changes.push(Change::Verdict {
+                did: did.clone(),
+                record_cid: cid,
+                status: Status::Verified,
+                reason: None,
+                installation_key: Some(format!("{:064x}", mix(n) as u128)),
+            });
+            changes.push(Change::Handle {
+                did: did.clone(),
+                handle: Some(format!("u{n}.bench.example.com")),
+            });
+        }
+        writer.apply(Batch::of(changes)).await.unwrap();
+    }
+}
+
+struct Outcome {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        f64::from(self.latencies_us[idx]) / 1000.0
+    }
+}
+
+/// Runs `CONNECTIONS` keep-alive connections against `addr` for `secs`, each picking its
+/// next target with `target(rng_state)`.
+async fn drive(
+    addr: SocketAddr,
+    secs: f64,
+    target: Arc<dyn Fn(&mut u64) -> String + Send + Sync>,
+) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CONNECTIONS {
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = http::Conn::connect(addr).await.unwrap();
+            let mut rng = mix(c as u64 + 1);
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0usize;
+            while Instant::now() < deadline {
+                let t = target(&mut rng);
+                let sent = Instant::now();
+                let r = conn.get(&t).await.unwrap();
+                lat.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                if r.status != 200 {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        latencies_us.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    latencies_us.sort_unstable();
+    Outcome {
+        requests: latencies_us.len(),
+        errors,
+        elapsed,
+        latencies_us,
+    }
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn main() {
+    let n_links = env_usize("QUERY_LOAD_LINKS", 1_000_000);
+    let secs = env_usize("QUERY_LOAD_SECS", 10) as f64;
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("index.sqlite");
+
+    // The server: its own runtime with 2 workers, like the 2-core target machine.
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Store::open(&db_path).unwrap();
+
+    let mut dids: Vec<String> = (0..n_links as u64).map(did_for).collect();
+    dids.sort_unstable();
+    dids.dedup();
+    let t = Instant::now();
+    server_rt.block_on(seed(&store, &dids));
+    let seed_secs = t.elapsed().as_secs_f64();
+    println!(
+        "seeded {} links (verified, with handles) through store::Writer in {seed_secs:.1} s ({:.0} links/s)",
+        dids.len(),
+        dids.len() as f64 / seed_secs
+    );
+
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    xrpc::describe_metrics();
+    let state = xrpc::AppState::new(store.reader(), "bench").with_metrics(handle);
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(xrpc::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+
+    // The load generator: one thread, like `wrk -t1`.
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dids = Arc::new(dids);
+    let pick = {
+        let dids = dids.clone();
+        move |rng: &mut u64| {
+            *rng = mix(*rng);
+            dids[(*rng % dids.len() as u64) as usize].clone()
+        }
+    };
+    let health: Arc<dyn Fn(&mut u64) -> String + Send + Sync> =
+        Arc::new(|_: &mut u64| "/xrpc/_health".to_owned());
+    let one = {
+        let pick = pick.clone();
+        Arc::new(move |rng: &mut u64| {
+            format!("/xrpc/org.xmtp.identity.resolveActor?actor={}", pick(rng))
+        }) as Arc<dyn Fn(&mut u64) -> String + Send + Sync>
+    };
+    let hundred = {
+        let pick = pick.clone();
+        Arc::new(move |rng: &mut u64| {
+            let mut q = String::with_capacity(100 * 48 + 48);
+            q.push_str("/xrpc/org.xmtp.identity.resolveActors?");
+            for i in 0..100 {
+                if i > 0 {
+                    q.push('&');
+                }
+                q.push_str("actors=");
+                q.push_str(&pick(rng));
+            }
+            q
+        }) as Arc<dyn Fn(&mut u64) -> String + Send + Sync>
+    };
+
+    // Sanity: a resolveActor answer is a verified link view.
+    client_rt.block_on(async {
+        let mut c = http::Conn::connect(addr).await.unwrap();
+        let r = c
+            .get(&format!(
+                "/xrpc/org.xmtp.identity.resolveActor?actor={}",
+                dids[0]
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["status"], "verified");
+    });
+
+    // `QUERY_LOAD_ONLY=<substring>` runs only the matching scenarios (for profiling).
+    let only = std::env::var("QUERY_LOAD_ONLY").unwrap_or_default();
+    let mut results = Vec::new();
+    for (name, target) in [
+        ("_health", health),
+        ("resolveActor (random DID)", one),
+        ("resolveActors (100 DIDs)", hundred),
+    ] {
+        if !name.contains(only.as_str()) {
+            continue;
+        }
+        client_rt.block_on(drive(addr, 2.0, target.clone()));
+        let o = client_rt.block_on(drive(addr, secs, target));
+        println!(
+            "{name:28} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors, {:.1} s)",
+            o.rate(),
+            o.pct(0.50),
+            o.pct(0.99),
+            o.requests,
+            o.errors,
+            o.elapsed.as_secs_f64()
+        );
+        assert_eq!(o.errors, 0, "{name}: non-200 answers");
+        results.push(o);
+    }
+    if results.len() < 3 {
+        let _ = stop_tx.send(());
+        return;
+    }
+    let ratio = results[1].rate() / results[0].rate();
+    println!(
+        "resolveActor / _health = {:.0}% (target >= 50%): {}",
+        ratio * 100.0,
+        if ratio >= 0.5 { "met" } else { "NOT met" }
+    );
+    println!(
+        "resolveActor p99 {:.2} ms (target < 5 ms): {}",
+        results[1].pct(0.99),
+        if results[1].pct(0.99) < 5.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "resolveActors(100) p99 {:.2} ms (target < 10 ms): {}",
+        results[2].pct(0.99),
+        if results[2].pct(0.99) < 10.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "index on disk: {:.1} MiB ({} links; database + WAL)",
+        dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
+        dids.len()
+    );
+    let _ = stop_tx.send(());
+    server_rt.block_on(server).unwrap().unwrap();
+}
