@@ -375,7 +375,7 @@ impl Devnet {
     }
 
     /// The demo world: `users` accounts with a few filler records each, and `links` inbox
-    /// links among them, about 70 % valid, 15 % forged and 15 % revoked after linking.
+    /// links among them: of every seven, five valid, one forged and one revoked after linking.
     pub fn generate(&self, users: usize, links: usize) -> Result<Generated, AtmosphereError> {
         let start = self.users().len();
         let mut generated = Generated::default();
@@ -387,19 +387,21 @@ impl Devnet {
         let dids: Vec<String> = generated.users.iter().map(|u| u.did.clone()).collect();
         traffic::emit_noise(&self.inner.pds, &dids, users * 3, &self.inner.rkeys)?;
         for (i, user) in generated.users.iter().take(links).enumerate() {
-            match i % 20 {
-                0..=13 => {
-                    self.link_inbox(&user.did)?;
-                    generated.valid.push(user.did.clone());
-                }
-                14..=16 => {
+            // A cycle of seven: five valid, one forged, one revoked, so that even a small
+            // demo shows every verdict.
+            match i % 7 {
+                3 => {
                     self.forge_link(&user.did)?;
                     generated.forged.push(user.did.clone());
                 }
-                _ => {
+                6 => {
                     self.link_inbox(&user.did)?;
                     self.revoke_link_installation(&user.did)?;
                     generated.revoked.push(user.did.clone());
+                }
+                _ => {
+                    self.link_inbox(&user.did)?;
+                    generated.valid.push(user.did.clone());
                 }
             }
         }

@@ -16,7 +16,7 @@ async fn links_are_valid_forged_or_revoked_as_generated() {
             generated.forged.len(),
             generated.revoked.len()
         ),
-        (14, 3, 3)
+        (15, 3, 2)
     );
     let verdict = |did: &str| {
         let (_, record) = devnet
