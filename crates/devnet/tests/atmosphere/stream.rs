@@ -149,3 +149,26 @@ async fn a_consumer_that_does_not_read_gets_consumer_too_slow() {
         other => panic!("expected ConsumerTooSlow, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_reset_relay_answers_future_cursor_to_old_cursors() {
+    let devnet = devnet().await;
+    devnet.create_user("amnesia").unwrap();
+    devnet.emit_noise(5).unwrap();
+    let old_cursor = devnet.relay().current_seq();
+    assert_eq!(devnet.relay().reset() as i64, old_cursor);
+    assert_eq!(devnet.relay().current_seq(), 0);
+    devnet.emit_noise(2).unwrap();
+    let mut socket = connect(&devnet, Some(old_cursor)).await;
+    match Frame::decode(&next_frame(&mut socket).await.unwrap()).unwrap() {
+        Frame::Error(error) => assert_eq!(error.error, "FutureCursor"),
+        other => panic!("expected FutureCursor, got {other:?}"),
+    }
+    let mut socket = connect(&devnet, Some(0)).await;
+    let seqs: Vec<i64> = read_until(&mut socket, 2)
+        .await
+        .iter()
+        .map(|frame| frame.seq().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![1, 2]);
+}

@@ -61,6 +61,16 @@ impl EventLog {
         }
     }
 
+    /// The window size this log was made with.
+    pub(crate) fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Events held.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
     /// Highest seq assigned so far.
     pub(crate) fn current(&self) -> i64 {
         self.current

@@ -274,6 +274,21 @@ impl Relay {
         *lock(&self.shared.upstream) = pds_url;
     }
 
+    /// Simulates a relay that lost its state: the log is emptied, the sequence restarts
+    /// from 1 and every subscriber is cut; a consumer resuming with its old cursor now gets
+    /// `FutureCursor`. Returns the number of events forgotten.
+    pub fn reset(&self) -> usize {
+        let forgotten = {
+            let mut log = lock(&self.shared.log);
+            let window = log.window();
+            let forgotten = log.len();
+            *log = EventLog::new(window);
+            forgotten
+        };
+        let _ = self.shared.live.send(Outgoing::Disconnect);
+        forgotten
+    }
+
     /// Number of live subscribers right now.
     pub fn subscriber_count(&self) -> usize {
         self.shared.live.receiver_count()
