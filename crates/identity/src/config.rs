@@ -18,6 +18,8 @@ pub struct ResolverConfig {
     pub allow_private_network: bool,
     /// Per-request HTTP timeout.
     pub http_timeout: Duration,
+    /// DNS servers to ask (UDP, then TCP); empty = the system configuration.
+    pub dns_servers: Vec<std::net::SocketAddr>,
     /// DNS lookup timeout.
     pub dns_timeout: Duration,
     /// Lifetime of successful resolutions.
@@ -40,6 +42,7 @@ impl Default for ResolverConfig {
             handle_well_known_base: None,
             allow_private_network: false,
             http_timeout: Duration::from_secs(10),
+            dns_servers: Vec::new(),
             dns_timeout: Duration::from_secs(3),
             ttl_ok: Duration::from_secs(6 * 3600),
             ttl_err: Duration::from_secs(120),

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::ResolverConfig as DnsConfig;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig as DnsConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::xfer::Protocol;
 use repo::PublicKey;
 use reqwest::{Client, Url};
 use syntax::{Did, Handle};
@@ -45,11 +46,22 @@ impl std::fmt::Debug for Resolver {
 }
 
 fn build_dns(config: &ResolverConfig) -> TokioResolver {
-    let builder = TokioResolver::builder_tokio().unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "no system DNS configuration; using public resolvers");
-        TokioResolver::builder_with_config(DnsConfig::default(), TokioConnectionProvider::default())
-    });
-    let mut builder = builder;
+    let mut builder = if config.dns_servers.is_empty() {
+        TokioResolver::builder_tokio().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no system DNS configuration; using public resolvers");
+            TokioResolver::builder_with_config(
+                DnsConfig::default(),
+                TokioConnectionProvider::default(),
+            )
+        })
+    } else {
+        let mut dns = DnsConfig::new();
+        for addr in &config.dns_servers {
+            dns.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+            dns.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+        }
+        TokioResolver::builder_with_config(dns, TokioConnectionProvider::default())
+    };
     builder.options_mut().timeout = config.dns_timeout;
     builder.options_mut().attempts = 2;
     builder.build()
@@ -226,8 +238,7 @@ impl Resolver {
         }
         check_tld(handle, cfg.allow_private_network)?;
         // indigo skips DNS for *.bsky.social: those handles are served over HTTPS only.
-        let skip_dns =
-            handle.as_str().ends_with(".bsky.social") || cfg.handle_well_known_base.is_some();
+        let skip_dns = handle.as_str().ends_with(".bsky.social");
         let http = resolve_well_known(
             &self.inner.guarded,
             handle,

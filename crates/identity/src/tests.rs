@@ -20,7 +20,56 @@ use crate::{IdentityError, Resolver, ResolverConfig};
 struct World {
     docs: std::sync::Mutex<HashMap<String, Value>>,
     handles: std::sync::Mutex<HashMap<String, String>>,
+    /// TXT records by name (without the trailing dot), e.g. `_atproto.alice.test`.
+    txt: std::sync::Mutex<HashMap<String, Vec<String>>>,
     hits: AtomicUsize,
+}
+
+/// A tiny UDP DNS server answering TXT queries from `world.txt` (NXDOMAIN otherwise).
+async fn serve_dns(world: Arc<World>) -> std::net::SocketAddr {
+    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+    use hickory_resolver::proto::rr::rdata::TXT;
+    use hickory_resolver::proto::rr::{RData, Record};
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let mut resp = Message::new();
+            resp.set_id(query.id())
+                .set_message_type(MessageType::Response)
+                .set_recursion_available(true);
+            resp.set_op_code(query.op_code())
+                .set_recursion_desired(query.recursion_desired());
+            let mut found = false;
+            for q in query.queries() {
+                resp.add_query(q.clone());
+                let name = q.name().to_ascii();
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if let Some(values) = world.txt.lock().unwrap().get(&name) {
+                    found = true;
+                    for v in values {
+                        resp.add_answer(Record::from_rdata(
+                            q.name().clone(),
+                            60,
+                            RData::TXT(TXT::new(vec![v.clone()])),
+                        ));
+                    }
+                }
+            }
+            if !found {
+                resp.set_response_code(ResponseCode::NXDomain);
+            }
+            let _ = socket.send_to(&resp.to_vec().unwrap(), peer).await;
+        }
+    });
+    addr
 }
 
 fn doc(did: &str, handle: &str, key: &PrivateKey) -> Value {
@@ -109,6 +158,9 @@ async fn serve(world: Arc<World>) -> String {
 fn config(base: &str) -> ResolverConfig {
     ResolverConfig {
         plc_url: base.to_owned(),
+        // Nothing listens there: DNS lookups fail fast as a network fault.
+        dns_servers: vec!["127.0.0.1:9".parse().unwrap()],
+        dns_timeout: Duration::from_millis(300),
         allow_private_network: true,
         http_timeout: Duration::from_secs(5),
         ttl_err: Duration::from_millis(300),
@@ -305,8 +357,10 @@ async fn handles_resolve_via_well_known_with_host_header() {
         .unwrap()
         .insert("bob.test".into(), "did:plc:bob".into());
     let base = serve(world.clone()).await;
+    let dns = serve_dns(world.clone()).await;
     let r = Resolver::new(ResolverConfig {
         handle_well_known_base: Some(base.clone()),
+        dns_servers: vec![dns],
         ..config(&base)
     })
     .unwrap();
@@ -333,9 +387,11 @@ async fn private_targets_are_refused_without_allow_private_network() {
         .insert("bob.test".into(), "did:plc:bob".into());
     let base = serve(world.clone()).await;
     let port = base.rsplit(':').next().unwrap();
+    let dns = serve_dns(world.clone()).await;
     let cfg = ResolverConfig {
         allow_private_network: false,
         handle_well_known_base: Some(base.clone()),
+        dns_servers: vec![dns],
         ..config(&base)
     };
     let r = Resolver::new(cfg).unwrap();
@@ -361,4 +417,78 @@ async fn private_targets_are_refused_without_allow_private_network() {
         0,
         "nothing reached the server"
     );
+}
+
+#[tokio::test]
+async fn dns_txt_resolution_wins_and_needs_exactly_one_did() {
+    let world = Arc::new(World::default());
+    {
+        let mut txt = world.txt.lock().unwrap();
+        txt.insert(
+            "_atproto.dns.test".into(),
+            vec!["did=did:plc:fromdns".into()],
+        );
+        txt.insert(
+            "_atproto.both.test".into(),
+            vec!["did=did:plc:fromdns".into()],
+        );
+        txt.insert(
+            "_atproto.two.test".into(),
+            vec!["did=did:plc:one".into(), "did=did:plc:two".into()],
+        );
+        txt.insert("_atproto.noise.test".into(), vec!["v=spf1 -all".into()]);
+    }
+    {
+        let mut h = world.handles.lock().unwrap();
+        h.insert("both.test".into(), "did:plc:fromhttp".into());
+        h.insert("http.test".into(), "did:plc:fromhttp".into());
+    }
+    let base = serve(world.clone()).await;
+    let dns = serve_dns(world.clone()).await;
+    let r = Resolver::new(ResolverConfig {
+        handle_well_known_base: Some(base.clone()),
+        dns_servers: vec![dns],
+        ..config(&base)
+    })
+    .unwrap();
+    let resolve = |h: &str| {
+        let r = r.clone();
+        let h = Handle::parse(h).unwrap();
+        async move { r.resolve_handle(&h).await }
+    };
+    assert_eq!(resolve("dns.test").await.unwrap(), did("did:plc:fromdns"));
+    assert_eq!(
+        resolve("both.test").await.unwrap(),
+        did("did:plc:fromdns"),
+        "DNS wins on conflict"
+    );
+    assert_eq!(resolve("http.test").await.unwrap(), did("did:plc:fromhttp"));
+    assert!(matches!(
+        resolve("two.test").await,
+        Err(IdentityError::InvalidHandle(_))
+    ));
+    assert!(matches!(
+        resolve("noise.test").await,
+        Err(IdentityError::NotFound(_))
+    ));
+    assert!(matches!(
+        resolve("nothing.test").await,
+        Err(IdentityError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn dead_dns_and_missing_well_known_is_transient_not_not_found() {
+    let world = Arc::new(World::default());
+    let base = serve(world.clone()).await;
+    let r = Resolver::new(ResolverConfig {
+        handle_well_known_base: Some(base.clone()),
+        ..config(&base)
+    })
+    .unwrap();
+    let err = r
+        .resolve_handle(&Handle::parse("x.test").unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
 }
