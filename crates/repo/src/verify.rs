@@ -270,7 +270,30 @@ pub fn verify_record_proof<'a>(
     rkey: &str,
     key: &PublicKey,
 ) -> Result<RecordProof<'a>, ProofError> {
-    let car = CarSlice::parse(car_bytes, &CarLimits::PROOF).map_err(CommitError::from)?;
+    verify_record_in(car_bytes, &CarLimits::PROOF, did, collection, rkey, key)
+}
+
+/// Same as [`verify_record_proof`] over a whole `com.atproto.sync.getRepo` export (larger
+/// size limits: [`CarLimits::REPO`]).
+pub fn verify_repo_record<'a>(
+    car_bytes: &'a [u8],
+    did: &str,
+    collection: &str,
+    rkey: &str,
+    key: &PublicKey,
+) -> Result<RecordProof<'a>, ProofError> {
+    verify_record_in(car_bytes, &CarLimits::REPO, did, collection, rkey, key)
+}
+
+fn verify_record_in<'a>(
+    car_bytes: &'a [u8],
+    limits: &CarLimits,
+    did: &str,
+    collection: &str,
+    rkey: &str,
+    key: &PublicKey,
+) -> Result<RecordProof<'a>, ProofError> {
+    let car = CarSlice::parse(car_bytes, limits).map_err(CommitError::from)?;
     let cid = *car.roots().first().ok_or(CommitError::NoRoot)?;
     let commit = CommitCar::from_car(car, cid, Some(did), None)?.verified(key)?;
     let path = format!("{collection}/{rkey}");

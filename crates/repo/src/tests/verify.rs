@@ -229,6 +229,20 @@ fn record_proofs_prove_presence_and_absence_and_flag_gaps() {
     assert_eq!(proof.record, Some((rcid, record.as_slice())));
     assert_eq!(proof.commit_cid, ccid);
 
+    // A whole-repo export proves it too.
+    let mut all = vec![(ccid, commit.to_block()), (rcid, record.clone())];
+    all.extend(mst.blocks());
+    let repo_car = crate::car::write_car(&[ccid], all.iter().map(|(c, b)| (c, b.as_slice())));
+    let proof = crate::verify::verify_repo_record(
+        &repo_car,
+        "did:plc:alice",
+        "org.xmtp.inbox",
+        "self",
+        &pk,
+    )
+    .unwrap();
+    assert_eq!(proof.record.map(|r| r.0), Some(rcid));
+
     // Absence: proof blocks for a key that is not there.
     let mut blocks = vec![(ccid, commit.to_block())];
     blocks.extend(mst.proof_blocks("org.xmtp.inbox/other"));
