@@ -328,13 +328,7 @@ impl Pds {
         value: serde_json::Value,
     ) -> Result<CommitInfo, AtmosphereError> {
         let path = format!("{collection}/{rkey}");
-        let exists = self.record(did, collection, rkey)?.is_some();
-        let write = if exists {
-            Write::Update { path, value }
-        } else {
-            Write::Create { path, value }
-        };
-        self.apply_writes(did, &[write])
+        self.apply_writes(did, &[Write::Put { path, value }])
     }
 
     /// Deletes `collection/rkey` (which must exist).

@@ -27,6 +27,13 @@ pub enum Write {
         /// The new record.
         value: serde_json::Value,
     },
+    /// Creates the record, or replaces it if it exists (decided atomically in the commit).
+    Put {
+        /// `<collection>/<rkey>`.
+        path: String,
+        /// The record.
+        value: serde_json::Value,
+    },
     /// Removes an existing record (fails if it does not exist).
     Delete {
         /// `<collection>/<rkey>`.
@@ -37,9 +44,10 @@ pub enum Write {
 impl Write {
     fn path(&self) -> &str {
         match self {
-            Write::Create { path, .. } | Write::Update { path, .. } | Write::Delete { path } => {
-                path
-            }
+            Write::Create { path, .. }
+            | Write::Update { path, .. }
+            | Write::Put { path, .. }
+            | Write::Delete { path } => path,
         }
     }
 }
@@ -136,8 +144,13 @@ impl Repository {
             }
             let previous = records.get(path).map(|record| record.cid);
             let (action, cid) = match write {
-                Write::Create { value, .. } | Write::Update { value, .. } => {
-                    let is_create = matches!(write, Write::Create { .. });
+                Write::Create { value, .. }
+                | Write::Update { value, .. }
+                | Write::Put { value, .. } => {
+                    let is_create = match write {
+                        Write::Put { .. } => previous.is_none(),
+                        _ => matches!(write, Write::Create { .. }),
+                    };
                     if is_create && previous.is_some() {
                         return Err(AtmosphereError::InvalidRecord(format!("{path} exists")));
                     }
