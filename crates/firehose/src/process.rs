@@ -423,6 +423,9 @@ impl Processor {
                         "put"
                     };
                     metrics::counter!(m::INBOX_RECORDS, "outcome" => outcome).increment(1);
+                    // The repo's #identity events were filtered out while it was untracked,
+                    // so (re)learn its verified handle whenever its record changes (rare).
+                    self.schedule(Job::Identity(did.to_owned()));
                     self.changes.push(Change::PutRecord {
                         did: did.to_owned(),
                         rev: Some(c.rev.clone()),
