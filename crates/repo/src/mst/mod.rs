@@ -31,8 +31,8 @@ pub enum MstError {
     InvalidNode(Box<Cid>, &'static str),
 }
 
-/// Read access to blocks by CID.
-pub trait BlockSource {
+/// Read access to blocks by CID (`Sync`, so partial trees can live across `.await`s).
+pub trait BlockSource: Sync {
     /// The block bytes, if available.
     fn get_block(&self, cid: &Cid) -> Option<&[u8]>;
 }

@@ -373,3 +373,11 @@ fn mutated_node_blocks_never_panic_the_tree_code() {
     }
     assert!(errors > 30, "mutations are detected ({errors})");
 }
+
+#[test]
+fn partial_trees_and_builders_are_send() {
+    fn is_send<T: Send>() {}
+    is_send::<PartialMst<'static>>();
+    is_send::<Mst>();
+    is_send::<crate::verify::VerifiedCommit<'static>>();
+}
