@@ -38,6 +38,10 @@ pub struct SynthRepo {
     values: HashMap<String, Cid>,
     last_rev: Option<String>,
     clock: u64,
+    /// Record blocks by CID (for proofs).
+    blocks: HashMap<Cid, Vec<u8>>,
+    /// The last signed commit (CID, block).
+    head: Option<(Cid, Vec<u8>)>,
 }
 
 impl SynthRepo {
@@ -50,6 +54,8 @@ impl SynthRepo {
             values: HashMap::new(),
             last_rev: None,
             clock: start_micros,
+            blocks: HashMap::new(),
+            head: None,
         }
     }
 
@@ -78,6 +84,7 @@ impl SynthRepo {
                 Write::Put(path, block) => {
                     let cid = cid_for_cbor(block);
                     let prev = self.values.insert(path.clone(), cid);
+                    self.blocks.insert(cid, block.clone());
                     self.mst.insert(path, cid);
                     record_blocks.push((cid, block.clone()));
                     ops.push(RepoOp {
@@ -124,6 +131,7 @@ impl SynthRepo {
         blocks.extend(record_blocks.iter().map(|(c, b)| (c, b.as_slice())));
         blocks.extend(proof.iter().map(|(c, b)| (c, b.as_slice())));
         let car = write_car(&[commit_cid], blocks);
+        self.head = Some((commit_cid, commit_block.clone()));
         let since = self.last_rev.replace(rev.clone());
         Commit {
             seq,
@@ -139,6 +147,26 @@ impl SynthRepo {
             too_big: false,
             rebase: false,
         }
+    }
+}
+
+impl SynthRepo {
+    /// A `com.atproto.sync.getRecord` CAR for `path` at the last commit: the signed commit,
+    /// the MST search path, and the record when present (a proof of absence otherwise).
+    /// `None` before the first commit.
+    pub fn record_proof(&mut self, path: &str) -> Option<Vec<u8>> {
+        let (commit_cid, commit_block) = self.head.clone()?;
+        let nodes = self.mst.proof_blocks(path);
+        let record = self
+            .values
+            .get(path)
+            .and_then(|c| self.blocks.get(c).map(|b| (*c, b.clone())));
+        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&commit_cid, &commit_block)];
+        blocks.extend(nodes.iter().map(|(c, b)| (c, b.as_slice())));
+        if let Some((c, b)) = &record {
+            blocks.push((c, b.as_slice()));
+        }
+        Some(write_car(&[commit_cid], blocks))
     }
 }
 

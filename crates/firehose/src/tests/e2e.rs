@@ -198,3 +198,75 @@ async fn pipeline_ingests_from_a_websocket_relay_and_resumes_from_its_cursor() {
     assert_eq!(fs.commits_verified, 4, "{fs:?}");
     assert_eq!(fs.frames, 9, "{fs:?}");
 }
+
+/// conn 1: one frame, then `ConsumerTooSlow`; conn 2: silence (stall); conn 3: observed.
+async fn serve_flaky(listener: TcpListener, uris: Arc<Mutex<Vec<String>>>) {
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let uris = uris.clone();
+        #[allow(clippy::result_large_err)]
+        let cb = move |req: &Request, resp: Response| {
+            uris.lock().unwrap().push(req.uri().to_string());
+            Ok(resp)
+        };
+        let mut ws = tokio_tungstenite::accept_hdr_async(tcp, cb).await.unwrap();
+        if i == 0 {
+            let f = Frame::Identity(IdentityEvent {
+                seq: 41,
+                did: BOB.into(),
+                time: "2026-07-04T12:00:00Z".into(),
+                handle: None,
+            });
+            ws.send(Message::Binary(f.encode().into())).await.unwrap();
+            let e = Frame::Error(ErrorFrame {
+                error: "ConsumerTooSlow".into(),
+                message: None,
+            });
+            ws.send(Message::Binary(e.encode().into())).await.unwrap();
+            let _ = ws.close(None).await;
+        } else {
+            held.push(ws);
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_too_slow_and_stalls_reconnect_from_the_cursor() {
+    let (_dir, store) = temp_store();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let uris = Arc::new(Mutex::new(Vec::new()));
+    let server = tokio::spawn(serve_flaky(listener, uris.clone()));
+    let cfg = FirehoseConfig {
+        relay_url: format!("ws://127.0.0.1:{port}"),
+        batch_interval: Duration::from_millis(20),
+        read_timeout: Duration::from_millis(300),
+        reconnect_initial: Duration::from_millis(10),
+        reconnect_max: Duration::from_millis(50),
+        ..FirehoseConfig::default()
+    };
+    let deps = FirehoseDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity: Arc::new(StaticIdentity::new()),
+        fetcher: Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+    };
+    let status = Arc::new(LiveStatus::new());
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(crate::run(cfg, deps, status.clone(), shutdown.clone()));
+    let u = uris.clone();
+    wait_until(move || u.lock().unwrap().len() >= 3).await;
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+    server.abort();
+    let uris = uris.lock().unwrap().clone();
+    assert!(uris[1].ends_with("cursor=41"), "{uris:?}");
+    assert!(uris[2].ends_with("cursor=41"), "{uris:?}");
+    assert!(status.reconnects() >= 2);
+    assert_eq!(
+        store.reader().firehose_state().await.unwrap().cursor,
+        Some(41)
+    );
+}

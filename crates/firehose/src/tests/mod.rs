@@ -4,5 +4,6 @@
 mod commits;
 mod e2e;
 mod garbage;
+mod resync;
 mod scenarios;
 mod support;
