@@ -15,6 +15,7 @@ mod conn;
 mod cursor;
 mod error;
 mod export;
+mod json;
 mod migrate;
 mod queries;
 mod reader;

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::cursor;
 use crate::error::StoreError;
+use crate::json;
 use crate::time::format_unix_millis;
 use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoState, Status};
 
@@ -29,7 +30,7 @@ macro_rules! select_links {
     };
 }
 
-fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
+pub(crate) fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
     let s = row.get_ref(idx)?.as_str()?;
     s.parse()
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
@@ -90,6 +91,60 @@ pub(crate) fn links_by_dids(conn: &Connection, dids: &[String]) -> rusqlite::Res
         }
         Ok(out)
     })
+}
+
+/// The link view of `did` as JSON bytes, with its status.
+pub(crate) fn link_json_by_did(
+    conn: &Connection,
+    did: &str,
+) -> rusqlite::Result<Option<(Status, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?;
+    let mut rows = stmt.query([did])?;
+    match rows.next()? {
+        Some(row) => {
+            let mut out = Vec::with_capacity(768);
+            let status = json::write_link(row, &mut out)?;
+            Ok(Some((status, out)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The body `{"links":[...]}` for `dids`: input order, unknown and repeated DIDs left out,
+/// only verified links unless `include_unverified`, all from one snapshot.
+pub(crate) fn links_json_by_dids(
+    conn: &Connection,
+    dids: &[String],
+    include_unverified: bool,
+) -> rusqlite::Result<Vec<u8>> {
+    let mut seen = HashSet::with_capacity(dids.len());
+    let mut out = Vec::with_capacity(16 + dids.len() * 768);
+    out.extend_from_slice(b"{\"links\":[");
+    in_read_tx(conn, |conn| {
+        let mut stmt = conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?;
+        let mut first = true;
+        for did in dids {
+            if !seen.insert(did.as_str()) {
+                continue;
+            }
+            let mut rows = stmt.query([did])?;
+            if let Some(row) = rows.next()? {
+                let mark = out.len();
+                if !first {
+                    out.push(b',');
+                }
+                let status = json::write_link(row, &mut out)?;
+                if include_unverified || status == Status::Verified {
+                    first = false;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// [`did_by_handle`] for many handles in one snapshot, one answer per handle.

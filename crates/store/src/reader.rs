@@ -127,6 +127,29 @@ impl Reader {
         self.run(move |c| Ok(queries::link_by_did(c, &did)?)).await
     }
 
+    /// The visible link of `did` as link-view JSON bytes, with its status (the fast path of
+    /// `resolveActor`; same JSON as serialising [`LinkView`]).
+    pub async fn link_json_by_did(
+        &self,
+        did: &str,
+    ) -> Result<Option<(Status, Vec<u8>)>, StoreError> {
+        let did = did.to_owned();
+        self.run(move |c| Ok(queries::link_json_by_did(c, &did)?))
+            .await
+    }
+
+    /// The whole `resolveActors` body, `{"links":[link view, ...]}`, for `dids` in input order
+    /// (unknown and repeated DIDs left out; only verified links unless `include_unverified`),
+    /// written straight from the rows without building [`LinkView`]s.
+    pub async fn links_json_by_dids(
+        &self,
+        dids: Vec<String>,
+        include_unverified: bool,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.run(move |c| Ok(queries::links_json_by_dids(c, &dids, include_unverified)?))
+            .await
+    }
+
     /// The DID whose verified handle is `handle` (case-insensitive).
     pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
         let handle = handle.to_owned();

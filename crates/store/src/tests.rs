@@ -712,3 +712,53 @@ fn mark_future_version(path: &Path) {
     )
     .unwrap();
 }
+
+#[tokio::test]
+async fn link_json_is_byte_for_byte_the_serde_link_view() {
+    let db = Db::new();
+    let mut odd = record("bafy\"odd\\", &inbox(3));
+    odd.verification_signature = "line\nbreak \u{1} é".into();
+    odd.malformed = Some("bad \"id\"".into());
+    db.apply(vec![
+        put(&did(1), "c1", &inbox(1), None),
+        verdict(&did(1), "c1", Status::Verified),
+        handle(&did(1), Some("alice.test")),
+        put(&did(2), "c2", &inbox(2), None),
+        Change::PutRecord {
+            did: did(3),
+            rev: None,
+            record: odd,
+        },
+    ])
+    .await;
+    let r = db.r();
+    for n in 1..=3 {
+        let view = r.link_by_did(&did(n)).await.unwrap().unwrap();
+        let (status, json) = r.link_json_by_did(&did(n)).await.unwrap().unwrap();
+        assert_eq!(status, view.status);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            serde_json::to_string(&view).unwrap()
+        );
+    }
+    assert_eq!(r.link_json_by_did(&did(9)).await.unwrap(), None);
+
+    let dids = vec![did(3), did(9), did(1), did(2), did(1)];
+    for include in [false, true] {
+        let mut views = r.links_by_dids(dids.clone()).await.unwrap();
+        views.retain(|v| include || v.status == Status::Verified);
+        let items: Vec<String> = views
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect();
+        let expected = format!("{{\"links\":[{}]}}", items.join(","));
+        let got = r.links_json_by_dids(dids.clone(), include).await.unwrap();
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            expected,
+            "include={include}"
+        );
+    }
+    let none = r.links_json_by_dids(vec![did(9)], true).await.unwrap();
+    assert_eq!(none, b"{\"links\":[]}");
+}

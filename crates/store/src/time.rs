@@ -14,6 +14,11 @@ pub(crate) fn now_millis() -> i64 {
 /// Renders unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). Written by hand, without
 /// the formatting machinery, because every link view carries one or two of these.
 pub fn format_unix_millis(ms: i64) -> String {
+    datetime_bytes(ms).iter().map(|c| char::from(*c)).collect()
+}
+
+/// The 24 ASCII bytes of [`format_unix_millis`], on the stack.
+pub(crate) fn datetime_bytes(ms: i64) -> [u8; 24] {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -34,7 +39,7 @@ pub fn format_unix_millis(ms: i64) -> String {
     put(14, 2, (sod / 60) % 60);
     put(17, 2, sod % 60);
     put(20, 3, millis);
-    b.iter().map(|c| char::from(*c)).collect()
+    b
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after H. Hinnant.

@@ -1,12 +1,12 @@
 //! `org.xmtp.identity.resolveActor` and `resolveActors`: DID or verified handle -> link.
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
-use serde::Serialize;
-use store::LinkView;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use store::Status;
 use syntax::AtIdentifier;
 
-use super::{MAX_BATCH, visible};
+use super::MAX_BATCH;
 use crate::error::XrpcError;
 use crate::params::Params;
 use crate::state::AppState;
@@ -15,11 +15,23 @@ fn parse_actor(raw: &str) -> Result<AtIdentifier, XrpcError> {
     AtIdentifier::parse(raw).map_err(|e| XrpcError::InvalidRequest(format!("actor {raw:?}: {e}")))
 }
 
+/// A JSON body already serialised by the store.
+fn json_body(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// `resolveActor`: the link of one actor.
 pub(crate) async fn resolve_actor(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<LinkView>, XrpcError> {
+) -> Result<Response, XrpcError> {
     let p = Params::parse(query.as_deref())?;
     let actor = parse_actor(p.required("actor")?)?;
     let include = p.boolean("includeUnverified", false)?;
@@ -36,11 +48,10 @@ pub(crate) async fn resolve_actor(
             (did, true)
         }
     };
-    match reader.link_by_did(&did).await? {
-        Some(link) if visible(&link, include) => Ok(Json(link)),
-        Some(link) => Err(XrpcError::LinkNotFound(format!(
-            "the link of {did} is {}; pass includeUnverified=true to see it",
-            link.status
+    match reader.link_json_by_did(&did).await? {
+        Some((status, body)) if include || status == Status::Verified => Ok(json_body(body)),
+        Some((status, _)) => Err(XrpcError::LinkNotFound(format!(
+            "the link of {did} is {status}; pass includeUnverified=true to see it"
         ))),
         None if via_handle || reader.actor_known(&did).await? => Err(XrpcError::LinkNotFound(
             format!("{did} has no org.xmtp.inbox record in this index"),
@@ -51,17 +62,11 @@ pub(crate) async fn resolve_actor(
     }
 }
 
-/// The output of `resolveActors`.
-#[derive(Serialize)]
-pub(crate) struct LinksOutput {
-    links: Vec<LinkView>,
-}
-
 /// `resolveActors`: the links of up to 100 actors, unknown ones left out, input order kept.
 pub(crate) async fn resolve_actors(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<LinksOutput>, XrpcError> {
+) -> Result<Response, XrpcError> {
     let p = Params::parse(query.as_deref())?;
     let actors = p
         .array("actors", MAX_BATCH)?
@@ -93,7 +98,6 @@ pub(crate) async fn resolve_actors(
             }
         }
     }
-    let mut links = state.reader.links_by_dids(dids).await?;
-    links.retain(|l| visible(l, include));
-    Ok(Json(LinksOutput { links }))
+    let body = state.reader.links_json_by_dids(dids, include).await?;
+    Ok(json_body(body))
 }
