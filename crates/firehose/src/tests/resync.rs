@@ -95,7 +95,11 @@ async fn chain_gap_schedules_a_resync_and_the_worker_applies_the_proven_record()
             .inbox_id,
         INBOX_A
     );
-    assert_eq!(jobs.try_recv().unwrap(), Job::Resync(ALICE.into()));
+    let mut queued = Vec::new();
+    while let Ok(j) = jobs.try_recv() {
+        queued.push(j);
+    }
+    assert!(queued.contains(&Job::Resync(ALICE.into())), "{queued:?}");
 
     let proof = a.record_proof("org.xmtp.inbox/self").unwrap();
     let ctx = Arc::new(WorkerCtx {
