@@ -53,12 +53,17 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
                 }
             }
         }
+        // A huge configured TTL must not overflow `Instant`: saturate at ~100 years.
+        let expires = now
+            .checked_add(ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
         map.insert(
             k,
             Slot {
                 value,
                 fetched: now,
-                expires: now + ttl,
+                expires,
             },
         );
     }
@@ -69,5 +74,33 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
 
     pub fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_cache_stays_bounded() {
+        let c: Cache<u32, u32> = Cache::new(10);
+        c.insert(1, 1, Duration::ZERO);
+        assert_eq!(c.get(&1), None, "expired at once");
+        c.insert(2, 2, Duration::MAX);
+        assert_eq!(
+            c.get(&2).map(|v| v.0),
+            Some(2),
+            "huge TTL saturates instead of panicking"
+        );
+        for i in 0..100 {
+            c.insert(100 + i, i, Duration::from_secs(60));
+        }
+        assert!(c.len() <= 10);
+        assert_eq!(
+            c.get(&199).map(|v| v.0),
+            Some(99),
+            "the newest entry survives eviction"
+        );
+        assert_eq!(c.remove(&199), Some(99));
     }
 }
