@@ -27,5 +27,5 @@ pub use keys::{Curve, KeyError, PrivateKey, PublicKey};
 pub use mst::{BlockSource, InvertError, Mst, MstError, Op, OpAction, PartialMst};
 pub use verify::{
     CommitCar, CommitError, ProofError, RecordProof, VerifiedCommit, verify_commit,
-    verify_record_proof,
+    verify_record_proof, verify_repo_record,
 };
