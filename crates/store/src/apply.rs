@@ -166,8 +166,9 @@ fn put_record(
     };
     conn.prepare_cached(
         "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
-            installation_key, verified_at, indexed_at, not_before, hidden)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, ?9)
+            installation_key, verified_at, indexed_at, not_before, hidden, handle)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, ?9,
+            (SELECT handle FROM handles WHERE did = ?1))
          ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
             record_cid = excluded.record_cid, signature = excluded.signature,
             created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
@@ -227,12 +228,24 @@ fn set_handle(
         None => {
             conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
                 .execute([did])?;
+            conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
+                .execute([did])?;
         }
         Some(handle) => {
             let handle = handle.to_ascii_lowercase();
             // The handle now verifies to `did`, so any older claim by another DID is stale.
-            conn.prepare_cached("DELETE FROM handles WHERE handle = ?1 AND did != ?2")?
-                .execute([handle.as_str(), did])?;
+            let previous: Option<String> = conn
+                .prepare_cached("SELECT did FROM handles WHERE handle = ?1 AND did != ?2")?
+                .query_row([handle.as_str(), did], |r| r.get(0))
+                .optional()?;
+            if let Some(previous) = previous {
+                conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
+                    .execute([&previous])?;
+                conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
+                    .execute([&previous])?;
+            }
+            conn.prepare_cached("UPDATE links SET handle = ?2 WHERE did = ?1")?
+                .execute([did, handle.as_str()])?;
             conn.prepare_cached(
                 "INSERT INTO handles (did, handle, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (did) DO UPDATE SET handle = excluded.handle,

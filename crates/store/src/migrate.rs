@@ -18,11 +18,18 @@ pub struct Migration {
 }
 
 /// Every migration this binary knows, in order (each file of `/migrations`).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "link_handle",
+        sql: include_str!("../../../migrations/0002_link_handle.sql"),
+    },
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,
@@ -158,6 +165,32 @@ mod tests {
             })
             .unwrap();
         assert_eq!(did, "did:plc:a");
+    }
+
+    #[test]
+    fn version_1_database_gets_handles_copied_onto_links() {
+        let (_d, mut conn) = temp_conn();
+        migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status,
+                indexed_at) VALUES ('did:plc:a', 'i', 'c', 's', 't', 'verified', 0),
+                ('did:plc:b', 'i', 'c', 's', 't', 'pending', 0);
+             INSERT INTO handles (did, handle, updated_at) VALUES ('did:plc:a', 'a.test', 0);",
+        )
+        .unwrap();
+        migrate(&mut conn, MIGRATIONS).unwrap();
+        let handles: Vec<Option<String>> = conn
+            .prepare("SELECT handle FROM links ORDER BY did")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(handles, vec![Some("a.test".to_owned()), None]);
+        let counts: i64 = conn
+            .query_row("SELECT SUM(n) FROM link_counts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(counts, 2);
     }
 
     #[test]

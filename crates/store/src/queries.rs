@@ -14,17 +14,17 @@ use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoS
 
 /// The columns [`link_from_row`] reads, in order.
 pub(crate) const LINK_COLUMNS: &str =
-    "l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid,
+    "l.did, l.handle, l.inbox_id, l.status, l.reason, l.record_cid,
     l.signature, l.created_at, l.installation_key, l.verified_at, l.indexed_at";
 
-/// `SELECT <the columns link_from_row reads> FROM links l LEFT JOIN handles h` followed by the
+/// `SELECT <the columns link_from_row reads> FROM links l` followed by the
 /// rest of the query, as one literal (so the statement-cache key costs nothing per query).
 macro_rules! select_links {
     ($($rest:literal)*) => {
         concat!(
-            "SELECT l.did, h.handle, l.inbox_id, l.status, l.reason, l.record_cid, l.signature, ",
+            "SELECT l.did, l.handle, l.inbox_id, l.status, l.reason, l.record_cid, l.signature, ",
             "l.created_at, l.installation_key, l.verified_at, l.indexed_at ",
-            "FROM links l LEFT JOIN handles h ON h.did = l.did ",
+            "FROM links l ",
             $($rest),*
         )
     };
