@@ -103,6 +103,7 @@ pub struct Gate {
     pub counts: KindCounts,
     /// Total frames seen.
     pub frames: u64,
+    regressions: u64,
 }
 
 impl Gate {
@@ -116,6 +117,7 @@ impl Gate {
             pending_skip_seq: None,
             counts: KindCounts::default(),
             frames: 0,
+            regressions: 0,
         }
     }
 
@@ -204,7 +206,18 @@ impl Gate {
             && seq <= last
         {
             metrics::counter!(crate::metrics::SEQ_REGRESSIONS).increment(1);
-            tracing::warn!(seq, last, did, "seq did not increase; frame dropped");
+            self.regressions += 1;
+            // Logged at 1, 2, 4, 8... so a relay that restarted its sequence cannot flood
+            // the log; a reconnect with our cursor then gets FutureCursor (operator alert).
+            if self.regressions.is_power_of_two() {
+                tracing::warn!(
+                    seq,
+                    last,
+                    did,
+                    total = self.regressions,
+                    "seq did not increase; frame dropped (out of order, duplicate, or relay reset)"
+                );
+            }
             return Verdict::Dropped("seq_regression");
         }
         self.last_seq = Some(seq);

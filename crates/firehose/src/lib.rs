@@ -27,7 +27,6 @@ pub mod pipeline;
 pub mod process;
 pub mod proofs;
 pub mod record;
-pub mod resolver;
 pub mod source;
 pub mod status;
 pub mod synth;
