@@ -21,9 +21,25 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_appview(devnet: &Devnet, db: &Path, port: u16) -> Child {
+/// A child process that is killed and reaped when dropped, even if the test panics.
+struct Proc(Child);
+
+impl Proc {
+    fn kill(&mut self) {
+        drop(self.0.kill());
+        drop(self.0.wait());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_appview(devnet: &Devnet, db: &Path, port: u16) -> Proc {
     let info = devnet.info();
-    Command::new(env!("CARGO_BIN_EXE_xmtp-appview"))
+    let child = Command::new(env!("CARGO_BIN_EXE_xmtp-appview"))
         .args(["run", "--relay", &info.relay_url, "--plc", &info.plc_url])
         .args(["--xmtp-api", &info.xmtp_api_url])
         .args(["--handle-resolver", &info.handle_resolver_url])
@@ -51,7 +67,8 @@ fn spawn_appview(devnet: &Devnet, db: &Path, port: u16) -> Child {
                 .unwrap_or_else(|_| Stdio::null()),
         )
         .spawn()
-        .unwrap()
+        .unwrap();
+    Proc(child)
 }
 
 /// Every link of the index, without the timestamps that legitimately differ between two
@@ -154,8 +171,7 @@ async fn after_kill_9_the_index_equals_one_that_never_crashed() {
                 links += 1;
                 devnet.emit_noise(20).unwrap();
             }
-            crashing.kill().unwrap();
-            crashing.wait().unwrap();
+            crashing.kill();
         }
         if round == 1 {
             crashing = spawn_appview(&devnet, &crash_db, crash_port);
@@ -188,6 +204,6 @@ async fn after_kill_9_the_index_equals_one_that_never_crashed() {
     assert_eq!(a, b);
     assert_eq!(a.iter().filter(|l| l["status"] == "invalid").count(), 6);
 
-    crashing.kill().unwrap();
-    steady.kill().unwrap();
+    crashing.kill();
+    steady.kill();
 }
