@@ -22,5 +22,5 @@ mod tests;
 pub use config::VerifierConfig;
 pub use inbox::{Advanced, advance};
 pub use oneshot::verify_link;
-pub use pool::{RoundStats, Verifier, run};
+pub use pool::{RoundStats, Verifier, describe_metrics, run};
 pub use verdict::{InboxOutcome, Reason, Verdict, evaluate, precheck};

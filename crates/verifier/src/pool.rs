@@ -151,6 +151,9 @@ async fn process_chunk(
                 entries: Vec::new(),
             };
             let log = logs.get(&inbox_id).unwrap_or(&empty);
+            // Only a log that grew past a known state can flip links judged earlier; a
+            // first sight of an inbox has no earlier verdicts against a state to revisit.
+            let known = cached.is_some();
             let Advanced {
                 outcome,
                 store,
@@ -168,7 +171,7 @@ async fn process_chunk(
                     state: state.to_bytes(),
                 });
             }
-            if grew {
+            if grew && known {
                 grown.push((inbox_id, outcome, judged));
             }
         }
@@ -372,4 +375,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     Verifier::new(cfg, reader, writer, api).run(shutdown).await;
+}
+
+/// Describes the verifier's metrics (call once at startup, after installing a recorder).
+pub fn describe_metrics() {
+    metrics::describe_counter!("verifier_verdicts_total", "Link verdicts written, by status and reason");
+    metrics::describe_counter!("verifier_retries_total", "Links put back for later after an XMTP API fault, by error kind");
+    metrics::describe_counter!("verifier_rounds_total", "Verifier rounds completed");
+    xmtp::client::describe_metrics();
 }
