@@ -172,3 +172,32 @@ async fn a_reset_relay_answers_future_cursor_to_old_cursors() {
         .collect();
     assert_eq!(seqs, vec![1, 2]);
 }
+
+#[tokio::test]
+async fn a_stall_delays_frames_and_disconnect_all_cuts_subscribers() {
+    let devnet = devnet().await;
+    devnet.create_user("stalled").unwrap();
+    let mut socket = connect(&devnet, None).await;
+    while devnet.relay().subscriber_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    devnet.relay().stall_for(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    devnet.emit_noise(1).unwrap();
+    assert!(next_frame(&mut socket).await.is_some());
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+
+    devnet.relay().disconnect_all();
+    match tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .unwrap()
+    {
+        Some(Ok(Message::Close(_))) => panic!("a polite close instead of a drop"),
+        Some(Ok(other)) => panic!("unexpected {other:?}"),
+        None | Some(Err(_)) => {}
+    }
+}
