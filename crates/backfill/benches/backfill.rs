@@ -1,0 +1,2 @@
+//! Backfill benchmark (filled in below).
+fn main() {}
