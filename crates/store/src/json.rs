@@ -15,12 +15,37 @@ pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Appends the escaped content of `s`, without quotes.
+/// True when one of the 8 bytes of `x` is a control character, `"` or `\\`.
+#[inline]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below 0x20 (its high bit clear, so non-ASCII bytes never count).
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    let eq = |c: u64| {
+        let y = x ^ (ONES * c);
+        y.wrapping_sub(ONES) & !y & HIGH
+    };
+    (below_space | eq(u64::from(b'"')) | eq(u64::from(b'\\'))) != 0
+}
+
+/// Appends the escaped content of `s`, without quotes. Link-view strings almost never need
+/// escaping, so 8 bytes are checked at a time and copied whole when clean.
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[clean..clean + 8]);
+        if needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    out.extend_from_slice(&bytes[..clean]);
+    let mut start = clean;
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -107,6 +132,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_word_check_finds_every_byte_that_needs_escaping() {
+        for b in 0u8..=255 {
+            for pos in 0..8 {
+                let mut word = [b'a'; 8];
+                word[pos] = b;
+                let expect = b < 0x20 || b == b'"' || b == b'\\';
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    expect,
+                    "byte {b:#x} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn strings_are_escaped_exactly_like_serde_json() {
         let cases = [
             "",
@@ -114,6 +155,9 @@ mod tests {
             "quote\" back\\slash",
             "ctl \u{0} \u{1f} \n \r \t \u{8} \u{c} \u{7f}",
             "unicode é 🦀 </script>",
+            "eight-ok\"then escape after a clean word",
+            "0123456789abcdef0123456789abcdef\\",
+            "\u{1f}234567\u{7f}\u{80}ÿ \u{20}!#$%&'()*+,-./",
         ];
         for s in cases {
             let mut out = Vec::new();

@@ -129,9 +129,9 @@ async fn drive(
             while Instant::now() < deadline {
                 let t = target(&mut rng);
                 let sent = Instant::now();
-                let r = conn.get(&t).await.unwrap();
+                let status = conn.get_status(&t).await.unwrap();
                 lat.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                if r.status != 200 {
+                if status != 200 {
                     errors += 1;
                 }
             }
@@ -153,6 +153,21 @@ async fn drive(
         elapsed,
         latencies_us,
     }
+}
+
+/// CPU time used by this whole process (server and client), from /proc; 0 where unavailable.
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn dir_size(path: &std::path::Path) -> u64 {
@@ -266,9 +281,11 @@ fn main() {
             continue;
         }
         client_rt.block_on(drive(addr, 2.0, target.clone()));
+        let cpu_before = process_cpu_secs();
         let o = client_rt.block_on(drive(addr, secs, target));
+        let cpu_us = (process_cpu_secs() - cpu_before) * 1e6 / o.requests.max(1) as f64;
         println!(
-            "{name:28} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors, {:.1} s)",
+            "{name:28} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests, {} errors, {:.1} s, {cpu_us:.0} us CPU/request incl. client)",
             o.rate(),
             o.pct(0.50),
             o.pct(0.99),

@@ -93,19 +93,52 @@ impl Conn {
     }
 
     async fn fill(&mut self) -> io::Result<()> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk).await?;
+        self.buf.reserve(64 * 1024);
+        let n = self.stream.read_buf(&mut self.buf).await?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "connection closed",
             ));
         }
-        self.buf.extend_from_slice(&chunk[..n]);
         Ok(())
     }
 
+    /// `GET target`, keeping only the status (no copy of the body: for load generation).
+    pub async fn get_status(&mut self, target: &str) -> io::Result<u16> {
+        self.request.clear();
+        self.request.extend_from_slice(b"GET ");
+        self.request.extend_from_slice(target.as_bytes());
+        self.request
+            .extend_from_slice(b" HTTP/1.1\r\nhost: localhost\r\n\r\n");
+        self.stream.write_all(&self.request).await?;
+        let (status, _, start, len) = self.read_head(false).await?;
+        while self.buf.len() < start + len {
+            self.fill().await?;
+        }
+        self.buf.drain(..start + len);
+        Ok(status)
+    }
+
     async fn read_response(&mut self, head_only: bool) -> io::Result<Response> {
+        let (status, headers, start, len) = self.read_head(head_only).await?;
+        while self.buf.len() < start + len {
+            self.fill().await?;
+        }
+        let body = self.buf[start..start + len].to_vec();
+        self.buf.drain(..start + len);
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Reads up to the end of the head: (status, headers, body start, body length).
+    async fn read_head(
+        &mut self,
+        head_only: bool,
+    ) -> io::Result<(u16, Vec<(String, String)>, usize, usize)> {
         let header_end = loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break i;
@@ -133,17 +166,7 @@ impl Conn {
                 .and_then(|(_, v)| v.parse().ok())
                 .ok_or_else(|| bad("no content-length"))?
         };
-        let start = header_end + 4;
-        while self.buf.len() < start + len {
-            self.fill().await?;
-        }
-        let body = self.buf[start..start + len].to_vec();
-        self.buf.drain(..start + len);
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
+        Ok((status, headers, header_end + 4, len))
     }
 }
 
