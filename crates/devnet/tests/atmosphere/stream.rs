@@ -201,3 +201,29 @@ async fn a_stall_delays_frames_and_disconnect_all_cuts_subscribers() {
         None | Some(Err(_)) => {}
     }
 }
+
+#[tokio::test]
+async fn a_lost_commit_breaks_the_chain_the_consumer_sees() {
+    let devnet = devnet().await;
+    let user = devnet.create_user("gap").unwrap();
+    let start = devnet.relay().current_seq();
+    let genesis_rev = devnet.relay().repo(&user.did).unwrap().rev;
+    devnet.relay().lose_next_commits(1);
+    let value = serde_json::json!({"$type": "app.bsky.feed.post", "text": "lost"});
+    let lost = devnet
+        .pds()
+        .create_record(&user.did, "app.bsky.feed.post", "lost", value)
+        .unwrap();
+    assert_eq!(lost.seq, 0, "never sequenced");
+    let kept = devnet.emit_noise(1).unwrap();
+    let mut socket = connect(&devnet, Some(start)).await;
+    let frames = read_until(&mut socket, devnet.relay().current_seq()).await;
+    assert_eq!(frames.len(), 1, "only the commit after the lost one");
+    let Frame::Commit(commit) = &frames[0] else {
+        panic!("expected a commit")
+    };
+    assert_eq!(commit.seq, kept[0].seq);
+    // `since` names the lost commit, not the genesis commit the consumer last saw.
+    assert_eq!(commit.since.as_deref(), Some(lost.rev.as_str()));
+    assert_ne!(commit.since.as_deref(), Some(genesis_rev.as_str()));
+}

@@ -151,6 +151,8 @@ pub(crate) struct StreamFaults {
     pub(crate) stalled_until: Option<Instant>,
     /// Numbers skipped before the next seq.
     pub(crate) next_gap: i64,
+    /// The next this many `#commit`s are lost (never sequenced).
+    pub(crate) lose_commits: usize,
 }
 
 /// State shared by the relay's handlers and controls.
@@ -211,8 +213,16 @@ impl Relay {
         self.server.http_url()
     }
 
-    /// Sequences, persists and broadcasts an event; returns its `seq`.
+    /// Sequences, persists and broadcasts an event; returns its `seq`, or 0 when the event
+    /// was lost on purpose (see [`Relay::lose_next_commits`]).
     pub fn publish(&self, event: RelayEvent) -> i64 {
+        if matches!(event, RelayEvent::Commit(_)) {
+            let mut faults = lock(&self.shared.faults);
+            if faults.lose_commits > 0 {
+                faults.lose_commits -= 1;
+                return 0;
+            }
+        }
         lock(&self.shared.index).observe(&event);
         let mut log = lock(&self.shared.log);
         let gap = std::mem::take(&mut lock(&self.shared.faults).next_gap);
@@ -241,6 +251,13 @@ impl Relay {
     /// The next event gets a seq `gap` higher than it would have (seq gaps are legal).
     pub fn skip_seq(&self, gap: i64) {
         lock(&self.shared.faults).next_gap += gap.max(0);
+    }
+
+    /// The next `n` `#commit`s are lost, never sequenced (a relay that missed events):
+    /// the account's next commit has a `since` / `prevData` its consumers never saw, so they
+    /// must mark it desynchronized and resync from the PDS.
+    pub fn lose_next_commits(&self, n: usize) {
+        lock(&self.shared.faults).lose_commits += n;
     }
 
     /// Sends `bytes` (not a valid frame) to every live subscriber.
