@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod process;
 pub mod proofs;
 pub mod record;
+pub mod resync;
 pub mod source;
 pub mod status;
 pub mod synth;

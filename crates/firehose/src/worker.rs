@@ -16,9 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::metrics as m;
 use crate::process::{MemRepo, RepoCache, remember_repo};
-use crate::proofs::read_inbox_proof;
-use crate::record::parse_inbox_record;
-use crate::source::{FetchedRecord, IdentitySource, LookupError, RecordFetcher};
+use crate::resync::{ResyncError, fetch_inbox_changes};
+use crate::source::{IdentitySource, LookupError, RecordFetcher};
 
 /// A job for the side worker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,54 +99,28 @@ impl From<LookupError> for JobError {
 }
 
 async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), JobError> {
-    let pds = ctx.identity.pds_endpoint(did).await?;
-    let bytes = match ctx.fetcher.get_record(&pds, did).await? {
-        FetchedRecord::Car(b) => b,
-        FetchedRecord::NotFound => {
-            tracing::info!(
-                did,
-                "getRecord said RecordNotFound without a proof; nothing changed"
-            );
-            return Ok(());
-        }
+    let fetched = fetch_inbox_changes(ctx.identity.as_ref(), ctx.fetcher.as_ref(), did)
+        .await
+        .map_err(|e| match e {
+            ResyncError::Transient(s) => JobError::Transient(s),
+            ResyncError::Permanent(s) => JobError::Permanent(s),
+        })?;
+    let Some(commit) = fetched.commit().cloned() else {
+        tracing::info!(
+            did,
+            "getRecord said RecordNotFound without a proof; nothing changed"
+        );
+        return Ok(());
     };
-    let proof = read_inbox_proof(&bytes, did).map_err(JobError::Permanent)?;
-    let key = ctx.identity.signing_key(did, false).await?;
-    if proof.signed.verify(&key).is_err() {
-        let key = ctx.identity.signing_key(did, true).await?;
-        proof
-            .signed
-            .verify(&key)
-            .map_err(|_| JobError::Permanent("bad commit signature in getRecord proof".into()))?;
-    }
-    let rev = proof.signed.rev.clone();
-    let mut changes = Vec::with_capacity(2);
-    match &proof.record {
-        Some((cid, block)) => changes.push(Change::PutRecord {
-            did: did.to_owned(),
-            rev: Some(rev.clone()),
-            record: parse_inbox_record(&cid.to_string(), block),
-        }),
-        None => changes.push(Change::DeleteRecord {
-            did: did.to_owned(),
-            rev: Some(rev.clone()),
-        }),
-    }
-    let mem = MemRepo {
-        rev,
-        data: proof.signed.data.to_string(),
-        commit: proof.commit_cid.to_string(),
-    };
-    changes.push(Change::RepoState {
-        did: did.to_owned(),
-        rev: mem.rev.clone(),
-        data_cid: mem.data.clone(),
-        commit_cid: mem.commit.clone(),
-    });
     ctx.writer
-        .apply(Batch::of(changes))
+        .apply(Batch::of(fetched.changes()))
         .await
         .map_err(|e| JobError::Transient(e.to_string()))?;
+    let mem = MemRepo {
+        rev: commit.rev,
+        data: commit.data_cid,
+        commit: commit.commit_cid,
+    };
     remember_repo(&ctx.repos, did, mem);
     Ok(())
 }
