@@ -1,5 +1,8 @@
-//! The reader: a pool of read-only WAL connections. Each query runs on `spawn_blocking` with a
-//! connection taken from the pool, so queries never wait on the writer or block the runtime.
+//! The reader: a pool of read-only WAL connections, so queries never wait on the writer. Each
+//! query runs on `spawn_blocking` with a connection taken from the pool, except the two single
+//! primary-key probes of the hot path (`link_json_by_did`, `did_by_handle`), which take a
+//! pooled connection on the calling thread: their cost is microseconds on the memory-mapped
+//! index, less than the hand-off to another thread.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -121,6 +124,19 @@ impl Reader {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
+    /// Runs `f` on a pooled connection on the calling thread. Only for single primary-key
+    /// probes (a few microseconds on the memory-mapped index), where the hand-off to the
+    /// blocking pool would cost several times the query itself.
+    fn run_inline<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.pool.take()?;
+        let out = f(&conn);
+        self.pool.put(conn);
+        out
+    }
+
     /// The visible link of `did`, any status.
     pub async fn link_by_did(&self, did: &str) -> Result<Option<LinkView>, StoreError> {
         let did = did.to_owned();
@@ -128,14 +144,14 @@ impl Reader {
     }
 
     /// The visible link of `did` as link-view JSON bytes, with its status (the fast path of
-    /// `resolveActor`; same JSON as serialising [`LinkView`]).
+    /// `resolveActor`; same JSON as serialising [`LinkView`]). A single primary-key probe: it
+    /// runs inline on the calling task (a few microseconds) instead of on the blocking pool,
+    /// whose hand-off alone cost more than twice the whole request in the `query_load` bench.
     pub async fn link_json_by_did(
         &self,
         did: &str,
     ) -> Result<Option<(Status, Vec<u8>)>, StoreError> {
-        let did = did.to_owned();
-        self.run(move |c| Ok(queries::link_json_by_did(c, &did)?))
-            .await
+        self.run_inline(|c| Ok(queries::link_json_by_did(c, did)?))
     }
 
     /// The whole `resolveActors` body, `{"links":[link view, ...]}`, for `dids` in input order
@@ -150,11 +166,10 @@ impl Reader {
             .await
     }
 
-    /// The DID whose verified handle is `handle` (case-insensitive).
+    /// The DID whose verified handle is `handle` (case-insensitive). A single probe: runs
+    /// inline, like [`Reader::link_json_by_did`].
     pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
-        let handle = handle.to_owned();
-        self.run(move |c| Ok(queries::did_by_handle(c, &handle)?))
-            .await
+        self.run_inline(|c| Ok(queries::did_by_handle(c, handle)?))
     }
 
     /// [`Reader::did_by_handle`] for many handles at once, one answer per handle.

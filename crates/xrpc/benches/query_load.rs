@@ -324,10 +324,15 @@ fn main() {
             "NOT met"
         }
     );
+    let mib = |p: &std::path::Path| {
+        std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
+    };
     println!(
-        "index on disk: {:.1} MiB ({} links; database + WAL)",
+        "index on disk: {:.1} MiB for {} links (database file {:.1} MiB + WAL {:.1} MiB)",
         dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
-        dids.len()
+        dids.len(),
+        mib(&db_path),
+        mib(&dir.path().join("index.sqlite-wal")),
     );
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
