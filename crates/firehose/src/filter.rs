@@ -2,9 +2,11 @@
 //!
 //! [`peek`] walks the header and the top level of the body with the bounded CBOR reader,
 //! reading `seq`, `repo`/`did`, `rev`, `since` and the `path` of every op, and skipping
-//! everything else in O(1) per item (the `blocks` byte string is stepped over, never
-//! parsed). It still checks the framing (valid CBOR structure, no trailing bytes), so a
-//! broken stream is noticed even when every frame is dropped. Nothing is allocated.
+//! everything else in O(1) per item. For a canonically encoded `#commit` it stops as soon
+//! as `ops`, `rev`, `seq`, `repo` and `since` are read, i.e. before `blocks`; other frames
+//! (and commits with another key order) are walked to the end, with the framing checked
+//! (valid CBOR structure, no trailing bytes). A corrupt tail of a dropped commit is thus
+//! not noticed; every forwarded frame is fully decoded and checked. Nothing is allocated.
 
 use crate::cbor::{CborError, Reader};
 use crate::frame::{FrameError, MAX_FRAME_BYTES};
@@ -176,8 +178,17 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
         FrameKind::Unknown | FrameKind::Info | FrameKind::Error => r.skip()?,
         _ => {
             let n = r.map_len()?;
+            let mut seen = 0u8;
             for _ in 0..n {
                 let k = r.str()?;
+                seen |= match k {
+                    "ops" => 1,
+                    "rev" => 2,
+                    "seq" => 4,
+                    "repo" => 8,
+                    "since" => 16,
+                    _ => 0,
+                };
                 match k {
                     "ops" if kind == FrameKind::Commit => {
                         let n_ops = r.array_len()?;
@@ -211,6 +222,12 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
                     }
                     _ => r.skip()?,
                 }
+                // Canonical order puts ops, rev, seq, repo, time, blobs, since before
+                // blocks: once all routing fields are read, stop (blocks and the CIDs
+                // after them are only decoded, and checked, for frames that matter).
+                if kind == FrameKind::Commit && seen == 31 && bad.is_none() {
+                    return finish(p, kind);
+                }
             }
         }
     }
@@ -224,6 +241,12 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
             why: "wrong type".into(),
         });
     }
+    finish(p, kind)
+}
+
+/// Required-field checks shared by the early and the full exit of [`peek`].
+fn finish(p: Peek<'_>, kind: FrameKind) -> Result<Peek<'_>, FrameError> {
+    let kname = kind.label();
     let needs_seq_did = !matches!(
         kind,
         FrameKind::Unknown | FrameKind::Info | FrameKind::Error
