@@ -103,7 +103,12 @@ async fn main() {
     // own clock, so a re-checked link leaves the window and the drain ends).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let start = unix_now();
-    let cfg = VerifierConfig { reverify_after: Duration::ZERO, concurrency: 32, batch_size: 5000, ..VerifierConfig::default() };
+    let cfg = VerifierConfig {
+        reverify_after: Duration::ZERO,
+        concurrency: 32,
+        batch_size: 5000,
+        ..VerifierConfig::default()
+    };
     let mut v = Verifier::new(cfg, store.reader(), store.writer(), api.clone());
     let t = Instant::now();
     let (links, verified) = drain(&mut v, start).await;

@@ -379,8 +379,14 @@ pub async fn run(
 
 /// Describes the verifier's metrics (call once at startup, after installing a recorder).
 pub fn describe_metrics() {
-    metrics::describe_counter!("verifier_verdicts_total", "Link verdicts written, by status and reason");
-    metrics::describe_counter!("verifier_retries_total", "Links put back for later after an XMTP API fault, by error kind");
+    metrics::describe_counter!(
+        "verifier_verdicts_total",
+        "Link verdicts written, by status and reason"
+    );
+    metrics::describe_counter!(
+        "verifier_retries_total",
+        "Links put back for later after an XMTP API fault, by error kind"
+    );
     metrics::describe_counter!("verifier_rounds_total", "Verifier rounds completed");
     xmtp::client::describe_metrics();
 }

@@ -345,3 +345,42 @@ async fn rechecks_fetch_incrementally_from_the_stored_position() {
     assert_eq!(before, after, "no new entries: state untouched");
     assert_eq!(e.node.calls("GetIdentityUpdates"), 2);
 }
+
+#[tokio::test]
+async fn run_verifies_pending_links_until_shutdown() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put(
+        "did:plc:alice",
+        "bafyalice",
+        &inbox.inbox_id,
+        &inbox.sign_did("did:plc:alice").unwrap(),
+    )
+    .await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cfg = VerifierConfig {
+        idle_interval: Duration::from_millis(20),
+        ..VerifierConfig::default()
+    };
+    let task = tokio::spawn(run(
+        cfg,
+        e.store.reader(),
+        e.store.writer(),
+        e.api.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    for _ in 0..200 {
+        if e.status("did:plc:alice").await.0 == Status::Verified {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}

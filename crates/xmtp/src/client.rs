@@ -371,8 +371,20 @@ impl IdentityApi for GrpcIdentityApi {
 
 /// Describes the client's metrics (call once at startup, after installing a recorder).
 pub fn describe_metrics() {
-    metrics::describe_counter!("xmtp_api_calls_total", "XMTP identity API requests sent, by method");
-    metrics::describe_counter!("xmtp_api_retries_total", "XMTP identity API retries, by error kind");
-    metrics::describe_counter!("xmtp_api_errors_total", "XMTP identity API calls that failed after retries, by error kind");
-    metrics::describe_counter!("xmtp_api_rate_limit_waits_total", "Waits on the client-side token bucket (published per-IP read limit)");
+    metrics::describe_counter!(
+        "xmtp_api_calls_total",
+        "XMTP identity API requests sent, by method"
+    );
+    metrics::describe_counter!(
+        "xmtp_api_retries_total",
+        "XMTP identity API retries, by error kind"
+    );
+    metrics::describe_counter!(
+        "xmtp_api_errors_total",
+        "XMTP identity API calls that failed after retries, by error kind"
+    );
+    metrics::describe_counter!(
+        "xmtp_api_rate_limit_waits_total",
+        "Waits on the client-side token bucket (published per-IP read limit)"
+    );
 }

@@ -7,6 +7,11 @@
 //! byte-exact re-implementation of libxmtp's code paths (`docs/xmtp-identity.md`), checked
 //! against the vectors the real SDK produced (`shared/vectors/xmtp`).
 //!
+//! Base64 policy: `verificationSignature` is decoded exactly like Node's lenient
+//! `Buffer.from(s, "base64")` (both alphabets, junk skipped, stop at the first `=`, partial
+//! trailing groups), which is what the reference verifier does, so our verdicts equal the
+//! SDK's on every string, including ones a strict decoder would refuse (see [`base64`]).
+//!
 //! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
 //! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
 //! [`signature`] / [`replay`] / [`state`] (identity-update replay), [`builder`] (signing

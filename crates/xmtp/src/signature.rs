@@ -106,7 +106,11 @@ pub fn recover_erc191(text: &[u8], bytes: &[u8]) -> Result<(String, Vec<u8>), Si
 /// Public-key recovery, `Q = r⁻¹(s·R − z·G)`: the same arithmetic as ecdsa's
 /// `recover_from_prehash`, minus its redundant re-verification of the signature under the
 /// recovered key (which cannot fail once recovery succeeded); this halves the cost.
-fn recover_prehash(prehash: &[u8; 32], sig: &EcdsaSignature, recid: RecoveryId) -> Option<VerifyingKey> {
+fn recover_prehash(
+    prehash: &[u8; 32],
+    sig: &EcdsaSignature,
+    recid: RecoveryId,
+) -> Option<VerifyingKey> {
     use k256::elliptic_curve::ff::PrimeField as _;
     use k256::elliptic_curve::ops::LinearCombination as _;
     use k256::elliptic_curve::point::DecompressPoint as _;

@@ -186,3 +186,19 @@ async fn publish_validates_updates_like_the_real_node() {
     let ids = api.get_inbox_ids(&[inbox.wallet.address()]).await.unwrap();
     assert_eq!(ids[0].1.as_deref(), Some(inbox.inbox_id.as_str()));
 }
+
+#[tokio::test]
+async fn a_stopped_node_is_an_unavailable_transport_error() {
+    let node = XmtpStandIn::start(StandInConfig::default()).await.unwrap();
+    let url = node.url().to_string();
+    node.shutdown().await;
+    let err = client(&url)
+        .get_identity_updates(&[("00".repeat(32), 0)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ApiError::Unavailable(_) | ApiError::Timeout),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+}
