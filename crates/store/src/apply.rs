@@ -111,6 +111,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             .execute(params![inbox_id, *last_sequence_id as i64, state, now_ms])?;
             Ok(())
         }
+        Change::Backfill(change) => crate::backfill::apply(conn, change, now_ms),
     }
 }
 

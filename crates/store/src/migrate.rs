@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "link_handle",
         sql: include_str!("../../../migrations/0002_link_handle.sql"),
     },
+    Migration {
+        version: 3,
+        name: "backfill",
+        sql: include_str!("../../../migrations/0003_backfill.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -183,6 +183,8 @@ pub enum Change {
         /// Opaque serialized state.
         state: Vec<u8>,
     },
+    /// Backfill progress (source cursors, per-DID outcome).
+    Backfill(crate::backfill::BackfillChange),
 }
 
 /// Counters added to the persisted firehose counters.
