@@ -151,6 +151,9 @@ pub(crate) async fn reader_loop(
                 status.add_reconnect();
                 if healthy {
                     backoff.reset();
+                    if why != Disconnect::FutureCursor {
+                        status.set_future_cursor(false);
+                    }
                 }
                 match why {
                     Disconnect::FutureCursor => {

@@ -287,8 +287,9 @@ impl Processor {
         self.stats.commits_rejected += 1;
         metrics::counter!(m::COMMITS_REJECTED, "reason" => r.label()).increment(1);
         tracing::warn!(did, seq, reason = r.label(), error = %r, "commit rejected");
-        if matches!(r, Reject::NoKey(_)) && self.is_tracked(did) {
-            // Not evidence against the repo: catch up from its PDS later.
+        if self.is_tracked(did) {
+            // An unusable commit of a tracked repo (or one we could not check for lack of
+            // a key): its record state is now uncertain, so refetch it with a proof.
             self.schedule(Job::Resync(did.to_owned()));
         }
         Outcome::Rejected(r)
