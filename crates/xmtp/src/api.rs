@@ -62,9 +62,25 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Worth retrying soon (everything but a bad endpoint).
+    /// Worth retrying within the same call: not for a bad endpoint or a status that says
+    /// the request itself is wrong. (The verifier still treats every error as a transport
+    /// fault and tries the link again later.)
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, ApiError::Endpoint(_))
+        match self {
+            ApiError::Endpoint(_) => false,
+            ApiError::Status { code, .. } => !matches!(
+                code.as_str(),
+                "InvalidArgument"
+                    | "NotFound"
+                    | "AlreadyExists"
+                    | "PermissionDenied"
+                    | "Unauthenticated"
+                    | "FailedPrecondition"
+                    | "OutOfRange"
+                    | "Unimplemented"
+            ),
+            _ => true,
+        }
     }
 
     /// A short label for metrics.
@@ -94,4 +110,19 @@ pub trait IdentityApi: Send + Sync {
         &'a self,
         requests: &'a [ScwRequest],
     ) -> BoxFuture<'a, Result<Vec<bool>, ApiError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_errors_are_not_retried_but_faults_are() {
+        let status = |code: &str| ApiError::Status { code: code.into(), message: String::new() };
+        assert!(!status("InvalidArgument").is_retryable());
+        assert!(!ApiError::Endpoint("x".into()).is_retryable());
+        assert!(status("Internal").is_retryable());
+        assert!(ApiError::RateLimited.is_retryable());
+        assert!(ApiError::Malformed("x".into()).is_retryable());
+    }
 }
