@@ -47,3 +47,46 @@ async fn indigo_relay_scenarios_match_expected_verdicts() {
     }
     assert_eq!(total, 4 + 8 + 3 + 6 + 6 + 4 + 4);
 }
+
+/// The same real frames through the whole in-memory pipeline: by default nothing is
+/// verified (no commit touches org.xmtp.inbox), in audit mode every commit is, and both
+/// persist the frame count and the cursor.
+#[tokio::test]
+async fn audit_mode_verifies_every_commit_and_default_mode_filters_them_all() {
+    let v = json("peers/indigo/cmd/relay/testing/testdata/post_lifecycle.json");
+    let frames: Vec<Bytes> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| Bytes::from(wire(&m["frame"])))
+        .collect();
+    let last_seq = v["messages"].as_array().unwrap().last().unwrap()["frame"]["body"]["seq"]
+        .as_i64()
+        .unwrap();
+    for (verify_all, expect_verified) in [(false, 0), (true, 6)] {
+        let (_dir, store) = temp_store();
+        let deps = crate::FirehoseDeps {
+            writer: store.writer(),
+            reader: store.reader(),
+            identity: scenario_identity(&v),
+            fetcher: std::sync::Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+        };
+        let cfg = crate::FirehoseConfig {
+            verify_all_commits: verify_all,
+            ..Default::default()
+        };
+        let status = std::sync::Arc::new(crate::LiveStatus::new());
+        let report = crate::ingest_frames(cfg, deps, status.clone(), frames.clone())
+            .await
+            .unwrap();
+        assert_eq!(report.frames, 6);
+        let fs = store.reader().firehose_state().await.unwrap();
+        assert_eq!(
+            (fs.frames, fs.commits_verified, fs.commits_rejected),
+            (6, expect_verified, 0),
+            "verify_all={verify_all}"
+        );
+        assert_eq!(fs.cursor, Some(last_seq));
+        assert_eq!(status.cursor(), last_seq);
+    }
+}
