@@ -270,3 +270,55 @@ async fn consumer_too_slow_and_stalls_reconnect_from_the_cursor() {
         Some(41)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_429_is_retried_after_retry_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_dir, store) = temp_store();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 2048];
+        let _ = tcp.read(&mut buf).await.unwrap();
+        tcp.write_all(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let first = tokio::time::Instant::now();
+        drop(tcp);
+        let (tcp, _) = listener.accept().await.unwrap();
+        let waited = first.elapsed();
+        let _ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        waited
+    });
+    let cfg = FirehoseConfig {
+        relay_url: format!("ws://127.0.0.1:{port}"),
+        reconnect_initial: Duration::from_millis(10),
+        ..FirehoseConfig::default()
+    };
+    let deps = FirehoseDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity: Arc::new(StaticIdentity::new()),
+        fetcher: Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+    };
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(crate::run(
+        cfg,
+        deps,
+        Arc::new(LiveStatus::new()),
+        shutdown.clone(),
+    ));
+    let waited = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "reconnected after {waited:?}, before Retry-After"
+    );
+}
