@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn request_errors_are_not_retried_but_faults_are() {
-        let status = |code: &str| ApiError::Status { code: code.into(), message: String::new() };
+        let status = |code: &str| ApiError::Status {
+            code: code.into(),
+            message: String::new(),
+        };
         assert!(!status("InvalidArgument").is_retryable());
         assert!(!ApiError::Endpoint("x".into()).is_retryable());
         assert!(status("Internal").is_retryable());

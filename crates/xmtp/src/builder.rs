@@ -45,6 +45,15 @@ impl Wallet {
         eth_address(self.key.verifying_key())
     }
 
+    /// The uncompressed SEC1 public key (65 bytes).
+    pub fn public_key_uncompressed(&self) -> Vec<u8> {
+        self.key
+            .verifying_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec()
+    }
+
     /// `personal_sign(text)`: 65 bytes `r || s || v` with v = 27/28, low-s.
     pub fn sign_erc191(&self, text: &str) -> Vec<u8> {
         let digest = eip191_hash(text.as_bytes());

@@ -41,3 +41,5 @@ pub use state::{CachedInbox, InboxState};
 
 #[cfg(test)]
 mod replay_tests;
+#[cfg(test)]
+mod signature_kinds_tests;
