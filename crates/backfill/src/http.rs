@@ -1,0 +1,289 @@
+//! [`HostPool`]: polite HTTP GETs — at most `per_host_concurrency` requests in flight per
+//! host, a deadline per request, retries of 429 / 5xx / timeouts / connection errors with
+//! exponential backoff and jitter, and a 429's `Retry-After` applied to the whole host (every
+//! request to it waits). [`PoliteFetcher`] is `sync.getRecord` over it, as the firehose's
+//! [`RecordFetcher`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use firehose::backoff::Backoff;
+use firehose::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::config::BackfillConfig;
+use crate::error::BackfillError;
+use crate::metrics as m;
+
+/// Largest `getRecord` proof accepted (as the firehose's fetcher).
+const MAX_PROOF_BYTES: usize = 2_000_000;
+/// Largest discovery page accepted.
+pub const MAX_PAGE_BYTES: usize = 16_000_000;
+
+/// An HTTP answer that is not worth retrying (success, or a client error).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The XRPC error name of a JSON error body, if any.
+    pub fn xrpc_error(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("error")?.as_str().map(str::to_owned)
+    }
+}
+
+struct Host {
+    permits: Semaphore,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Host {
+    fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        if let Ok(mut p) = self.paused_until.lock() {
+            *p = Some(p.map_or(until, |old| old.max(until)));
+        }
+    }
+
+    fn paused_until(&self) -> Option<Instant> {
+        self.paused_until.lock().ok().and_then(|p| *p)
+    }
+}
+
+/// Rate-limited, retrying GETs, bounded per host.
+pub struct HostPool {
+    client: reqwest::Client,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    per_host: usize,
+    attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    max_retry_after: Duration,
+}
+
+impl std::fmt::Debug for HostPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostPool")
+            .field("per_host", &self.per_host)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `Retry-After` as delta-seconds (HTTP-dates are not honoured: backoff instead).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+impl HostPool {
+    /// A pool with the settings of `cfg`.
+    pub fn new(cfg: &BackfillConfig) -> Result<Self, BackfillError> {
+        let client = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout)
+            .user_agent(cfg.user_agent.clone())
+            .pool_max_idle_per_host(cfg.per_host_concurrency.max(1))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .map_err(|e| BackfillError::Client(e.to_string()))?;
+        Ok(Self {
+            client,
+            hosts: Mutex::new(HashMap::new()),
+            per_host: cfg.per_host_concurrency.max(1),
+            attempts: cfg.http_attempts.max(1),
+            initial_backoff: cfg.initial_backoff,
+            max_backoff: cfg.max_backoff,
+            max_retry_after: cfg.max_retry_after,
+        })
+    }
+
+    fn host(&self, url: &str) -> Arc<Host> {
+        let key = reqwest::Url::parse(url)
+            .ok()
+            .map(|u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or(""),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        let mut hosts = match self.hosts.lock() {
+            Ok(h) => h,
+            Err(p) => p.into_inner(),
+        };
+        hosts
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.per_host),
+                    paused_until: Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// GETs `url`, retrying transient faults; `Err` (a description) once attempts run out.
+    /// Any answer that is not 429 or 5xx is returned as is.
+    pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Answer, String> {
+        let host = self.host(url);
+        let mut backoff = Backoff::new(self.initial_backoff, self.max_backoff);
+        let mut last = String::new();
+        for attempt in 1..=self.attempts {
+            let (why, retry_after) = {
+                let Ok(_permit) = host.permits.acquire().await else {
+                    return Err("host pool closed".into());
+                };
+                if let Some(until) = host.paused_until()
+                    && until > Instant::now()
+                {
+                    tokio::time::sleep_until(until).await;
+                }
+                match self.once(url, max_bytes).await {
+                    Ok(answer) if answer.status == 429 => ("rate_limited", answer.retry_after),
+                    Ok(answer) if answer.status >= 500 => {
+                        last = format!("HTTP {}", answer.status);
+                        ("server", None)
+                    }
+                    Ok(answer) => return Ok(answer.answer),
+                    Err(e) => {
+                        last = e;
+                        ("network", None)
+                    }
+                }
+            };
+            if why == "rate_limited" {
+                last = "HTTP 429".into();
+            }
+            if attempt == self.attempts {
+                break;
+            }
+            metrics::counter!(m::HTTP_RETRIES, "why" => why).increment(1);
+            match retry_after {
+                Some(d) => {
+                    // Honour the server's word for the whole host, then try again.
+                    host.pause_for(d.min(self.max_retry_after));
+                    backoff.next_delay();
+                }
+                None if why == "rate_limited" => host.pause_for(backoff.next_delay()),
+                None => backoff.wait().await,
+            }
+            tracing::debug!(url, attempt, why, "retrying request");
+        }
+        Err(last)
+    }
+
+    async fn once(&self, url: &str, max_bytes: usize) -> Result<Raw, String> {
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > max_bytes)
+        {
+            return Err(format!("response larger than {max_bytes} bytes"));
+        }
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > max_bytes {
+            return Err(format!("response larger than {max_bytes} bytes"));
+        }
+        Ok(Raw {
+            answer: Answer {
+                status,
+                body: body.to_vec(),
+            },
+            status,
+            retry_after,
+        })
+    }
+}
+
+struct Raw {
+    answer: Answer,
+    status: u16,
+    retry_after: Option<Duration>,
+}
+
+/// `com.atproto.sync.getRecord` through a [`HostPool`].
+#[derive(Debug, Clone)]
+pub struct PoliteFetcher {
+    pool: Arc<HostPool>,
+    allow_private: bool,
+}
+
+impl PoliteFetcher {
+    /// A fetcher over `pool`; `allow_private` lets it reach loopback/private PDS hosts.
+    pub fn new(pool: Arc<HostPool>, allow_private: bool) -> Self {
+        Self {
+            pool,
+            allow_private,
+        }
+    }
+}
+
+impl RecordFetcher for PoliteFetcher {
+    fn get_record<'a>(
+        &'a self,
+        pds: &'a str,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
+        Box::pin(async move {
+            let url = firehose::fetch::get_record_url(pds, did);
+            if !self.allow_private && firehose::fetch::is_private_host(&url) {
+                return Err(LookupError::NotFound(format!(
+                    "PDS {pds} is not a public host"
+                )));
+            }
+            let answer = self
+                .pool
+                .get(&url, MAX_PROOF_BYTES)
+                .await
+                .map_err(|e| LookupError::Transient(format!("getRecord: {e}")))?;
+            if answer.status == 200 {
+                return Ok(FetchedRecord::Car(answer.body));
+            }
+            let error = answer.xrpc_error();
+            match (answer.status, error.as_deref()) {
+                (400 | 404, Some("RecordNotFound")) => Ok(FetchedRecord::NotFound),
+                (
+                    400 | 404,
+                    Some(
+                        e
+                        @ ("RepoNotFound" | "RepoTakendown" | "RepoSuspended" | "RepoDeactivated"),
+                    ),
+                ) => Err(LookupError::NotFound(format!("getRecord: {e}"))),
+                (status, e) => Err(LookupError::Transient(format!(
+                    "getRecord HTTP {status} {}",
+                    e.unwrap_or("")
+                ))),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_delta_seconds_only() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 "), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+}
