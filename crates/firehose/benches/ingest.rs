@@ -113,6 +113,32 @@ fn random_write(rng: &mut Rng, did: &str) -> Write {
     }
 }
 
+fn post_with_gates(rng: &mut Rng, did: &str) -> Vec<Write> {
+    let k = rkey(rng);
+    let post = format!("at://{did}/app.bsky.feed.post/{k}");
+    let now = "2026-07-04T12:00:00.000Z";
+    let link = format!("https://example.com/{}", rkey(rng));
+    let body = json!({"$type": "app.bsky.feed.post", "text": text(rng, 280), "createdAt": now, "langs": ["en"],
+        "facets": [{"index": {"byteStart": 0, "byteEnd": 10}, "features": [{"$type": "app.bsky.richtext.facet#link", "uri": link}]}],
+        "embed": {"$type": "app.bsky.embed.external", "external": {"uri": "https://example.com/article", "title": text(rng, 80),
+            "description": text(rng, 200), "thumb": {"$type": "blob", "ref": {"$link": fake_cid(rng)}, "mimeType": "image/jpeg", "size": 34567}}}});
+    vec![
+        Write::Put(format!("app.bsky.feed.post/{k}"), cbor(body)),
+        Write::Put(
+            format!("app.bsky.feed.threadgate/{k}"),
+            cbor(
+                json!({"$type": "app.bsky.feed.threadgate", "post": post, "allow": [{"$type": "app.bsky.feed.threadgate#followingRule"}], "createdAt": now}),
+            ),
+        ),
+        Write::Put(
+            format!("app.bsky.feed.postgate/{k}"),
+            cbor(
+                json!({"$type": "app.bsky.feed.postgate", "post": post, "embeddingRules": [{"$type": "app.bsky.feed.postgate#disableRule"}], "createdAt": now}),
+            ),
+        ),
+    ]
+}
+
 fn preload(rng: &mut Rng, did: &str, n: usize) -> Vec<(String, Vec<u8>)> {
     (0..n)
         .map(|_| match random_write(rng, did) {
@@ -154,9 +180,15 @@ fn build_pool(identity: &StaticIdentity, key_lines: &mut String) -> Pool {
     for _ in 0..POOL {
         let r = &mut repos[rng.below(n_repos as u64) as usize];
         let did = r.did.clone();
-        let w = random_write(&mut rng, &did);
+        // 1 commit in 8 is a post with its threadgate and postgate (3 ops), as the
+        // official app writes them; the rest are single writes.
+        let writes = if rng.below(8) == 0 {
+            post_with_gates(&mut rng, &did)
+        } else {
+            vec![random_write(&mut rng, &did)]
+        };
         frames.push(with_seq_offset(
-            Frame::Commit(r.commit(SEQ_BASE, &[w])).encode(),
+            Frame::Commit(r.commit(SEQ_BASE, &writes)).encode(),
         ));
     }
     let mut inbox = Vec::new();
