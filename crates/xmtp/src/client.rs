@@ -133,7 +133,8 @@ fn status_to_error(s: tonic::Status) -> ApiError {
 }
 
 impl GrpcIdentityApi {
-    /// Builds the client; the connection is made lazily on first use.
+    /// Builds the client; the connection is made lazily on first use. Call it inside a
+    /// Tokio runtime (tonic spawns the channel's worker task here).
     pub fn new(cfg: ClientConfig) -> Result<Self, ApiError> {
         let mut endpoint = Endpoint::from_shared(cfg.endpoint.clone())
             .map_err(|e| ApiError::Endpoint(e.to_string()))?
