@@ -182,7 +182,15 @@ fn main() {
     let n_links = env_usize("QUERY_LOAD_LINKS", 1_000_000);
     let secs = env_usize("QUERY_LOAD_SECS", 10) as f64;
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("index.sqlite");
+    // `QUERY_LOAD_DB=<dir>` keeps the seeded index there and reuses it on the next run
+    // (seeding a million links takes a minute or two); by default a temp dir is used.
+    let keep = std::env::var("QUERY_LOAD_DB")
+        .ok()
+        .map(std::path::PathBuf::from);
+    let db_dir = keep.clone().unwrap_or_else(|| dir.path().to_owned());
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let db_path = db_dir.join("index.sqlite");
+    let reuse = keep.is_some() && db_path.exists();
 
     // The server: its own runtime with 2 workers, like the 2-core target machine.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
@@ -195,14 +203,29 @@ fn main() {
     let mut dids: Vec<String> = (0..n_links as u64).map(did_for).collect();
     dids.sort_unstable();
     dids.dedup();
-    let t = Instant::now();
-    server_rt.block_on(seed(&store, &dids));
-    let seed_secs = t.elapsed().as_secs_f64();
-    println!(
-        "seeded {} links (verified, with handles) through store::Writer in {seed_secs:.1} s ({:.0} links/s)",
-        dids.len(),
-        dids.len() as f64 / seed_secs
-    );
+    if reuse {
+        let counts = server_rt.block_on(store.reader().counts()).unwrap();
+        assert_eq!(
+            counts.verified as usize,
+            dids.len(),
+            "{} holds another seed",
+            db_path.display()
+        );
+        println!(
+            "reusing {} seeded links at {}",
+            dids.len(),
+            db_path.display()
+        );
+    } else {
+        let t = Instant::now();
+        server_rt.block_on(seed(&store, &dids));
+        let seed_secs = t.elapsed().as_secs_f64();
+        println!(
+            "seeded {} links (verified, with handles) through store::Writer in {seed_secs:.1} s ({:.0} links/s)",
+            dids.len(),
+            dids.len() as f64 / seed_secs
+        );
+    }
 
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -269,6 +292,8 @@ fn main() {
         assert_eq!(r.json()["status"], "verified");
     });
 
+    // `QUERY_LOAD_WARMUP=<s>` (default 2) before each measured run.
+    let warmup = env_usize("QUERY_LOAD_WARMUP", 2) as f64;
     // `QUERY_LOAD_ONLY=<substring>` runs only the matching scenarios (for profiling).
     let only = std::env::var("QUERY_LOAD_ONLY").unwrap_or_default();
     let mut results = Vec::new();
@@ -280,7 +305,7 @@ fn main() {
         if !name.contains(only.as_str()) {
             continue;
         }
-        client_rt.block_on(drive(addr, 2.0, target.clone()));
+        client_rt.block_on(drive(addr, warmup, target.clone()));
         let cpu_before = process_cpu_secs();
         let o = client_rt.block_on(drive(addr, secs, target));
         let cpu_us = (process_cpu_secs() - cpu_before) * 1e6 / o.requests.max(1) as f64;
@@ -329,10 +354,10 @@ fn main() {
     };
     println!(
         "index on disk: {:.1} MiB for {} links (database file {:.1} MiB + WAL {:.1} MiB)",
-        dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
+        dir_size(&db_dir) as f64 / (1024.0 * 1024.0),
         dids.len(),
         mib(&db_path),
-        mib(&dir.path().join("index.sqlite-wal")),
+        mib(&db_dir.join("index.sqlite-wal")),
     );
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
