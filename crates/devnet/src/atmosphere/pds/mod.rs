@@ -3,7 +3,6 @@
 //! endpoints serve records, proofs and full repos over HTTP.
 
 mod forge;
-mod mst;
 mod repo;
 mod server;
 
@@ -229,7 +228,7 @@ impl Pds {
             did: did.clone(),
             handle: handle.clone(),
             key,
-            repo: repo::Repository::new(&did)?,
+            repo: repo::Repository::new(&did),
             active: true,
             status: None,
         };

@@ -1,12 +1,11 @@
 //! One account's repository on the PDS: records, the MST, the signed head commit, and the
 //! CAR files built from them (Sync 1.1 commit diffs, record proofs, full exports).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use cid::Cid;
-use repo::{Commit, PrivateKey, cid_for_cbor, write_car};
+use repo::{Commit, Mst, Op, PrivateKey, cid_for_cbor, write_car};
 
-use super::mst::{Mst, covering_paths, diff_nodes};
 use crate::atmosphere::error::AtmosphereError;
 use crate::atmosphere::relay::{CommitEvent, CommitOp, OpAction};
 
@@ -102,13 +101,13 @@ fn check_path(path: &str) -> Result<(), AtmosphereError> {
 
 impl Repository {
     /// An empty repo without a commit yet.
-    pub(crate) fn new(did: &str) -> Result<Self, AtmosphereError> {
-        Ok(Repository {
+    pub(crate) fn new(did: &str) -> Self {
+        Repository {
             did: did.to_owned(),
             records: BTreeMap::new(),
-            mst: Mst::build(&BTreeMap::new())?,
+            mst: Mst::new(),
             head: None,
-        })
+        }
     }
 
     /// The signed head, if any commit was made.
@@ -131,6 +130,7 @@ impl Repository {
         rev: String,
     ) -> Result<CommitEvent, AtmosphereError> {
         let mut records = self.records.clone();
+        let mut mst = self.mst.clone();
         let mut ops = Vec::with_capacity(writes.len());
         let mut new_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
         let mut seen = BTreeSet::new();
@@ -160,6 +160,7 @@ impl Repository {
                     let bytes = record_bytes(value)?;
                     let cid = cid_for_cbor(&bytes);
                     new_blocks.push((cid, bytes.clone()));
+                    mst.insert(path, cid);
                     records.insert(
                         path.to_owned(),
                         StoredRecord {
@@ -179,6 +180,7 @@ impl Repository {
                     if records.remove(path).is_none() {
                         return Err(AtmosphereError::RecordNotFound(path.to_owned()));
                     }
+                    mst.delete(path);
                     (OpAction::Delete, None)
                 }
             };
@@ -189,30 +191,27 @@ impl Repository {
                 prev: previous,
             });
         }
-        let index: BTreeMap<String, Cid> = records
-            .iter()
-            .map(|(path, record)| (path.clone(), record.cid))
-            .collect();
-        let mst = Mst::build(&index)?;
-        let mut commit = Commit::new_unsigned(self.did.clone(), mst.root(), rev.clone());
+        let data = mst.root();
+        let mut commit = Commit::new_unsigned(self.did.clone(), data, rev.clone());
         commit.sign(key);
         let (commit_cid, commit_block) = commit.to_block_with_cid();
 
-        // The diff: every node that is new in this tree, plus the nodes covering each op's
-        // key and its neighbours, so that a consumer can invert the ops without the repo.
-        let op_paths: Vec<&str> = ops.iter().map(|op| op.path.as_str()).collect();
-        let node_cids = diff_nodes(&self.mst, &mst, &index, &op_paths);
-        let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(commit_cid, commit_block.clone())];
-        let mut included = HashMap::new();
-        for cid in node_cids {
-            if included.insert(cid, ()).is_none()
-                && let Some(bytes) = mst.nodes().get(&cid)
-            {
-                blocks.push((cid, bytes.clone()));
-            }
+        // The diff: every node new in this tree plus the nodes a consumer reads to invert
+        // the ops (and that applying them reads), so that it can check `prevData` without
+        // holding the repo. The root is always among them, even for an empty commit.
+        let proof_ops: Vec<Op<'_>> = ops.iter().map(CommitOp::as_mst_op).collect();
+        let mut nodes = mst
+            .commit_proof_blocks(&mut self.mst, &proof_ops)
+            .map_err(|error| AtmosphereError::Repo(format!("commit proof: {error}")))?;
+        // `commit_proof_blocks` leaves out the root of an empty tree (no op reads it), but a
+        // consumer loads the root first: ship it.
+        if !nodes.iter().any(|(cid, _)| *cid == data) {
+            nodes.extend(mst.blocks().into_iter().filter(|(cid, _)| *cid == data));
         }
-        for (cid, bytes) in new_blocks {
-            if included.insert(cid, ()).is_none() {
+        let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(commit_cid, commit_block.clone())];
+        let mut included = BTreeSet::new();
+        for (cid, bytes) in nodes.into_iter().chain(new_blocks) {
+            if included.insert(cid) {
                 blocks.push((cid, bytes));
             }
         }
@@ -221,7 +220,7 @@ impl Repository {
             blocks.iter().map(|(cid, bytes)| (cid, bytes.as_slice())),
         );
         let since = self.head.as_ref().map(|head| head.rev.clone());
-        let prev_data = self.head.as_ref().map(|_| self.mst.root());
+        let prev_data = self.head.is_some().then(|| self.mst.root());
         self.records = records;
         self.mst = mst;
         self.head = Some(Head {
@@ -240,42 +239,27 @@ impl Repository {
         })
     }
 
-    /// `com.atproto.sync.getRecord`: the commit, the MST nodes covering `path` (its search
-    /// path and its neighbours'), and the record when present; a proof of absence otherwise.
-    pub(crate) fn record_proof(&self, path: &str) -> Option<Vec<u8>> {
+    /// `com.atproto.sync.getRecord`: the commit, the MST nodes on `path`'s search path, and
+    /// the record when present; a proof of absence otherwise.
+    pub(crate) fn record_proof(&mut self, path: &str) -> Option<Vec<u8>> {
         let head = self.head.as_ref()?;
-        let index: BTreeMap<String, Cid> = self
-            .records
-            .iter()
-            .map(|(path, record)| (path.clone(), record.cid))
-            .collect();
-        let mut node_cids = Vec::new();
-        covering_paths(&self.mst, &index, path, &mut node_cids);
-        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&head.cid, head.block.as_slice())];
-        let mut included = BTreeSet::new();
-        for cid in &node_cids {
-            if included.insert(*cid)
-                && let Some(bytes) = self.mst.nodes().get(cid)
-            {
-                blocks.push((cid, bytes.as_slice()));
-            }
-        }
+        let mut blocks = vec![(head.cid, head.block.clone())];
+        blocks.extend(self.mst.proof_blocks(path));
         if let Some(record) = self.records.get(path) {
-            blocks.push((&record.cid, record.bytes.as_slice()));
+            blocks.push((record.cid, record.bytes.clone()));
         }
-        Some(write_car(&[head.cid], blocks))
+        Some(write_car(
+            &[head.cid],
+            blocks.iter().map(|(cid, bytes)| (cid, bytes.as_slice())),
+        ))
     }
 
     /// `com.atproto.sync.getRepo`: commit, every MST node and every record.
-    pub(crate) fn full_car(&self) -> Option<Vec<u8>> {
+    pub(crate) fn full_car(&mut self) -> Option<Vec<u8>> {
         let head = self.head.as_ref()?;
+        let nodes = self.mst.blocks();
         let mut blocks: Vec<(&Cid, &[u8])> = vec![(&head.cid, head.block.as_slice())];
-        blocks.extend(
-            self.mst
-                .nodes()
-                .iter()
-                .map(|(cid, bytes)| (cid, bytes.as_slice())),
-        );
+        blocks.extend(nodes.iter().map(|(cid, bytes)| (cid, bytes.as_slice())));
         blocks.extend(
             self.records
                 .values()

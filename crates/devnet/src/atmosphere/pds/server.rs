@@ -85,7 +85,7 @@ async fn sync_get_record(
     let collection = param(&params, "collection")?;
     let rkey = param(&params, "rkey")?;
     let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
-    let account = lock(&account);
+    let mut account = lock(&account);
     if let Some(error) = inactive_error(&account) {
         return Err(error);
     }
@@ -109,7 +109,7 @@ async fn sync_get_repo(
 ) -> Result<Response, XrpcError> {
     let did = param(&params, "did")?;
     let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
-    let account = lock(&account);
+    let mut account = lock(&account);
     if let Some(error) = inactive_error(&account) {
         return Err(error);
     }

@@ -61,6 +61,22 @@ pub struct CommitOp {
     pub prev: Option<Cid>,
 }
 
+impl CommitOp {
+    /// The op as the MST code takes it (to build and check commit proofs).
+    pub fn as_mst_op(&self) -> repo::Op<'_> {
+        repo::Op {
+            action: match self.action {
+                OpAction::Create => repo::OpAction::Create,
+                OpAction::Update => repo::OpAction::Update,
+                OpAction::Delete => repo::OpAction::Delete,
+            },
+            path: &self.path,
+            cid: self.cid,
+            prev: self.prev,
+        }
+    }
+}
+
 /// A Sync 1.1 `#commit` before sequencing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitEvent {
