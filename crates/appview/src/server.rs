@@ -24,6 +24,9 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("install the metrics recorder: {e}"))?;
     xrpc::describe_metrics();
+    firehose::metrics::describe();
+    verifier::describe_metrics();
+    xmtp::client::describe_metrics();
     Ok(handle)
 }
 
