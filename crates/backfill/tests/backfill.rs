@@ -1,0 +1,306 @@
+//! The backfill against the devnet: discovery with the listRepos fallback, proof-checked
+//! fetches, proof of absence, rev ordering against newer state, Retry-After, transport faults
+//! that change nothing, and a resumed run that refetches nothing.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
+use devnet::atmosphere::HttpFaults;
+use devnet::world::{Devnet, DevnetConfig};
+use firehose::resync::fetch_inbox_changes;
+use firehose::{
+    BoxFuture, HttpRecordFetcher, IdentitySource, LookupError, StaticAccount, StaticIdentity,
+};
+use store::{BackfillState, Batch, Store};
+use tokio_util::sync::CancellationToken;
+
+struct Handles(Arc<StaticIdentity>);
+
+impl HandleSource for Handles {
+    fn verified_handle<'a>(
+        &'a self,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        self.0.refresh_handle(did)
+    }
+}
+
+struct World {
+    devnet: Devnet,
+    identity: Arc<StaticIdentity>,
+    _dir: tempfile::TempDir,
+    store: Store,
+}
+
+impl World {
+    async fn new() -> World {
+        let devnet = Devnet::start(DevnetConfig::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("index.sqlite")).unwrap();
+        World {
+            devnet,
+            identity: Arc::new(StaticIdentity::new()),
+            _dir: dir,
+            store,
+        }
+    }
+
+    /// Creates `n` users (identity registered); returns their DIDs.
+    fn users(&self, n: usize) -> Vec<String> {
+        let start = self.devnet.users().len();
+        (0..n)
+            .map(|i| {
+                let user = self
+                    .devnet
+                    .create_user(&format!("bf{:05}", start + i))
+                    .unwrap();
+                // A profile record too, so no tree is ever empty: the devnet's proof of an
+                // absent key in an empty tree lacks the root node (reported to its owner).
+                self.devnet
+                    .update_record(
+                        &user.did,
+                        "app.bsky.actor.profile",
+                        "self",
+                        serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": "bf" }),
+                    )
+                    .unwrap();
+                let info = self.devnet.pds().account_info(&user.did).unwrap();
+                self.identity.insert(
+                    user.did.clone(),
+                    StaticAccount {
+                        key: repo::PublicKey::from_multibase(&info.signing_key).unwrap(),
+                        pds: self.devnet.info().pds_url,
+                        handle: Some(user.handle.clone()),
+                    },
+                );
+                user.did
+            })
+            .collect()
+    }
+
+    fn cfg(&self, discovery: Vec<String>) -> BackfillConfig {
+        BackfillConfig {
+            discovery,
+            allow_private_network: true,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            write_interval: Duration::from_millis(20),
+            ..BackfillConfig::default()
+        }
+    }
+
+    fn deps(&self, progress: Arc<Progress>) -> BackfillDeps {
+        BackfillDeps {
+            writer: self.store.writer(),
+            reader: self.store.reader(),
+            identity: self.identity.clone(),
+            handles: Some(Arc::new(Handles(self.identity.clone()))),
+            fetcher: None,
+            progress,
+        }
+    }
+
+    async fn run(&self, cfg: BackfillConfig) -> backfill::BackfillReport {
+        run_backfill(
+            cfg,
+            self.deps(Arc::new(Progress::new())),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn inbox_of(&self, did: &str) -> Option<String> {
+        self.store
+            .reader()
+            .link_by_did(did)
+            .await
+            .unwrap()
+            .map(|l| l.inbox_id)
+    }
+}
+
+#[tokio::test]
+async fn relay_and_pds_discovery_merge_and_every_record_is_indexed_with_its_handle() {
+    let w = World::new().await;
+    let dids = w.users(12);
+    for did in &dids[..8] {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    let info = w.devnet.info();
+    // The relay answers listReposByCollection (8 DIDs); the PDS only listRepos (all 12).
+    let report = w.run(w.cfg(vec![info.discovery_url, info.pds_url])).await;
+    assert_eq!(report.discovered, 12, "{report}");
+    assert_eq!((report.indexed, report.absent, report.failed), (8, 4, 0));
+    assert!(!report.interrupted);
+    for did in &dids[..8] {
+        let link = w.store.reader().link_by_did(did).await.unwrap().unwrap();
+        assert_eq!(Some(link.inbox_id.clone()), w.devnet.linked_inbox(did));
+        assert_eq!(link.status, store::Status::Pending);
+        assert!(link.handle.is_some(), "handle learned for {did}");
+        assert!(w.store.reader().repo_state(did).await.unwrap().is_some());
+    }
+    for did in &dids[8..] {
+        assert_eq!(w.inbox_of(did).await, None);
+    }
+}
+
+#[tokio::test]
+async fn a_proof_of_absence_removes_a_stale_link_on_the_next_pass() {
+    let w = World::new().await;
+    let dids = w.users(3);
+    for did in &dids {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    let cfg = w.cfg(vec![w.devnet.info().discovery_url]);
+    assert_eq!(w.run(cfg.clone()).await.indexed, 3);
+    // Deleted after discovery: the directory still lists the DID, the proof shows absence.
+    w.devnet
+        .delete_record(&dids[1], "org.xmtp.inbox", "self")
+        .unwrap();
+    let report = w.run(cfg).await;
+    assert_eq!((report.indexed, report.absent), (2, 1), "{report}");
+    assert_eq!(w.inbox_of(&dids[1]).await, None);
+    assert!(w.inbox_of(&dids[0]).await.is_some());
+}
+
+#[tokio::test]
+async fn newer_rev_wins_whatever_order_firehose_and_backfill_results_arrive_in() {
+    let w = World::new().await;
+    let did = w.users(1).remove(0);
+    let fetcher = HttpRecordFetcher::new("test").unwrap();
+    let (first, _) = w.devnet.link_inbox(&did).unwrap();
+    let old = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+        .await
+        .unwrap();
+    let (second, _) = w.devnet.link_inbox(&did).unwrap();
+    let new = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+        .await
+        .unwrap();
+    w.devnet
+        .delete_record(&did, "org.xmtp.inbox", "self")
+        .unwrap();
+    let gone = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+        .await
+        .unwrap();
+    let writer = w.store.writer();
+
+    // The newer state first, then the stale one: the stale one is ignored.
+    writer.apply(Batch::of(new.changes())).await.unwrap();
+    writer.apply(Batch::of(old.changes())).await.unwrap();
+    assert_eq!(w.inbox_of(&did).await, Some(second.clone()));
+    assert_ne!(first, second);
+
+    // A proof of absence at a newer rev removes it, and the older record cannot return.
+    writer.apply(Batch::of(gone.changes())).await.unwrap();
+    writer.apply(Batch::of(new.changes())).await.unwrap();
+    writer.apply(Batch::of(old.changes())).await.unwrap();
+    assert_eq!(w.inbox_of(&did).await, None);
+    let state = w.store.reader().repo_state(&did).await.unwrap().unwrap();
+    assert_eq!(Some(&state.rev), gone.commit().map(|c| &c.rev));
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_nothing_fails() {
+    let w = World::new().await;
+    let dids = w.users(6);
+    for did in &dids {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    w.devnet.pds().set_faults(HttpFaults {
+        rate_limit_next: 4,
+        retry_after_secs: 1,
+        ..HttpFaults::default()
+    });
+    let started = std::time::Instant::now();
+    let report = w.run(w.cfg(vec![w.devnet.info().discovery_url])).await;
+    assert_eq!((report.indexed, report.failed), (6, 0), "{report}");
+    // Retry-After: 1 s was honoured (our own backoff alone is at most 200 ms).
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn transport_faults_mark_dids_failed_but_never_touch_their_links() {
+    let w = World::new().await;
+    let dids = w.users(3);
+    for did in &dids {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    let cfg = w.cfg(vec![w.devnet.info().discovery_url]);
+    assert_eq!(w.run(cfg.clone()).await.indexed, 3);
+    w.devnet
+        .delete_record(&dids[0], "org.xmtp.inbox", "self")
+        .unwrap();
+    w.devnet.pds().set_faults(HttpFaults {
+        unavailable: true,
+        ..HttpFaults::default()
+    });
+    let cfg = BackfillConfig {
+        http_attempts: 2,
+        did_attempts: 2,
+        ..cfg
+    };
+    let report = w.run(cfg.clone()).await;
+    assert_eq!((report.indexed, report.failed), (0, 3), "{report}");
+    for did in &dids {
+        assert!(w.inbox_of(did).await.is_some(), "{did} kept");
+    }
+    // The next run (same pass: failed DIDs are retried) sees the PDS again.
+    w.devnet.pds().set_faults(HttpFaults::default());
+    let report = w.run(cfg).await;
+    assert_eq!(
+        (report.indexed, report.absent, report.failed),
+        (2, 1, 0),
+        "{report}"
+    );
+    assert_eq!(w.inbox_of(&dids[0]).await, None);
+}
+
+#[tokio::test]
+async fn an_interrupted_backfill_resumes_without_fetching_a_repo_twice() {
+    let w = World::new().await;
+    let dids = w.users(40);
+    for did in &dids {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    w.devnet.pds().set_faults(HttpFaults {
+        latency: Some(Duration::from_millis(40)),
+        ..HttpFaults::default()
+    });
+    let cfg = BackfillConfig {
+        concurrency: 2,
+        per_host_concurrency: 2,
+        write_batch: 1,
+        ..w.cfg(vec![w.devnet.info().discovery_url])
+    };
+    let progress = Arc::new(Progress::new());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_backfill(
+        cfg.clone(),
+        w.deps(progress.clone()),
+        shutdown.clone(),
+    ));
+    while progress.finished() < 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    let first = task.await.unwrap().unwrap();
+    assert!(first.interrupted);
+    assert!(first.indexed >= 10 && first.indexed < 40, "{first}");
+
+    let second = w.run(cfg).await;
+    assert!(!second.interrupted);
+    assert_eq!(second.done_before, first.indexed, "{second}");
+    assert_eq!(first.indexed + second.indexed, 40, "{first} / {second}");
+    let reader = w.store.reader();
+    for did in &dids {
+        assert_eq!(
+            reader.backfill_repo(did).await.unwrap(),
+            Some((BackfillState::Indexed, 1)),
+            "{did} fetched exactly once"
+        );
+    }
+    assert_eq!(reader.counts().await.unwrap().pending, 40);
+}
