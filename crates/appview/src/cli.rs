@@ -38,6 +38,12 @@ pub enum Command {
     /// Find every repo that holds `org.xmtp.inbox` and index its record; resumable.
     Backfill(BackfillArgs),
     /// One-shot, no database: resolve, fetch the record, verify both halves, print the verdict.
+    ///
+    /// Exit codes: 0 verified; 1 not verified (no record, malformed record, bad proof,
+    /// signature mismatch, inbox not found, ...); 2 error: bad input, an unknown or
+    /// unverifiable handle, an unknown DID, or a network failure (never a verdict).
+    /// Standard output carries only the report (`--json`: one JSON object); logs go to
+    /// standard error.
     Verify(VerifyArgs),
     /// Write the mapping as CSV, JSON lines or a SQLite snapshot.
     Export(ExportArgs),

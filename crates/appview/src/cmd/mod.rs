@@ -1,9 +1,11 @@
 //! One module per command of the public contract; `dispatch` picks the one asked for.
 
+pub mod backfill;
 mod devnet;
 mod export;
 pub mod run;
 mod serve;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -17,8 +19,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Serve(args) => runtime()?.block_on(serve::run(args)),
         Command::Run(args) => runtime()?.block_on(run::run(args)),
-        Command::Backfill(_) => not_implemented("backfill", 5),
-        Command::Verify(_) => not_implemented("verify", 5),
+        Command::Backfill(args) => runtime()?.block_on(backfill::run(args)),
+        Command::Verify(args) => runtime()?.block_on(verify::run(args)),
         Command::Devnet(args) => runtime()?.block_on(devnet::run(args)),
     }
 }
@@ -29,10 +31,4 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("start the async runtime")
-}
-
-/// A command whose issue has not landed yet: one line on stderr, exit 2, no fake output.
-fn not_implemented(name: &str, issue: u32) -> anyhow::Result<ExitCode> {
-    eprintln!("xmtp-appview: `{name}` is not implemented yet (issue {issue})");
-    Ok(ExitCode::from(crate::EXIT_ERROR))
 }

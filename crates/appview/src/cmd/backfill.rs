@@ -1,0 +1,170 @@
+//! `backfill`: finds every repo that holds `org.xmtp.inbox` (relay `listReposByCollection`,
+//! falling back to `listRepos` on a PDS) and indexes each record from a proof-checked
+//! `sync.getRecord`. Resumable: run it again after a stop and it continues where it stopped.
+//! A progress bar with rate and ETA on a terminal; periodic log lines otherwise; one summary
+//! line at the end.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress};
+use firehose::{BoxFuture, LookupError};
+use identity::Resolver;
+use syntax::Did;
+use tokio_util::sync::CancellationToken;
+
+use crate::adapters::ResolverSource;
+use crate::cli::{BackfillArgs, DiscoveryArgs, NetworkArgs};
+use crate::{config, server, shutdown};
+
+/// `identity::Resolver` as the backfill's [`HandleSource`] (handle verified both ways).
+#[derive(Clone)]
+pub struct ResolverHandles(pub Resolver);
+
+impl HandleSource for ResolverHandles {
+    fn verified_handle<'a>(
+        &'a self,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move {
+            let did = Did::parse(did).map_err(|e| LookupError::NotFound(e.to_string()))?;
+            match self.0.verified_handle(&did).await {
+                Ok(h) => Ok(h.map(|h| h.as_str().to_string())),
+                Err(e) if e.is_transient() => Err(LookupError::Transient(e.to_string())),
+                Err(e) => Err(LookupError::NotFound(e.to_string())),
+            }
+        })
+    }
+}
+
+/// The backfill settings for `discovery` services (validated URLs).
+pub fn backfill_config(
+    discovery: &[String],
+    allow_private_network: bool,
+) -> anyhow::Result<BackfillConfig> {
+    let discovery = discovery
+        .iter()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| config::check_url("discovery", d, &["http", "https"]))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if discovery.is_empty() {
+        anyhow::bail!("--discovery: at least one service is needed");
+    }
+    Ok(BackfillConfig {
+        discovery,
+        allow_private_network,
+        user_agent: server::USER_AGENT.to_string(),
+        ..BackfillConfig::default()
+    })
+}
+
+/// The backfill's dependencies over an open index and a resolver.
+pub fn backfill_deps(
+    store: &store::Store,
+    resolver: Resolver,
+    progress: Arc<Progress>,
+) -> BackfillDeps {
+    BackfillDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity: Arc::new(ResolverSource(resolver.clone())),
+        handles: Some(Arc::new(ResolverHandles(resolver))),
+        fetcher: None,
+        progress,
+    }
+}
+
+/// The identity resolver for the network options.
+pub fn resolver(net: &NetworkArgs) -> anyhow::Result<Resolver> {
+    Resolver::new(identity::ResolverConfig {
+        plc_url: config::check_url("plc", &net.plc, &["http", "https"])?,
+        resolve_handle_service: net
+            .handle_resolver
+            .as_deref()
+            .map(|u| config::check_url("handle-resolver", u, &["http", "https"]))
+            .transpose()?,
+        allow_private_network: net.allow_private_network,
+        ..identity::ResolverConfig::default()
+    })
+    .context("build the identity resolver")
+}
+
+fn discovery_list(d: &DiscoveryArgs) -> &[String] {
+    &d.discovery
+}
+
+/// Shows progress until `done` fires: a bar on a terminal, a log line every 10 s otherwise.
+async fn report_progress(progress: Arc<Progress>, done: CancellationToken) {
+    let started = tokio::time::Instant::now();
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {pos}/{len} repos  {per_sec}  ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        loop {
+            let total = progress.discovered().saturating_sub(progress.done_before());
+            bar.set_length(total);
+            bar.set_position(progress.finished());
+            bar.set_message(if progress.discovering() {
+                "discovering"
+            } else {
+                "fetching"
+            });
+            tokio::select! {
+                _ = done.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+        bar.finish_and_clear();
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+        let finished = progress.finished();
+        let total = progress.discovered().saturating_sub(progress.done_before());
+        let rate = finished as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        let eta = (total.saturating_sub(finished) as f64 / rate.max(1e-3)).round();
+        tracing::info!(
+            discovering = progress.discovering(),
+            finished,
+            total,
+            indexed = progress.indexed(),
+            absent = progress.absent(),
+            failed = progress.failed(),
+            rate = format!("{rate:.0}/s"),
+            eta_s = eta,
+            "backfill progress"
+        );
+    }
+}
+
+/// Runs `backfill` until done or SIGINT/SIGTERM (progress is saved either way).
+pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    let cfg = backfill_config(
+        discovery_list(&args.discovery),
+        args.network.allow_private_network,
+    )?;
+    let store = store::Store::open(&args.db.db)
+        .with_context(|| format!("open the index {}", args.db.db.display()))?;
+    let resolver = resolver(&args.network)?;
+    let progress = Arc::new(Progress::new());
+    let shutdown = shutdown::on_signal();
+    let done = CancellationToken::new();
+    let reporter = tokio::spawn(report_progress(progress.clone(), done.clone()));
+    let result =
+        backfill::run_backfill(cfg, backfill_deps(&store, resolver, progress), shutdown).await;
+    done.cancel();
+    drop(reporter.await);
+    let report = result.context("backfill")?;
+    eprintln!("xmtp-appview: {report}");
+    Ok(ExitCode::SUCCESS)
+}
