@@ -241,12 +241,15 @@ impl Devnet {
         Ok(user)
     }
 
-    fn write_inbox_record(
+    /// Writes `org.xmtp.inbox/self` naming `inbox_id` with `signature` (→ a firehose
+    /// `#commit`) and remembers which installation, if any, signed it.
+    fn write_link(
         &self,
         did: &str,
-        inbox_id: &str,
-        signature: &str,
-    ) -> Result<CommitInfo, AtmosphereError> {
+        inbox_id: String,
+        signature: String,
+        installation: Option<[u8; 32]>,
+    ) -> Result<(String, String), AtmosphereError> {
         let record = json!({
             "$type": INBOX_COLLECTION,
             "id": inbox_id,
@@ -255,7 +258,13 @@ impl Devnet {
         });
         self.inner
             .pds
-            .put_record(did, INBOX_COLLECTION, INBOX_RKEY, record)
+            .put_record(did, INBOX_COLLECTION, INBOX_RKEY, record)?;
+        let keys = LinkKeys {
+            inbox_id: inbox_id.clone(),
+            installation,
+        };
+        lock(&self.inner.links).insert(did.to_owned(), keys);
+        Ok((inbox_id, signature))
     }
 
     /// Creates an XMTP inbox with one installation in the stand-in, signs `did` with that
@@ -269,15 +278,7 @@ impl Devnet {
             .sign_did(&inbox.inbox_id, did)
             .map_err(xmtp_error)?;
         let installation = inbox.installations.last().map(|key| key.public_key());
-        self.write_inbox_record(did, &inbox.inbox_id, &signature)?;
-        lock(&self.inner.links).insert(
-            did.to_owned(),
-            LinkKeys {
-                inbox_id: inbox.inbox_id.clone(),
-                installation,
-            },
-        );
-        Ok((inbox.inbox_id, signature))
+        self.write_link(did, inbox.inbox_id, signature, installation)
     }
 
     /// Writes a record naming a real inbox but signed by a key that is no installation of
@@ -285,15 +286,7 @@ impl Devnet {
     pub fn forge_link(&self, did: &str) -> Result<(String, String), AtmosphereError> {
         let inbox = self.inner.xmtp.create_inbox();
         let signature = ::xmtp::InstallationKey::generate().sign_did(did);
-        self.write_inbox_record(did, &inbox.inbox_id, &signature)?;
-        lock(&self.inner.links).insert(
-            did.to_owned(),
-            LinkKeys {
-                inbox_id: inbox.inbox_id.clone(),
-                installation: None,
-            },
-        );
-        Ok((inbox.inbox_id, signature))
+        self.write_link(did, inbox.inbox_id, signature, None)
     }
 
     /// Revokes, in the stand-in, the installation that signed `did`'s link (the record

@@ -1,6 +1,8 @@
 //! Shared HTTP plumbing of the devnet servers: binding on loopback, graceful shutdown,
-//! XRPC JSON errors and the latency / rate-limit fault layer.
+//! XRPC JSON errors, query parameters and list bodies, and the latency / rate-limit fault
+//! layer.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -118,6 +120,68 @@ pub(crate) async fn not_supported() -> XrpcError {
         "XRPCNotSupported",
         "method not implemented by the devnet",
     )
+}
+
+/// `GET /xrpc/_health`.
+pub(crate) async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "version": "devnet" }))
+}
+
+/// A required, non-empty query parameter.
+pub(crate) fn param<'a>(
+    params: &'a HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, XrpcError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| XrpcError::invalid(format!("{name} is required")))
+}
+
+/// The `limit` of a list query: 500 (at most `max`) when absent, else in `1..=max`.
+pub(crate) fn limit_param(
+    params: &HashMap<String, String>,
+    max: usize,
+) -> Result<usize, XrpcError> {
+    match params.get("limit") {
+        None => Ok(500.min(max)),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(XrpcError::invalid(format!(
+                "limit must be an integer in 1..={max}"
+            ))),
+        },
+    }
+}
+
+/// A repo's hosting state as `getRepoStatus` (and each `listRepos` entry) shows it.
+pub(crate) fn repo_status_json(
+    did: &str,
+    active: bool,
+    status: Option<&str>,
+    rev: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({ "did": did, "active": active });
+    if let Some(status) = status {
+        body["status"] = serde_json::json!(status);
+    }
+    if let Some(rev) = rev {
+        body["rev"] = serde_json::json!(rev);
+    }
+    body
+}
+
+/// A page of a list query: `{"repos": [...], "cursor"?}`.
+pub(crate) fn repos_page(
+    repos: Vec<serde_json::Value>,
+    cursor: Option<&str>,
+) -> Json<serde_json::Value> {
+    let mut body = serde_json::json!({ "repos": repos });
+    if let Some(cursor) = cursor {
+        body["cursor"] = serde_json::json!(cursor);
+    }
+    Json(body)
 }
 
 /// Injected HTTP faults, shared between a server and its controls.

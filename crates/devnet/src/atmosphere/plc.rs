@@ -33,13 +33,16 @@ pub struct PlcEntry {
 }
 
 impl PlcEntry {
-    /// The W3C DID document as plc.directory renders it.
-    pub fn document(&self) -> serde_json::Value {
-        let also_known_as: Vec<String> = self
-            .handle
+    /// `alsoKnownAs`: the handle as an `at://` URI, if any.
+    fn also_known_as(&self) -> Vec<String> {
+        self.handle
             .iter()
             .map(|handle| format!("at://{handle}"))
-            .collect();
+            .collect()
+    }
+
+    /// The W3C DID document as plc.directory renders it.
+    pub fn document(&self) -> serde_json::Value {
         json!({
             "@context": [
                 "https://www.w3.org/ns/did/v1",
@@ -47,7 +50,7 @@ impl PlcEntry {
                 "https://w3id.org/security/suites/secp256k1-2019/v1"
             ],
             "id": self.did,
-            "alsoKnownAs": also_known_as,
+            "alsoKnownAs": self.also_known_as(),
             "verificationMethod": [{
                 "id": format!("{}#atproto", self.did),
                 "type": "Multikey",
@@ -64,16 +67,11 @@ impl PlcEntry {
 
     /// The raw PLC state (`/{did}/data`).
     pub fn data(&self) -> serde_json::Value {
-        let also_known_as: Vec<String> = self
-            .handle
-            .iter()
-            .map(|handle| format!("at://{handle}"))
-            .collect();
         json!({
             "did": self.did,
             "verificationMethods": { "atproto": format!("did:key:{}", self.signing_key_multibase) },
             "rotationKeys": [format!("did:key:{}", self.signing_key_multibase)],
-            "alsoKnownAs": also_known_as,
+            "alsoKnownAs": self.also_known_as(),
             "services": {
                 "atproto_pds": { "type": "AtprotoPersonalDataServer", "endpoint": self.pds_endpoint }
             }

@@ -86,7 +86,7 @@ async fn get_record_proves_presence_and_absence() {
         devnet.info().pds_url,
         users[1].handle
     );
-    let json: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let json = get_json(url).await;
     assert_eq!(json["cid"], cid.to_string());
     assert_eq!(json["uri"], format!("at://{did}/org.xmtp.inbox/self"));
     assert_eq!(json["value"]["$type"], "org.xmtp.inbox");
@@ -154,7 +154,7 @@ async fn injected_rate_limits_answer_429_with_retry_after() {
     let limited = reqwest::get(&url).await.unwrap();
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "3");
-    let ok: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let ok = get_json(&url).await;
     assert_eq!(ok["rev"], devnet.relay().repo(&user.did).unwrap().rev);
 }
 
@@ -170,14 +170,9 @@ async fn handles_resolve_through_the_pds_and_the_plc_document() {
         "{}/xrpc/com.atproto.identity.resolveHandle?handle=caroline.devnet.test",
         info.handle_resolver_url
     );
-    let resolved: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let resolved = get_json(url).await;
     assert_eq!(resolved["did"], user.did);
-    let doc: serde_json::Value = reqwest::get(format!("{}/{}", info.plc_url, user.did))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = plc_document(&devnet, &user.did).await;
     assert_eq!(doc["alsoKnownAs"][0], "at://caroline.devnet.test");
     assert_eq!(doc["service"][0]["serviceEndpoint"], info.pds_url);
 
@@ -244,12 +239,7 @@ async fn an_unverifiable_handle_is_claimed_in_plc_but_does_not_resolve() {
         .claim_unverifiable_handle(&user.did, "impostor.devnet.test")
         .unwrap();
     let info = devnet.info();
-    let doc: serde_json::Value = reqwest::get(format!("{}/{}", info.plc_url, user.did))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = plc_document(&devnet, &user.did).await;
     assert_eq!(doc["alsoKnownAs"][0], "at://impostor.devnet.test");
     let url = format!(
         "{}/xrpc/com.atproto.identity.resolveHandle?handle=impostor.devnet.test",

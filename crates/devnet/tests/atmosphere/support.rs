@@ -67,9 +67,17 @@ pub async fn read_until(socket: &mut Socket, until: i64) -> Vec<Frame> {
     frames
 }
 
+pub async fn get_json(url: impl reqwest::IntoUrl) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// The DID document the PLC directory serves for `did`.
+pub async fn plc_document(devnet: &Devnet, did: &str) -> serde_json::Value {
+    get_json(format!("{}/{did}", devnet.info().plc_url)).await
+}
+
 pub async fn signing_key(devnet: &Devnet, did: &str) -> PublicKey {
-    let url = format!("{}/{did}", devnet.info().plc_url);
-    let doc: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let doc = plc_document(devnet, did).await;
     let method = doc["verificationMethod"]
         .as_array()
         .unwrap()

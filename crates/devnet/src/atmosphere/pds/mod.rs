@@ -7,7 +7,7 @@ mod repo;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ::repo::{Curve, PrivateKey, sha256};
 use cid::Cid;
@@ -97,25 +97,35 @@ pub(crate) struct PdsShared {
     pub(crate) faults: SharedFaults,
 }
 
-fn lock(account: &AccountRef) -> MutexGuard<'_, Account> {
-    account
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A handle in its normal form, or why it is not one.
+fn parse_handle(handle: &str) -> Result<String, AtmosphereError> {
+    syntax::Handle::parse(handle)
+        .map(|handle| handle.to_string())
+        .map_err(|error| AtmosphereError::InvalidRecord(format!("handle: {error}")))
+}
+
 impl PdsShared {
     pub(crate) fn account(&self, did: &str) -> Option<AccountRef> {
-        self.accounts
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(did)
-            .cloned()
+        read(&self.accounts).get(did).cloned()
     }
 
     pub(crate) fn did_for_handle(&self, handle: &str) -> Option<String> {
-        self.handles
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        read(&self.handles)
             .get(&handle.to_ascii_lowercase())
             .cloned()
     }
@@ -126,10 +136,7 @@ impl PdsShared {
         cursor: Option<&str>,
         limit: usize,
     ) -> Vec<(String, AccountRef)> {
-        let accounts = self
-            .accounts
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let accounts = read(&self.accounts);
         let range = match cursor {
             Some(cursor) => accounts.range::<str, _>((
                 std::ops::Bound::Excluded(cursor),
@@ -147,10 +154,7 @@ impl PdsShared {
         let Some(seed) = self.config.key_seed else {
             return Ok(PrivateKey::generate(Curve::K256));
         };
-        let mut minted = self
-            .keys_minted
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut minted = lock(&self.keys_minted);
         loop {
             *minted += 1;
             let mut material = b"xmtp-appview devnet key".to_vec();
@@ -205,14 +209,8 @@ impl Pds {
     /// Creates an account: mints a did:plc, registers its document, emits `#identity`,
     /// `#account` (active) and the genesis `#commit` of its empty repo.
     pub fn create_account(&self, handle: &str) -> Result<AccountInfo, AtmosphereError> {
-        let handle = syntax::Handle::parse(handle)
-            .map_err(|error| AtmosphereError::InvalidRecord(format!("handle: {error}")))?
-            .to_string();
-        let mut handles = self
-            .shared
-            .handles
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let handle = parse_handle(handle)?;
+        let mut handles = write(&self.shared.handles);
         if handles.contains_key(&handle) {
             return Err(AtmosphereError::HandleTaken(handle));
         }
@@ -242,11 +240,7 @@ impl Pds {
         let guard = lock(&account);
         handles.insert(handle.clone(), did.clone());
         drop(handles);
-        self.shared
-            .accounts
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(did.clone(), account.clone());
+        write(&self.shared.accounts).insert(did.clone(), account.clone());
         let relay = &self.shared.relay;
         relay.publish(RelayEvent::Identity {
             did: did.clone(),
@@ -358,7 +352,7 @@ impl Pds {
 
     /// The account's current state.
     pub fn account_info(&self, did: &str) -> Result<AccountInfo, AtmosphereError> {
-        Ok(lock(&self.account(did)?).info())
+        Ok(lock(&*self.account(did)?).info())
     }
 
     /// All hosted DIDs, in order.
@@ -394,16 +388,8 @@ impl Pds {
         if status == Some("deleted") {
             let handle = account.handle.clone();
             drop(account);
-            self.shared
-                .accounts
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(did);
-            self.shared
-                .handles
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&handle);
+            write(&self.shared.accounts).remove(did);
+            write(&self.shared.handles).remove(&handle);
             self.shared.plc.tombstone(did)?;
         }
         Ok(seq)
@@ -411,17 +397,11 @@ impl Pds {
 
     /// Changes the handle (PLC `alsoKnownAs` and `resolveHandle`) and emits `#identity`.
     pub fn change_handle(&self, did: &str, handle: &str) -> Result<i64, AtmosphereError> {
-        let handle = syntax::Handle::parse(handle)
-            .map_err(|error| AtmosphereError::InvalidRecord(format!("handle: {error}")))?
-            .to_string();
+        let handle = parse_handle(handle)?;
         let account = self.account(did)?;
         let mut account = lock(&account);
         {
-            let mut handles = self
-                .shared
-                .handles
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut handles = write(&self.shared.handles);
             if handles.get(&handle).is_some_and(|owner| owner != did) {
                 return Err(AtmosphereError::HandleTaken(handle));
             }
@@ -446,9 +426,7 @@ impl Pds {
         did: &str,
         handle: &str,
     ) -> Result<i64, AtmosphereError> {
-        let handle = syntax::Handle::parse(handle)
-            .map_err(|error| AtmosphereError::InvalidRecord(format!("handle: {error}")))?
-            .to_string();
+        let handle = parse_handle(handle)?;
         self.account(did)?;
         self.shared
             .plc
@@ -513,7 +491,7 @@ impl Pds {
 
     /// The `#atproto` signing key of an account (Multikey multibase).
     pub fn signing_key(&self, did: &str) -> Result<String, AtmosphereError> {
-        Ok(lock(&self.account(did)?).key.public_key().multibase())
+        Ok(lock(&*self.account(did)?).key.public_key().multibase())
     }
 
     /// Replaces the HTTP fault settings (latency, 429, down).

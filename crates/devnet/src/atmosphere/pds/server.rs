@@ -14,7 +14,9 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::{Account, PdsShared, lock};
-use crate::atmosphere::http::{XrpcError, fault_layer, not_supported};
+use crate::atmosphere::http::{
+    XrpcError, fault_layer, health, limit_param, not_supported, param, repo_status_json, repos_page,
+};
 
 type Params = Query<HashMap<String, String>>;
 type Shared = State<Arc<PdsShared>>;
@@ -35,22 +37,11 @@ pub(super) fn router(shared: Arc<PdsShared>) -> Router {
             "/xrpc/com.atproto.identity.resolveHandle",
             get(resolve_handle),
         )
-        .route(
-            "/xrpc/_health",
-            get(|| async { Json(json!({ "version": "devnet" })) }),
-        )
+        .route("/xrpc/_health", get(health))
         .route("/.well-known/atproto-did", get(well_known_did))
         .fallback(not_supported)
         .layer(middleware::from_fn_with_state(faults, fault_layer))
         .with_state(shared)
-}
-
-fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, XrpcError> {
-    params
-        .get(name)
-        .map(String::as_str)
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| XrpcError::invalid(format!("{name} is required")))
 }
 
 fn repo_not_found(did: &str) -> XrpcError {
@@ -73,6 +64,21 @@ fn inactive_error(account: &Account) -> Option<XrpcError> {
     Some(XrpcError::lexicon(name, format!("{text}: {}", account.did)))
 }
 
+/// Runs `read` on the account `did` if it exists and is active (under its lock), else
+/// answers the lexicon error a reference PDS gives.
+fn read_active<T>(
+    shared: &PdsShared,
+    did: &str,
+    read: impl FnOnce(&mut Account) -> Result<T, XrpcError>,
+) -> Result<T, XrpcError> {
+    let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
+    let mut account = lock(&account);
+    if let Some(error) = inactive_error(&account) {
+        return Err(error);
+    }
+    read(&mut account)
+}
+
 fn car_response(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/vnd.ipld.car")], bytes).into_response()
 }
@@ -84,23 +90,20 @@ async fn sync_get_record(
     let did = param(&params, "did")?;
     let collection = param(&params, "collection")?;
     let rkey = param(&params, "rkey")?;
-    let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
-    let mut account = lock(&account);
-    if let Some(error) = inactive_error(&account) {
-        return Err(error);
-    }
     let path = format!("{collection}/{rkey}");
-    if shared.config.absent_record_is_error && account.repo.record(&path).is_none() {
-        return Err(XrpcError::lexicon(
-            "RecordNotFound",
-            format!("record not found: {path}"),
-        ));
-    }
-    let car = account
-        .repo
-        .record_proof(&path)
-        .ok_or_else(|| repo_not_found(did))?;
-    Ok(car_response(car))
+    read_active(&shared, did, |account| {
+        if shared.config.absent_record_is_error && account.repo.record(&path).is_none() {
+            return Err(XrpcError::lexicon(
+                "RecordNotFound",
+                format!("record not found: {path}"),
+            ));
+        }
+        let car = account
+            .repo
+            .record_proof(&path)
+            .ok_or_else(|| repo_not_found(did))?;
+        Ok(car_response(car))
+    })
 }
 
 async fn sync_get_repo(
@@ -108,13 +111,10 @@ async fn sync_get_repo(
     Query(params): Params,
 ) -> Result<Response, XrpcError> {
     let did = param(&params, "did")?;
-    let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
-    let mut account = lock(&account);
-    if let Some(error) = inactive_error(&account) {
-        return Err(error);
-    }
-    let car = account.repo.full_car().ok_or_else(|| repo_not_found(did))?;
-    Ok(car_response(car))
+    read_active(&shared, did, |account| {
+        let car = account.repo.full_car().ok_or_else(|| repo_not_found(did))?;
+        Ok(car_response(car))
+    })
 }
 
 async fn get_latest_commit(
@@ -122,26 +122,21 @@ async fn get_latest_commit(
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
     let did = param(&params, "did")?;
-    let account = shared.account(did).ok_or_else(|| repo_not_found(did))?;
-    let account = lock(&account);
-    if let Some(error) = inactive_error(&account) {
-        return Err(error);
-    }
-    let head = account.repo.head().ok_or_else(|| repo_not_found(did))?;
-    Ok(Json(
-        json!({ "cid": head.cid.to_string(), "rev": head.rev }),
-    ))
+    read_active(&shared, did, |account| {
+        let head = account.repo.head().ok_or_else(|| repo_not_found(did))?;
+        Ok(Json(
+            json!({ "cid": head.cid.to_string(), "rev": head.rev }),
+        ))
+    })
 }
 
 fn status_json(account: &Account) -> serde_json::Value {
-    let mut body = json!({ "did": account.did, "active": account.active });
-    if let Some(status) = &account.status {
-        body["status"] = json!(status);
-    }
-    if let Some(head) = account.repo.head() {
-        body["rev"] = json!(head.rev);
-    }
-    body
+    repo_status_json(
+        &account.did,
+        account.active,
+        account.status.as_deref(),
+        account.repo.head().map(|head| head.rev.as_str()),
+    )
 }
 
 async fn get_repo_status(
@@ -158,17 +153,11 @@ async fn list_repos(
     State(shared): Shared,
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
-    let limit = match params.get("limit") {
-        None => 500,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=1000).contains(&limit) => limit,
-            _ => return Err(XrpcError::invalid("limit must be an integer in 1..=1000")),
-        },
-    };
+    let limit = limit_param(&params, 1000)?;
     let mut page = shared.dids_after(params.get("cursor").map(String::as_str), limit + 1);
     let more = page.len() > limit;
     page.truncate(limit);
-    let repos: Vec<serde_json::Value> = page
+    let repos = page
         .iter()
         .filter_map(|(_, account)| {
             let account = lock(account);
@@ -178,11 +167,8 @@ async fn list_repos(
             Some(entry)
         })
         .collect();
-    let mut body = json!({ "repos": repos });
-    if more && let Some((did, _)) = page.last() {
-        body["cursor"] = json!(did);
-    }
-    Ok(Json(body))
+    let cursor = page.last().filter(|_| more).map(|(did, _)| did.as_str());
+    Ok(repos_page(repos, cursor))
 }
 
 async fn repo_get_record(
@@ -199,31 +185,28 @@ async fn repo_get_record(
             .did_for_handle(repo)
             .ok_or_else(|| XrpcError::invalid(format!("could not find repo: {repo}")))?
     };
-    let account = shared.account(&did).ok_or_else(|| repo_not_found(&did))?;
-    let account = lock(&account);
-    if let Some(error) = inactive_error(&account) {
-        return Err(error);
-    }
     let path = format!("{collection}/{rkey}");
-    let record = account.repo.record(&path).ok_or_else(|| {
-        XrpcError::lexicon(
-            "RecordNotFound",
-            format!("could not locate record: at://{did}/{path}"),
-        )
-    })?;
-    if let Some(wanted) = params.get("cid")
-        && *wanted != record.cid.to_string()
-    {
-        return Err(XrpcError::lexicon(
-            "RecordNotFound",
-            "record not found at that cid",
-        ));
-    }
-    Ok(Json(json!({
-        "uri": format!("at://{did}/{path}"),
-        "cid": record.cid.to_string(),
-        "value": record.value,
-    })))
+    read_active(&shared, &did, |account| {
+        let record = account.repo.record(&path).ok_or_else(|| {
+            XrpcError::lexicon(
+                "RecordNotFound",
+                format!("could not locate record: at://{did}/{path}"),
+            )
+        })?;
+        if let Some(wanted) = params.get("cid")
+            && *wanted != record.cid.to_string()
+        {
+            return Err(XrpcError::lexicon(
+                "RecordNotFound",
+                "record not found at that cid",
+            ));
+        }
+        Ok(Json(json!({
+            "uri": format!("at://{did}/{path}"),
+            "cid": record.cid.to_string(),
+            "value": record.value,
+        })))
+    })
 }
 
 async fn resolve_handle(

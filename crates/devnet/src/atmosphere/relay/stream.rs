@@ -16,8 +16,10 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::log::Start;
-use super::{Outgoing, RelayShared, frames, lock};
-use crate::atmosphere::http::{XrpcError, fault_layer, not_supported};
+use super::{Outgoing, RelayShared, RepoListing, frames, lock};
+use crate::atmosphere::http::{
+    XrpcError, fault_layer, health, limit_param, not_supported, param, repo_status_json, repos_page,
+};
 
 type Params = Query<HashMap<String, String>>;
 
@@ -38,10 +40,7 @@ pub(super) fn router(shared: Arc<RelayShared>) -> Router {
             get(get_latest_commit),
         )
         .route("/xrpc/com.atproto.sync.getRepo", get(get_repo_redirect))
-        .route(
-            "/xrpc/_health",
-            get(|| async { Json(json!({ "version": "devnet" })) }),
-        )
+        .route("/xrpc/_health", get(health))
         .fallback(not_supported)
         .layer(axum::middleware::from_fn_with_state(
             shared.http_faults.clone(),
@@ -260,92 +259,70 @@ impl Session {
     }
 }
 
-fn limit_param(params: &HashMap<String, String>, max: usize) -> Result<usize, XrpcError> {
-    match params.get("limit") {
-        None => Ok(500.min(max)),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
-            _ => Err(XrpcError::invalid(format!(
-                "limit must be an integer in 1..={max}"
-            ))),
-        },
-    }
-}
-
-fn did_param(params: &HashMap<String, String>) -> Result<&str, XrpcError> {
-    params
-        .get("did")
-        .map(String::as_str)
-        .ok_or_else(|| XrpcError::invalid("did is required"))
-}
-
 async fn list_repos(
     State(shared): State<Arc<RelayShared>>,
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
     let limit = limit_param(&params, 1000)?;
     let (page, cursor) = lock(&shared.index).list(params.get("cursor").map(String::as_str), limit);
-    let repos: Vec<serde_json::Value> = page
+    let repos = page
         .into_iter()
         .map(|repo| {
-            let mut value = json!({ "did": repo.did, "head": repo.head, "rev": repo.rev, "active": repo.active });
-            if let Some(status) = repo.status {
-                value["status"] = json!(status);
-            }
+            let mut value = status_json(&repo);
+            value["head"] = json!(repo.head);
             value
         })
         .collect();
-    let mut body = json!({ "repos": repos });
-    if let Some(cursor) = cursor {
-        body["cursor"] = json!(cursor);
-    }
-    Ok(Json(body))
+    Ok(repos_page(repos, cursor.as_deref()))
 }
 
 async fn list_repos_by_collection(
     State(shared): State<Arc<RelayShared>>,
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
-    let collection = params
-        .get("collection")
-        .ok_or_else(|| XrpcError::invalid("collection is required"))?;
+    let collection = param(&params, "collection")?;
     let limit = limit_param(&params, 2000)?;
     let (dids, cursor) = lock(&shared.index).list_by_collection(
         collection,
         params.get("cursor").map(String::as_str),
         limit,
     );
-    let repos: Vec<serde_json::Value> = dids.into_iter().map(|did| json!({ "did": did })).collect();
-    let mut body = json!({ "repos": repos });
-    if let Some(cursor) = cursor {
-        body["cursor"] = json!(cursor);
-    }
-    Ok(Json(body))
+    let repos = dids.into_iter().map(|did| json!({ "did": did })).collect();
+    Ok(repos_page(repos, cursor.as_deref()))
+}
+
+fn status_json(repo: &RepoListing) -> serde_json::Value {
+    repo_status_json(
+        &repo.did,
+        repo.active,
+        repo.status.as_deref(),
+        Some(&repo.rev),
+    )
+}
+
+/// The relay's listing of the repo named by the `did` parameter.
+fn known_repo(
+    shared: &RelayShared,
+    params: &HashMap<String, String>,
+) -> Result<RepoListing, XrpcError> {
+    let did = param(params, "did")?;
+    lock(&shared.index)
+        .repo(did)
+        .ok_or_else(|| XrpcError::lexicon("RepoNotFound", format!("unknown repo {did}")))
 }
 
 async fn get_repo_status(
     State(shared): State<Arc<RelayShared>>,
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
-    let did = did_param(&params)?;
-    let repo = lock(&shared.index)
-        .repo(did)
-        .ok_or_else(|| XrpcError::lexicon("RepoNotFound", format!("unknown repo {did}")))?;
-    let mut body = json!({ "did": repo.did, "active": repo.active, "rev": repo.rev });
-    if let Some(status) = repo.status {
-        body["status"] = json!(status);
-    }
-    Ok(Json(body))
+    Ok(Json(status_json(&known_repo(&shared, &params)?)))
 }
 
 async fn get_latest_commit(
     State(shared): State<Arc<RelayShared>>,
     Query(params): Params,
 ) -> Result<Json<serde_json::Value>, XrpcError> {
-    let did = did_param(&params)?;
-    let repo = lock(&shared.index)
-        .repo(did)
-        .ok_or_else(|| XrpcError::lexicon("RepoNotFound", format!("unknown repo {did}")))?;
+    let repo = known_repo(&shared, &params)?;
     Ok(Json(json!({ "cid": repo.head, "rev": repo.rev })))
 }
 
