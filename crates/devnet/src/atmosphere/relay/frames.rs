@@ -6,13 +6,22 @@ use firehose::frame::{
     encode_commit, encode_error, encode_identity, encode_info, encode_sync,
 };
 
-use super::RelayEvent;
+use super::{OpAction, RelayEvent};
 
 /// The informal `time` field: now, RFC 3339 with milliseconds, UTC.
 fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
+}
+
+/// The lexicon string of an op action.
+fn action_name(action: OpAction) -> &'static str {
+    match action {
+        OpAction::Create => "create",
+        OpAction::Update => "update",
+        OpAction::Delete => "delete",
+    }
 }
 
 /// Encodes `event` as the frame with sequence number `seq`.
@@ -29,7 +38,7 @@ pub(super) fn encode(seq: i64, event: &RelayEvent) -> Vec<u8> {
                 .ops
                 .iter()
                 .map(|op| RepoOp {
-                    action: op.action.as_str().to_owned(),
+                    action: action_name(op.action).to_owned(),
                     path: op.path.clone(),
                     cid: op.cid,
                     prev: op.prev,

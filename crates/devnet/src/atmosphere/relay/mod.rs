@@ -26,27 +26,9 @@ use log::{EventLog, LoggedFrame};
 
 pub use index::RepoListing;
 
-/// What a repo operation did (`#commit` `ops[].action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpAction {
-    /// New record.
-    Create,
-    /// Changed record.
-    Update,
-    /// Removed record.
-    Delete,
-}
-
-impl OpAction {
-    /// The lexicon string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpAction::Create => "create",
-            OpAction::Update => "update",
-            OpAction::Delete => "delete",
-        }
-    }
-}
+/// What a repo operation did (`#commit` `ops[].action`): the MST code's own type, so that
+/// the PDS hands its ops to `repo::Mst` as they are.
+pub use repo::OpAction;
 
 /// One `repoOp` of a `#commit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +47,7 @@ impl CommitOp {
     /// The op as the MST code takes it (to build and check commit proofs).
     pub fn as_mst_op(&self) -> repo::Op<'_> {
         repo::Op {
-            action: match self.action {
-                OpAction::Create => repo::OpAction::Create,
-                OpAction::Update => repo::OpAction::Update,
-                OpAction::Delete => repo::OpAction::Delete,
-            },
+            action: self.action,
             path: &self.path,
             cid: self.cid,
             prev: self.prev,
