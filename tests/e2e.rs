@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod e2e {
+    mod backfill;
     pub mod harness;
     mod lifecycle;
     mod resilience;

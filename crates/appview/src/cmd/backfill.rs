@@ -5,12 +5,14 @@
 //! line at the end.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use ::backfill as engine;
 use anyhow::Context;
-use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress};
+use backfill::{BackfillConfig, BackfillDeps, BackfillReport, HandleSource, Progress};
 use firehose::{BoxFuture, LookupError};
 use identity::Resolver;
 use syntax::Did;
@@ -147,24 +149,37 @@ async fn report_progress(progress: Arc<Progress>, done: CancellationToken) {
     }
 }
 
+/// Runs one backfill over the index at `db` (created and migrated if needed) until done or
+/// `shutdown`; the library entry for tests and other commands.
+pub async fn backfill_db(
+    db: &Path,
+    cfg: BackfillConfig,
+    net: &NetworkArgs,
+    progress: Arc<Progress>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<BackfillReport> {
+    let store =
+        store::Store::open(db).with_context(|| format!("open the index {}", db.display()))?;
+    let resolver = resolver(net)?;
+    backfill::run_backfill(cfg, backfill_deps(&store, resolver, progress), shutdown)
+        .await
+        .context("backfill")
+}
+
 /// Runs `backfill` until done or SIGINT/SIGTERM (progress is saved either way).
 pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let cfg = backfill_config(
         discovery_list(&args.discovery),
         args.network.allow_private_network,
     )?;
-    let store = store::Store::open(&args.db.db)
-        .with_context(|| format!("open the index {}", args.db.db.display()))?;
-    let resolver = resolver(&args.network)?;
     let progress = Arc::new(Progress::new());
     let shutdown = shutdown::on_signal();
     let done = CancellationToken::new();
     let reporter = tokio::spawn(report_progress(progress.clone(), done.clone()));
-    let result =
-        backfill::run_backfill(cfg, backfill_deps(&store, resolver, progress), shutdown).await;
+    let result = backfill_db(&args.db.db, cfg, &args.network, progress, shutdown).await;
     done.cancel();
     drop(reporter.await);
-    let report = result.context("backfill")?;
+    let report = result?;
     eprintln!("xmtp-appview: {report}");
     Ok(ExitCode::SUCCESS)
 }

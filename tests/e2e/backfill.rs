@@ -1,0 +1,197 @@
+//! Backfill end to end: links made before the AppView existed are found through the relay's
+//! `listReposByCollection` and give the same index as following the firehose from the start;
+//! records deleted or replaced after discovery are reconciled, and firehose events replayed
+//! after the backfill cannot undo it (newer rev wins).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use appview::cli::{NetworkArgs, XmtpEnv};
+use appview::cmd::backfill::engine::{BackfillReport, Progress};
+use appview::cmd::backfill::{backfill_config, backfill_db};
+use appview::cmd::run::{RunConfig, start};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::harness::{Env, PATIENCE, wait_until};
+
+const INBOX: &str = "org.xmtp.inbox";
+
+/// Gives `did` a profile record, so that deleting its inbox record does not leave an empty
+/// tree: `repo::PartialMst::track_reads` misses the root of an empty tree, so proofs of
+/// absence (and commits) that empty a repo lack the root node (reported to the repo owner).
+fn keep_tree_non_empty(env: &Env, did: &str) {
+    env.devnet
+        .update_record(
+            did,
+            "app.bsky.actor.profile",
+            "self",
+            serde_json::json!({ "$type": "app.bsky.actor.profile" }),
+        )
+        .unwrap();
+}
+
+fn network(env: &Env) -> NetworkArgs {
+    let info = env.devnet.info();
+    NetworkArgs {
+        plc: info.plc_url,
+        xmtp_env: XmtpEnv::Dev,
+        xmtp_api: Some(info.xmtp_api_url),
+        handle_resolver: Some(info.handle_resolver_url),
+        allow_private_network: true,
+    }
+}
+
+/// Backfills the index at `db` from the devnet relay's directory.
+async fn backfill(env: &Env, db: &Path) -> BackfillReport {
+    let cfg = backfill_config(&[env.devnet.info().discovery_url], true).unwrap();
+    backfill_db(
+        db,
+        cfg,
+        &network(env),
+        Arc::new(Progress::new()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every link (any status) served at `base`, without the timestamps that legitimately differ
+/// between two indexes.
+async fn all_links(http: &reqwest::Client, base: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![("status", "all".to_string()), ("limit", "1000".to_string())];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let body: Value = http
+            .get(format!("{base}/xrpc/org.xmtp.identity.listLinks"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for mut link in body["links"].as_array().cloned().unwrap_or_default() {
+            if let Some(obj) = link.as_object_mut() {
+                obj.remove("indexedAt");
+                obj.remove("verifiedAt");
+            }
+            out.push(link);
+        }
+        match body["cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_finds_links_made_before_it_and_equals_following_the_firehose() {
+    let env = Env::start().await;
+    // Made while only AppView A (following the firehose from the start) is running.
+    let generated = env.devnet.generate(16, 14).unwrap();
+    keep_tree_non_empty(&env, &generated.valid[0]);
+    env.devnet
+        .delete_record(&generated.valid[0], INBOX, "self")
+        .unwrap();
+    env.devnet.link_inbox(&generated.valid[1]).unwrap();
+    for did in &generated.valid[1..] {
+        env.wait_status(did, "verified").await;
+    }
+    for did in generated.forged.iter().chain(&generated.revoked) {
+        env.wait_status(did, "invalid").await;
+    }
+    env.wait_gone(&generated.valid[0]).await;
+
+    // Index B is built by the backfill alone, then served (and verified) by AppView B.
+    let db_b = env.dir.path().join("backfilled.sqlite");
+    let report = backfill(&env, &db_b).await;
+    assert_eq!(report.discovered, 14, "{report}");
+    assert_eq!(
+        (report.indexed, report.absent, report.failed),
+        (13, 1, 0),
+        "{report}"
+    );
+    let info = env.devnet.info();
+    let shutdown = CancellationToken::new();
+    let running = start(
+        RunConfig {
+            db: db_b,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            relay: info.relay_url,
+            plc: info.plc_url,
+            xmtp_api: info.xmtp_api_url,
+            handle_resolver: Some(info.handle_resolver_url),
+            service_did: None,
+            reverify_after: env.reverify_after,
+            verify_all_commits: false,
+            allow_private_network: true,
+        },
+        None,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let base_b = format!("http://{}", running.addr);
+    let base_a = env.app.as_ref().unwrap().base.clone();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::time::Instant::now() < deadline {
+        a = all_links(&env.http, &base_a).await;
+        b = all_links(&env.http, &base_b).await;
+        if a == b && a.len() == 13 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(a.len(), 13);
+    assert_eq!(
+        a, b,
+        "the backfilled index equals the one that followed the firehose"
+    );
+    shutdown.cancel();
+    tokio::time::timeout(PATIENCE, running.wait(shutdown))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_after_discovery_are_reconciled_and_replayed_events_cannot_undo_them() {
+    let mut env = Env::start().await;
+    let generated = env.devnet.generate(6, 6).unwrap();
+    let (gone, relinked) = (generated.valid[0].clone(), generated.valid[1].clone());
+    for did in &generated.valid {
+        env.wait_status(did, "verified").await;
+    }
+    // While the AppView is down: one record deleted, one replaced. The directory still lists
+    // the deleted one; the backfill's proof of absence removes it.
+    keep_tree_non_empty(&env, &gone);
+    env.stop_app().await;
+    env.devnet.delete_record(&gone, INBOX, "self").unwrap();
+    let (new_inbox, _) = env.devnet.link_inbox(&relinked).unwrap();
+    let report = backfill(&env, &env.db()).await;
+    assert_eq!((report.absent, report.failed), (1, 0), "{report}");
+
+    // The restarted AppView replays the same changes from its cursor (older or equal revs):
+    // the backfilled state stands, and the new link gets verified.
+    env.start_app().await;
+    let link = env.wait_status(&relinked, "verified").await;
+    assert_eq!(link["inboxId"], new_inbox.as_str());
+    assert!(env.link(&gone).await.is_none());
+    wait_until("the replay has been applied", || async {
+        let (_, status) = env.xrpc("org.xmtp.identity.getStatus", &[]).await;
+        status["firehose"]["cursor"].as_i64() >= Some(env.devnet.relay().current_seq())
+    })
+    .await;
+    assert!(env.link(&gone).await.is_none());
+    assert_eq!(
+        env.link(&relinked).await.unwrap()["inboxId"],
+        new_inbox.as_str()
+    );
+}
