@@ -4,8 +4,9 @@
 //! Architecture invariants:
 //! - one thread owns the only write connection; every write is a [`Batch`] applied in one
 //!   transaction together with the firehose cursor, so a crash never splits them;
-//! - readers use read-only WAL connections from a pool, on `spawn_blocking`, so queries never
-//!   wait on ingest;
+//! - readers use read-only WAL connections from a pool, so queries never wait on ingest; they
+//!   run on `spawn_blocking`, except the single primary-key probes of the hot path, which are
+//!   cheaper than the thread hand-off and run inline;
 //! - links of inactive accounts are hidden from every query.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
