@@ -7,6 +7,7 @@
 mod commits;
 mod http;
 mod identity;
+mod status;
 mod stream;
 mod support;
 mod world;

@@ -198,7 +198,7 @@ impl Repository {
 
         // The diff: every node new in this tree plus the nodes a consumer reads to invert
         // the ops (and that applying them reads), so that it can check `prevData` without
-        // holding the repo. The root is always among them, even for an empty commit.
+        // holding the repo.
         let proof_ops: Vec<Op<'_>> = ops.iter().map(CommitOp::as_mst_op).collect();
         let mut nodes = mst
             .commit_proof_blocks(&mut self.mst, &proof_ops)
