@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::atmosphere::traffic::{self, NOISE_COLLECTIONS};
 use crate::atmosphere::{
-    AtmosphereError, CommitInfo, Pds, PdsConfig, PlcDirectory, Relay, RelayConfig, tid::TidClock,
+    AtmosphereError, CommitInfo, Pds, PdsConfig, PlcDirectory, Relay, RelayConfig,
+    tid::{TidClock, datetime_now as now},
 };
 use crate::xmtp::{StandInConfig, XmtpStandIn};
 
@@ -135,12 +136,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
 }
 
 fn xmtp_error(error: impl std::fmt::Display) -> AtmosphereError {
@@ -442,13 +437,8 @@ impl Devnet {
             _ => {
                 let collection = NOISE_COLLECTIONS[(tick % 3) as usize];
                 let other = &users[rand::rng().random_range(0..users.len())].did;
-                let value = traffic::noise_record(collection, &user.did, other, tick);
-                self.inner.pds.create_record(
-                    &user.did,
-                    collection,
-                    &self.inner.rkeys.next(),
-                    value,
-                )?;
+                let (pds, rkeys) = (&self.inner.pds, &self.inner.rkeys);
+                traffic::write_noise(pds, rkeys, collection, &user.did, other, tick)?;
             }
         }
         Ok(())

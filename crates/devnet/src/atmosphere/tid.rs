@@ -1,10 +1,18 @@
-//! A TID clock for commit revisions: 13 base32-sortable characters of
-//! `(microseconds since the epoch << 10) | clock id`, strictly increasing per clock.
+//! The devnet's clocks: a TID clock for commit revisions and record keys (13 base32-sortable
+//! characters of `(microseconds since the epoch << 10) | clock id`, strictly increasing per
+//! clock), and the datetime strings of records and frames.
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+
+/// Now as an ATProto datetime: RFC 3339, UTC, milliseconds (`createdAt`, frame `time`).
+pub(crate) fn datetime_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
 
 /// Encodes a 63-bit TID value as 13 characters.
 pub fn encode_tid(value: u64) -> String {

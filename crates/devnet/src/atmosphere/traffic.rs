@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::error::AtmosphereError;
 use super::pds::{CommitInfo, Pds};
-use super::tid::TidClock;
+use super::tid::{TidClock, datetime_now as now};
 
 /// The filler collections.
 pub const NOISE_COLLECTIONS: [&str; 3] = [
@@ -15,12 +15,6 @@ pub const NOISE_COLLECTIONS: [&str; 3] = [
     "app.bsky.feed.like",
     "app.bsky.graph.follow",
 ];
-
-fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
 
 /// A filler record of `collection` by `did`, about `other` (another DID).
 pub fn noise_record(collection: &str, did: &str, other: &str, n: u64) -> serde_json::Value {
@@ -47,6 +41,19 @@ pub fn noise_record(collection: &str, did: &str, other: &str, n: u64) -> serde_j
     }
 }
 
+/// Writes one filler record of `collection` by `did` about `other`, under a fresh key.
+pub(crate) fn write_noise(
+    pds: &Pds,
+    rkeys: &TidClock,
+    collection: &str,
+    did: &str,
+    other: &str,
+    n: u64,
+) -> Result<CommitInfo, AtmosphereError> {
+    let value = noise_record(collection, did, other, n);
+    pds.create_record(did, collection, &rkeys.next(), value)
+}
+
 /// Writes `n` filler records spread over `dids` (random collection, author and subject).
 pub fn emit_noise(
     pds: &Pds,
@@ -63,8 +70,7 @@ pub fn emit_noise(
         let did = &dids[rng.random_range(0..dids.len())];
         let other = &dids[rng.random_range(0..dids.len())];
         let collection = NOISE_COLLECTIONS[rng.random_range(0..NOISE_COLLECTIONS.len())];
-        let value = noise_record(collection, did, other, i as u64);
-        match pds.create_record(did, collection, &rkeys.next(), value) {
+        match write_noise(pds, rkeys, collection, did, other, i as u64) {
             Ok(commit) => commits.push(commit),
             // Accounts deactivated or deleted meanwhile are skipped, not fatal.
             Err(AtmosphereError::AccountInactive(_) | AtmosphereError::UnknownAccount(_)) => {}

@@ -7,13 +7,7 @@ use firehose::frame::{
 };
 
 use super::{OpAction, RelayEvent};
-
-/// The informal `time` field: now, RFC 3339 with milliseconds, UTC.
-fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
+use crate::atmosphere::tid::datetime_now as now;
 
 /// The lexicon string of an op action.
 fn action_name(action: OpAction) -> &'static str {
