@@ -4,12 +4,13 @@
 //! and account changes, filler traffic, a background live-traffic task).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
 use serde_json::json;
 
+use crate::atmosphere::locks::lock;
 use crate::atmosphere::traffic::{self, NOISE_COLLECTIONS};
 use crate::atmosphere::{
     AtmosphereError, CommitInfo, Pds, PdsConfig, PlcDirectory, Relay, RelayConfig,
@@ -130,12 +131,6 @@ struct Inner {
     users: Mutex<Vec<UserHandle>>,
     links: Mutex<HashMap<String, LinkKeys>>,
     rkeys: TidClock,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn xmtp_error(error: impl std::fmt::Display) -> AtmosphereError {

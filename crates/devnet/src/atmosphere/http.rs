@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::error::AtmosphereError;
+use super::locks::lock;
 
 /// A running axum server on `127.0.0.1:<ephemeral>`; stops when dropped.
 #[derive(Debug)]
@@ -202,9 +203,7 @@ pub(crate) type SharedFaults = Arc<Mutex<HttpFaults>>;
 
 /// Replaces the settings behind `shared`.
 pub(crate) fn set_faults(shared: &SharedFaults, faults: HttpFaults) {
-    *shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = faults;
+    *lock(shared) = faults;
 }
 
 /// Middleware applying [`HttpFaults`] to every request.
@@ -214,9 +213,7 @@ pub(crate) async fn fault_layer(
     next: Next,
 ) -> Response {
     let (latency, limited, retry_after, unavailable) = {
-        let mut faults = faults
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut faults = lock(&faults);
         let limited = faults.rate_limit_next > 0;
         if limited {
             faults.rate_limit_next -= 1;

@@ -8,6 +8,7 @@
 
 mod error;
 mod http;
+pub(crate) mod locks;
 pub mod pds;
 pub mod plc;
 pub mod relay;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::error::AtmosphereError;
 use super::http::{HttpFaults, ServerHandle, SharedFaults, fault_layer, set_faults};
+use super::locks::lock;
 
 /// One PLC registration, the state behind a DID document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +96,7 @@ pub(crate) struct PlcShared {
 
 impl PlcShared {
     fn lock(&self) -> MutexGuard<'_, PlcState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 }
 

@@ -3,6 +3,8 @@
 //! clock), and the datetime strings of records and frames.
 
 use std::sync::Mutex;
+
+use super::locks::lock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
@@ -45,10 +47,7 @@ impl TidClock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
-        let mut last = self
-            .last_micros
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = lock(&self.last_micros);
         let micros = now.max(*last + 1);
         *last = micros;
         encode_tid((micros << 10) | self.clock_id)

@@ -7,13 +7,15 @@ mod repo;
 mod server;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock};
 
 use ::repo::{Curve, PrivateKey, sha256};
 use cid::Cid;
 
 use super::error::AtmosphereError;
 use super::http::{HttpFaults, ServerHandle, SharedFaults};
+pub(crate) use super::locks::lock;
+use super::locks::{read, write};
 use super::plc::{PlcDirectory, PlcEntry};
 use super::relay::{Relay, RelayEvent};
 use super::tid::TidClock;
@@ -95,21 +97,6 @@ pub(crate) struct PdsShared {
     clock: TidClock,
     keys_minted: Mutex<u64>,
     pub(crate) faults: SharedFaults,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A handle in its normal form, or why it is not one.

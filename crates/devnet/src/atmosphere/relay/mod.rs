@@ -12,7 +12,7 @@ mod index;
 mod log;
 mod stream;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,6 +21,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::error::AtmosphereError;
 use super::http::{HttpFaults, ServerHandle, SharedFaults, set_faults};
+pub(crate) use super::locks::lock;
 use index::RepoIndex;
 use log::{EventLog, LoggedFrame};
 
@@ -160,12 +161,6 @@ pub(crate) struct RelayShared {
     /// Where `getRepo` redirects (the PDS), like a non-archival Sync 1.1 relay.
     pub(crate) upstream: Mutex<Option<String>>,
     pub(crate) shutdown: watch::Receiver<bool>,
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running relay on loopback. Cloning shares the same relay.
