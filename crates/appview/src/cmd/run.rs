@@ -118,7 +118,8 @@ pub async fn start(
     })
     .context("build the identity resolver")?;
     let fetcher = firehose::HttpRecordFetcher::new(server::USER_AGENT)
-        .context("build the PDS HTTP client")?;
+        .context("build the PDS HTTP client")?
+        .allow_private_network(cfg.allow_private_network);
     let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(cfg.xmtp_api.clone()))
         .with_context(|| format!("XMTP identity API client for {}", cfg.xmtp_api))?;
 
