@@ -195,3 +195,64 @@ async fn changes_after_discovery_are_reconciled_and_replayed_events_cannot_undo_
         new_inbox.as_str()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_backfill_resumes_where_it_stopped_without_duplicates() {
+    let mut env = Env::start().await;
+    let generated = env.devnet.generate(30, 30).unwrap();
+    env.stop_app().await;
+    env.devnet.pds().set_faults(devnet::atmosphere::HttpFaults {
+        latency: Some(Duration::from_millis(30)),
+        ..Default::default()
+    });
+    // Into the stopped AppView's own index (it followed part of the firehose already).
+    let db = env.db();
+    let mut cfg = backfill_config(&[env.devnet.info().discovery_url], true).unwrap();
+    cfg.concurrency = 2;
+    cfg.per_host_concurrency = 2;
+    cfg.write_batch = 1;
+    let progress = Arc::new(Progress::new());
+    let stop = CancellationToken::new();
+    let run = tokio::spawn({
+        let (db, cfg, net, progress, stop) = (
+            db.clone(),
+            cfg.clone(),
+            network(&env),
+            progress.clone(),
+            stop.clone(),
+        );
+        async move { backfill_db(&db, cfg, &net, progress, stop).await }
+    });
+    wait_until("a third of the repos are done", || {
+        let progress = progress.clone();
+        async move { progress.finished() >= 10 }
+    })
+    .await;
+    stop.cancel();
+    let first = run.await.unwrap().unwrap();
+    assert!(first.interrupted && first.indexed < 30, "{first}");
+
+    let second = backfill_db(
+        &db,
+        cfg,
+        &network(&env),
+        Arc::new(Progress::new()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(!second.interrupted, "{second}");
+    assert_eq!(second.done_before, first.indexed, "{second}");
+    assert_eq!(first.indexed + second.indexed, 30, "{first} / {second}");
+
+    // Served: every generated link exactly once.
+    env.devnet.pds().set_faults(Default::default());
+    env.start_app().await;
+    let base = env.app.as_ref().unwrap().base.clone();
+    let links = all_links(&env.http, &base).await;
+    let mut dids: Vec<&str> = links.iter().filter_map(|l| l["did"].as_str()).collect();
+    dids.sort_unstable();
+    let mut expected: Vec<&str> = generated.users.iter().map(|u| u.did.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(dids, expected);
+}
