@@ -396,6 +396,11 @@ impl Pds {
             handles.insert(handle.clone(), did.to_owned());
         }
         account.handle = handle.clone();
+        self.announce_handle(did, handle)
+    }
+
+    /// Puts `handle` in `did`'s PLC document and emits `#identity`; returns its seq.
+    fn announce_handle(&self, did: &str, handle: String) -> Result<i64, AtmosphereError> {
         self.shared
             .plc
             .update(did, |entry| entry.handle = Some(handle.clone()))?;
@@ -415,13 +420,7 @@ impl Pds {
     ) -> Result<i64, AtmosphereError> {
         let handle = parse_handle(handle)?;
         self.account(did)?;
-        self.shared
-            .plc
-            .update(did, |entry| entry.handle = Some(handle.clone()))?;
-        Ok(self.shared.relay.publish(RelayEvent::Identity {
-            did: did.to_owned(),
-            handle: Some(handle),
-        }))
+        self.announce_handle(did, handle)
     }
 
     /// Rotates the signing key: new key in the PLC document, `#identity`, then an empty
