@@ -315,3 +315,30 @@ async fn link_json_is_byte_for_byte_the_serde_link_view() {
     let none = r.links_json_by_dids(vec![did(9)], true).await.unwrap();
     assert_eq!(none, b"{\"links\":[]}");
 }
+
+#[tokio::test]
+async fn links_json_by_dids_answers_more_dids_than_one_statement_takes() {
+    let db = Db::new();
+    let changes = (0..250)
+        .filter(|n| n % 3 != 0)
+        .flat_map(|n| {
+            [
+                put(&did(n), "c", &inbox(n), None),
+                verdict(&did(n), "c", Status::Verified),
+            ]
+        })
+        .collect();
+    db.apply(changes).await;
+    // Reverse order, with repeats: the answer follows the input order, each DID once.
+    let asked: Vec<String> = (0..250).rev().chain(0..10).map(did).collect();
+    let body = db.r().links_json_by_dids(asked, false).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let got: Vec<&str> = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["did"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..250).rev().filter(|n| n % 3 != 0).map(did).collect();
+    assert_eq!(got, expected);
+}
