@@ -2,6 +2,7 @@
 //! shutdown with in-flight requests completed.
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -54,6 +55,12 @@ pub async fn serve_on(
     state: xrpc::AppState,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Small JSON answers: do not let Nagle hold them back.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
