@@ -4,9 +4,11 @@
 //! signature, MST path) and written to SQLite with its progress. Target: ≥ 2,000 repos/s,
 //! i.e. ≥ 40 requests in flight to the one PDS host.
 //!
-//! Identity comes from memory (`StaticIdentity`: DID → key, PDS, handle), as a warm resolver
-//! cache would give; PLC lookups would go to another host with its own concurrency. The
-//! handle step is included (from memory).
+//! Identity: by default from memory (`StaticIdentity`: DID → key, PDS, handle), as a warm
+//! resolver cache would give. `BENCH_IDENTITY=resolver` uses the production
+//! `identity::Resolver` against the devnet PLC directory instead (one PLC fetch per DID, and
+//! the handle verified both ways through `resolveHandle` on the PDS, so two PDS requests per
+//! DID behind the latency).
 //!
 //! Run: `cargo bench -p backfill --bench backfill`; knobs: `BENCH_REPOS`, `BENCH_LATENCY_MS`,
 //! `BENCH_CONCURRENCY` (default 256), `BENCH_PER_HOST` (default 128).
@@ -26,6 +28,60 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// `identity::Resolver` for the backfill (what the binary's adapters do).
+struct Live(identity::Resolver);
+
+fn lookup(e: identity::IdentityError) -> LookupError {
+    if e.is_transient() {
+        LookupError::Transient(e.to_string())
+    } else {
+        LookupError::NotFound(e.to_string())
+    }
+}
+
+fn did(s: &str) -> Result<syntax::Did, LookupError> {
+    syntax::Did::parse(s).map_err(|e| LookupError::NotFound(e.to_string()))
+}
+
+impl IdentitySource for Live {
+    fn signing_key<'a>(
+        &'a self,
+        d: &'a str,
+        refresh: bool,
+    ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
+        Box::pin(async move {
+            let d = did(d)?;
+            if refresh {
+                self.0.refresh_did(&d).await.map_err(lookup)?;
+            }
+            self.0.signing_key(&d).await.map_err(lookup)
+        })
+    }
+
+    fn pds_endpoint<'a>(&'a self, d: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+        Box::pin(async move { self.0.pds(&did(d)?).await.map_err(lookup) })
+    }
+
+    fn refresh_handle<'a>(
+        &'a self,
+        d: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        self.verified_handle(d)
+    }
+}
+
+impl HandleSource for Live {
+    fn verified_handle<'a>(
+        &'a self,
+        d: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        Box::pin(async move {
+            let h = self.0.verified_handle(&did(d)?).await.map_err(lookup)?;
+            Ok(h.map(|h| h.as_str().to_string()))
+        })
+    }
 }
 
 struct Handles(Arc<StaticIdentity>);
@@ -107,11 +163,27 @@ async fn main() {
         ..BackfillConfig::default()
     };
     let progress = Arc::new(Progress::new());
+    let use_resolver = std::env::var("BENCH_IDENTITY").as_deref() == Ok("resolver");
+    let (ident, handles): (Arc<dyn IdentitySource>, Arc<dyn HandleSource>) = if use_resolver {
+        let info = devnet.info();
+        let r = Arc::new(Live(
+            identity::Resolver::new(identity::ResolverConfig {
+                plc_url: info.plc_url,
+                resolve_handle_service: Some(info.handle_resolver_url),
+                allow_private_network: true,
+                ..identity::ResolverConfig::default()
+            })
+            .unwrap(),
+        ));
+        (r.clone(), r)
+    } else {
+        (identity.clone(), Arc::new(Handles(identity.clone())))
+    };
     let deps = BackfillDeps {
         writer: store.writer(),
         reader: store.reader(),
-        identity: identity.clone() as Arc<dyn IdentitySource>,
-        handles: Some(Arc::new(Handles(identity.clone()))),
+        identity: ident,
+        handles: Some(handles),
         fetcher: None,
         progress: progress.clone(),
     };
@@ -122,10 +194,11 @@ async fn main() {
     let el = t.elapsed();
     println!("{report}");
     println!(
-        "backfill: {} repos in {:.2?} = {:.0} repos/s (PDS latency {latency} ms, concurrency {concurrency}, per host {per_host}; target >= 2000/s)",
+        "backfill: {} repos in {:.2?} = {:.0} repos/s (PDS latency {latency} ms, concurrency {concurrency}, per host {per_host}, identity {}; target >= 2000/s)",
         report.indexed + report.absent + report.failed,
         el,
-        (report.indexed + report.absent + report.failed) as f64 / el.as_secs_f64()
+        (report.indexed + report.absent + report.failed) as f64 / el.as_secs_f64(),
+        if use_resolver { "resolver" } else { "memory" }
     );
     assert_eq!(report.indexed as usize, n, "every record indexed");
     assert_eq!(store.reader().counts().await.unwrap().pending as usize, n);
