@@ -124,6 +124,7 @@ async fn backfill_finds_links_made_before_it_and_equals_following_the_firehose()
             db: db_b,
             listen: "127.0.0.1:0".parse().unwrap(),
             relay: info.relay_url,
+            discovery: vec![info.discovery_url],
             plc: info.plc_url,
             xmtp_api: info.xmtp_api_url,
             handle_resolver: Some(info.handle_resolver_url),

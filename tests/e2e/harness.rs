@@ -62,6 +62,7 @@ impl Env {
             db: self.db(),
             listen: "127.0.0.1:0".parse().unwrap(),
             relay: info.relay_url,
+            discovery: vec![info.discovery_url],
             plc: info.plc_url,
             xmtp_api: info.xmtp_api_url,
             handle_resolver: Some(info.handle_resolver_url),

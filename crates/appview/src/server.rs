@@ -2,9 +2,9 @@
 //! shutdown with in-flight requests completed.
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::response::Html;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,7 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     firehose::metrics::describe();
     verifier::describe_metrics();
     xmtp::client::describe_metrics();
+    backfill::metrics::describe();
     Ok(handle)
 }
 

@@ -26,6 +26,8 @@ pub struct RunConfig {
     pub listen: SocketAddr,
     /// The relay's subscribeRepos base URL.
     pub relay: String,
+    /// Where `listReposByCollection` is asked when a backfill is needed.
+    pub discovery: Vec<String>,
     /// PLC directory.
     pub plc: String,
     /// XMTP identity API endpoint.
@@ -60,6 +62,7 @@ impl RunConfig {
             db: args.db.db.clone(),
             listen: config::parse_listen(&args.server.listen)?,
             relay: config::check_url("relay", &args.relay, &["ws", "wss"])?,
+            discovery: args.discovery.discovery.clone(),
             plc: config::check_url("plc", &net.plc, &["http", "https"])?,
             xmtp_api,
             handle_resolver: net
@@ -131,6 +134,21 @@ pub async fn start(
         verify_all_commits: cfg.verify_all_commits,
         ..firehose::FirehoseConfig::default()
     };
+    // Backfill on an empty (or interrupted) index and whenever the firehose finds its
+    // cursor gone from the relay's window; shares the writer, and the store's
+    // newer-rev-wins rule orders its results against firehose events.
+    let backfill_cfg = super::backfill::backfill_config(&cfg.discovery, cfg.allow_private_network)?;
+    let backfill_deps = super::backfill::backfill_deps(
+        &store,
+        resolver.clone(),
+        Arc::new(super::backfill::engine::Progress::new()),
+    );
+    let (status, stop) = (live.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        backfill::backfill_when_needed(backfill_cfg, backfill_deps, status, stop).await;
+        Ok(())
+    });
+
     let deps = firehose::FirehoseDeps {
         writer: store.writer(),
         reader: store.reader(),
