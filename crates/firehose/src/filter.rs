@@ -101,28 +101,7 @@ fn parse_header<'a>(r: &mut Reader<'a>) -> Result<FrameKind, FrameError> {
         r.skip_raw(COMMIT_HEADER.len())?;
         return Ok(FrameKind::Commit);
     }
-    let n = r
-        .map_len()
-        .map_err(|_| FrameError::Header("header is not a map"))?;
-    let (mut op, mut t) = (None, None);
-    for _ in 0..n {
-        match r.str()? {
-            "op" => {
-                op = Some(
-                    r.int()
-                        .map_err(|_| FrameError::Header("op is not an integer"))?,
-                )
-            }
-            "t" => {
-                t = Some(
-                    r.str()
-                        .map_err(|_| FrameError::Header("t is not a string"))?,
-                )
-            }
-            _ => r.skip()?,
-        }
-    }
-    match (op, t) {
+    match crate::frame::header_fields(r)? {
         (None, _) => Err(FrameError::Header("missing op")),
         (Some(-1), _) => Ok(FrameKind::Error),
         (Some(1), Some(t)) => Ok(FrameKind::from_t(t)),

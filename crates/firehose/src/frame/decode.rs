@@ -14,11 +14,29 @@ pub fn decode_header(bytes: &[u8]) -> Result<(Header, Reader<'_>), FrameError> {
         return Err(FrameError::TooLarge(bytes.len()));
     }
     let mut r = Reader::new(bytes);
+    let (op, t) = header_fields(&mut r)?;
+    let op = op.ok_or(FrameError::Header("missing op"))?;
+    if op == 1 && t.is_none() {
+        return Err(FrameError::Header("op 1 without t"));
+    }
+    Ok((
+        Header {
+            op,
+            t: t.map(str::to_owned),
+        },
+        r,
+    ))
+}
+
+/// Reads the header map's `op` and `t` (either may be missing; unknown keys skipped).
+/// Shared by the full decoder and the filter-first peek.
+pub(crate) fn header_fields<'a>(
+    r: &mut Reader<'a>,
+) -> Result<(Option<i64>, Option<&'a str>), FrameError> {
     let n = r
         .map_len()
         .map_err(|_| FrameError::Header("header is not a map"))?;
-    let mut op = None;
-    let mut t = None;
+    let (mut op, mut t) = (None, None);
     for _ in 0..n {
         match r.str()? {
             "op" => {
@@ -36,17 +54,7 @@ pub fn decode_header(bytes: &[u8]) -> Result<(Header, Reader<'_>), FrameError> {
             _ => r.skip()?,
         }
     }
-    let op = op.ok_or(FrameError::Header("missing op"))?;
-    if op == 1 && t.is_none() {
-        return Err(FrameError::Header("op 1 without t"));
-    }
-    Ok((
-        Header {
-            op,
-            t: t.map(str::to_owned),
-        },
-        r,
-    ))
+    Ok((op, t))
 }
 
 fn cid(kind: &'static str, field: &'static str, b: &[u8]) -> Result<Cid, FrameError> {

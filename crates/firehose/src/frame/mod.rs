@@ -15,6 +15,7 @@ mod decode;
 mod encode;
 
 pub use decode::decode_header;
+pub(crate) use decode::header_fields;
 pub use encode::{
     encode_account, encode_commit, encode_error, encode_identity, encode_info, encode_sync,
 };
