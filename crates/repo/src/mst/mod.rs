@@ -354,6 +354,9 @@ impl Mst {
 pub struct PartialMst<'s> {
     pub(crate) tree: Tree,
     ctx: Ctx<'s>,
+    /// The root given to [`Self::load`]: its block was read even when the tree is empty
+    /// (an empty tree has no node in `tree`, but a consumer still loads its root block).
+    loaded_root: Cid,
 }
 
 impl std::fmt::Debug for PartialMst<'_> {
@@ -369,13 +372,17 @@ impl<'s> PartialMst<'s> {
     pub fn load(root: Cid, src: &'s dyn BlockSource) -> Result<Self, MstError> {
         let mut ctx = Ctx { src, reads: None };
         let tree = Tree::load(root, &mut ctx)?;
-        Ok(PartialMst { tree, ctx })
+        Ok(PartialMst {
+            tree,
+            ctx,
+            loaded_root: root,
+        })
     }
 
-    /// Starts recording the CIDs of nodes read from the source (including the root).
+    /// Starts recording the CIDs of nodes read from the source, starting with the root given
+    /// to [`Self::load`] (also when it is the empty node: a proof set must always hold it).
     pub fn track_reads(&mut self) {
-        let root = self.tree.root.cid();
-        self.ctx.reads = Some(root.into_iter().collect());
+        self.ctx.reads = Some(vec![self.loaded_root]);
     }
 
     /// CIDs read from the source since [`Self::track_reads`].

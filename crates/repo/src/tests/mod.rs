@@ -3,6 +3,7 @@
 mod car;
 mod cbor;
 mod commit;
+mod empty_tree;
 mod keys;
 mod mst;
 mod verify;
