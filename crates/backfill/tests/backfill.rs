@@ -9,7 +9,7 @@ use std::time::Duration;
 use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
 use devnet::atmosphere::HttpFaults;
 use devnet::world::{Devnet, DevnetConfig};
-use firehose::resync::fetch_inbox_changes;
+use firehose::resync::{InboxOutcome, fetch_inbox_changes};
 use firehose::{
     BoxFuture, HttpRecordFetcher, IdentitySource, LookupError, StaticAccount, StaticIdentity,
 };
@@ -55,16 +55,6 @@ impl World {
                 let user = self
                     .devnet
                     .create_user(&format!("bf{:05}", start + i))
-                    .unwrap();
-                // A profile record too, so no tree is ever empty: the devnet's proof of an
-                // absent key in an empty tree lacks the root node (reported to its owner).
-                self.devnet
-                    .update_record(
-                        &user.did,
-                        "app.bsky.actor.profile",
-                        "self",
-                        serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": "bf" }),
-                    )
                     .unwrap();
                 let info = self.devnet.pds().account_info(&user.did).unwrap();
                 self.identity.insert(
@@ -164,6 +154,46 @@ async fn a_proof_of_absence_removes_a_stale_link_on_the_next_pass() {
     assert_eq!((report.indexed, report.absent), (2, 1), "{report}");
     assert_eq!(w.inbox_of(&dids[1]).await, None);
     assert!(w.inbox_of(&dids[0]).await.is_some());
+}
+
+#[tokio::test]
+async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
+    let w = World::new().await;
+    // A repo that never had a record, and one whose only record was deleted.
+    let dids = w.users(2);
+    w.devnet.link_inbox(&dids[1]).unwrap();
+    w.devnet
+        .delete_record(&dids[1], "org.xmtp.inbox", "self")
+        .unwrap();
+    let fetcher = HttpRecordFetcher::new("test").unwrap();
+    for did in &dids {
+        let fetched = fetch_inbox_changes(w.identity.as_ref(), &fetcher, did)
+            .await
+            .unwrap_or_else(|e| panic!("{did}: empty-tree proof of absence rejected: {e}"));
+        let InboxOutcome::Absent { commit } = &fetched.outcome else {
+            panic!(
+                "{did}: expected a proof of absence, got {:?}",
+                fetched.outcome
+            )
+        };
+        assert_eq!(commit.data_cid, repo::mst::empty_root().to_string());
+    }
+    // The PDS lists both; the backfill proves both absent and fails none.
+    let report = w.run(w.cfg(vec![w.devnet.info().pds_url])).await;
+    assert_eq!(
+        (
+            report.discovered,
+            report.indexed,
+            report.absent,
+            report.failed
+        ),
+        (2, 0, 2, 0),
+        "{report}"
+    );
+    for did in &dids {
+        assert_eq!(w.inbox_of(did).await, None);
+        assert!(w.store.reader().repo_state(did).await.unwrap().is_some());
+    }
 }
 
 #[tokio::test]

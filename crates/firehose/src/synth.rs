@@ -197,4 +197,19 @@ mod tests {
         assert_eq!(pa.to_u64(), 1_700_000_000_000_000 << 10);
         assert!(a < b);
     }
+
+    #[test]
+    fn an_empty_repo_commits_and_proves_absence_verifiably() {
+        let key = PrivateKey::generate(repo::Curve::K256);
+        let pk = key.public_key();
+        let mut r = SynthRepo::new("did:plc:empty", key, 1_780_000_000_000_000);
+        // A first commit without writes: its CAR must still carry the (empty) root node.
+        let c = r.commit(1, &[]);
+        let v = repo::verify_commit(&c.blocks, &c.commit, &c.repo, &c.rev, &pk).unwrap();
+        v.invert(&[], &repo::mst::empty_root()).unwrap();
+        let car = r.record_proof("org.xmtp.inbox/self").unwrap();
+        let proof = repo::verify_record_proof(&car, "did:plc:empty", "org.xmtp.inbox", "self", &pk)
+            .unwrap();
+        assert_eq!(proof.record, None);
+    }
 }

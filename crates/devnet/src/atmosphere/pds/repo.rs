@@ -200,14 +200,9 @@ impl Repository {
         // the ops (and that applying them reads), so that it can check `prevData` without
         // holding the repo.
         let proof_ops: Vec<Op<'_>> = ops.iter().map(CommitOp::as_mst_op).collect();
-        let mut nodes = mst
+        let nodes = mst
             .commit_proof_blocks(&mut self.mst, &proof_ops)
             .map_err(|error| AtmosphereError::Repo(format!("commit proof: {error}")))?;
-        // `commit_proof_blocks` leaves out the root of an empty tree (no op reads it), but a
-        // consumer loads the root first: ship it.
-        if !nodes.iter().any(|(cid, _)| *cid == data) {
-            nodes.extend(mst.blocks().into_iter().filter(|(cid, _)| *cid == data));
-        }
         let mut blocks: Vec<(Cid, Vec<u8>)> = vec![(commit_cid, commit_block.clone())];
         let mut included = BTreeSet::new();
         for (cid, bytes) in nodes.into_iter().chain(new_blocks) {
