@@ -18,20 +18,6 @@ use super::harness::{Env, PATIENCE, wait_until};
 
 const INBOX: &str = "org.xmtp.inbox";
 
-/// Gives `did` a profile record, so that deleting its inbox record does not leave an empty
-/// tree: `repo::PartialMst::track_reads` misses the root of an empty tree, so proofs of
-/// absence (and commits) that empty a repo lack the root node (reported to the repo owner).
-fn keep_tree_non_empty(env: &Env, did: &str) {
-    env.devnet
-        .update_record(
-            did,
-            "app.bsky.actor.profile",
-            "self",
-            serde_json::json!({ "$type": "app.bsky.actor.profile" }),
-        )
-        .unwrap();
-}
-
 fn network(env: &Env) -> NetworkArgs {
     let info = env.devnet.info();
     NetworkArgs {
@@ -95,7 +81,6 @@ async fn backfill_finds_links_made_before_it_and_equals_following_the_firehose()
     let env = Env::start().await;
     // Made while only AppView A (following the firehose from the start) is running.
     let generated = env.devnet.generate(16, 14).unwrap();
-    keep_tree_non_empty(&env, &generated.valid[0]);
     env.devnet
         .delete_record(&generated.valid[0], INBOX, "self")
         .unwrap();
@@ -172,7 +157,6 @@ async fn changes_after_discovery_are_reconciled_and_replayed_events_cannot_undo_
     }
     // While the AppView is down: one record deleted, one replaced. The directory still lists
     // the deleted one; the backfill's proof of absence removes it.
-    keep_tree_non_empty(&env, &gone);
     env.stop_app().await;
     env.devnet.delete_record(&gone, INBOX, "self").unwrap();
     let (new_inbox, _) = env.devnet.link_inbox(&relinked).unwrap();

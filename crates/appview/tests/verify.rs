@@ -54,16 +54,6 @@ async fn verify_reports_valid_forged_revoked_missing_and_unknown_with_their_exit
     let forged = generated.forged[0].clone();
     let revoked = generated.revoked[0].clone();
     let without = generated.users[7].did.clone();
-    // A record of another collection, so that its tree is not empty (the devnet's proof of
-    // absence in an empty tree lacks the root node; reported to its owner).
-    devnet
-        .update_record(
-            &without,
-            "app.bsky.actor.profile",
-            "self",
-            serde_json::json!({ "$type": "app.bsky.actor.profile" }),
-        )
-        .unwrap();
 
     // Valid, by handle: exit 0, the evidence in the JSON.
     let handle = handle_of(&devnet, &valid);
