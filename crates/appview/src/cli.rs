@@ -192,6 +192,18 @@ pub struct BackfillArgs {
     /// Where repos are discovered.
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
+
+    /// Repos fetched at once, over all PDS hosts.
+    #[arg(long, env = "XMTP_APPVIEW_CONCURRENCY", default_value_t = 64)]
+    pub concurrency: usize,
+
+    /// Requests in flight to one host at once (be gentle with other people's PDSes).
+    #[arg(long, env = "XMTP_APPVIEW_PER_HOST_CONCURRENCY", default_value_t = 8)]
+    pub per_host_concurrency: usize,
+
+    /// Start a new pass from scratch instead of resuming an unfinished one.
+    #[arg(long, env = "XMTP_APPVIEW_FRESH")]
+    pub fresh: bool,
 }
 
 /// Options of `verify`.

@@ -168,10 +168,18 @@ pub async fn backfill_db(
 
 /// Runs `backfill` until done or SIGINT/SIGTERM (progress is saved either way).
 pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
-    let cfg = backfill_config(
-        discovery_list(&args.discovery),
-        args.network.allow_private_network,
-    )?;
+    if args.concurrency == 0 || args.per_host_concurrency == 0 {
+        anyhow::bail!("--concurrency and --per-host-concurrency must be at least 1");
+    }
+    let cfg = BackfillConfig {
+        concurrency: args.concurrency,
+        per_host_concurrency: args.per_host_concurrency,
+        fresh: args.fresh,
+        ..backfill_config(
+            discovery_list(&args.discovery),
+            args.network.allow_private_network,
+        )?
+    };
     let progress = Arc::new(Progress::new());
     let shutdown = shutdown::on_signal();
     let done = CancellationToken::new();
