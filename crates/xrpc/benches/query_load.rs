@@ -9,7 +9,8 @@
 //! `_health`, `resolveActor` with random existing DIDs, `resolveActors` with 100 random DIDs.
 //! Prints req/s, p50/p99 latency, the resolveActor/_health ratio against the targets, and the
 //! index size on disk. Client and server share the machine, so the ratio within one run is the
-//! figure that counts.
+//! figure that counts. `QUERY_LOAD_HOLD=<s>` serves without the built-in client instead, for an
+//! external one (`wrk` with `benches/resolve_actors.lua`), and reports the server's CPU time.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -296,6 +297,35 @@ fn main() {
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["status"], "verified");
     });
+
+    // `QUERY_LOAD_HOLD=<s>`: no built-in load generator; write the DIDs to `<db dir>/dids.txt`,
+    // serve for that long and report the server's CPU time, for an external client such as
+    // `wrk -t1 -c50 --latency -s crates/xrpc/benches/resolve_actors.lua <url> -- <dids.txt>`.
+    if let Some(hold) = std::env::var("QUERY_LOAD_HOLD")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        let list = db_dir.join("dids.txt");
+        let mut text = String::with_capacity(dids.len() * 33);
+        for did in dids.iter() {
+            text.push_str(did);
+            text.push('\n');
+        }
+        std::fs::write(&list, text).unwrap();
+        println!(
+            "serving http://{addr} for {hold} s; DIDs in {}",
+            list.display()
+        );
+        let cpu_before = process_cpu_secs();
+        std::thread::sleep(Duration::from_secs_f64(hold));
+        println!(
+            "server CPU over the hold: {:.2} s",
+            process_cpu_secs() - cpu_before
+        );
+        let _ = stop_tx.send(());
+        server_rt.block_on(server).unwrap().unwrap();
+        return;
+    }
 
     // `QUERY_LOAD_WARMUP=<s>` (default 2) before each measured run.
     let warmup = env_usize("QUERY_LOAD_WARMUP", 2) as f64;
