@@ -323,6 +323,32 @@ impl Processor {
         verify::check_signature(signed, &key)
     }
 
+    /// The stored state of `did` when tracked; `Err(stale_rev)` when `rev` is not newer
+    /// than the last rev we know for it (a replay or an out-of-order event).
+    async fn newer_than_known(
+        &mut self,
+        did: &str,
+        rev: &str,
+        tracked: bool,
+    ) -> Result<Option<MemRepo>, Outcome> {
+        let state = if tracked {
+            self.repo_state(did).await
+        } else {
+            None
+        };
+        match self.known_rev(did, &state) {
+            Some(known) if rev <= known.as_str() => Err(Outcome::Ignored("stale_rev")),
+            _ => Ok(state),
+        }
+    }
+
+    /// Counts a commit (or `#sync`) whose signature and proof checked out.
+    fn verified(&mut self, did: &str, rev: &str) {
+        self.stats.commits_verified += 1;
+        metrics::counter!(m::COMMITS_VERIFIED).increment(1);
+        self.remember_audit_rev(did, rev);
+    }
+
     fn known_rev(&self, did: &str, state: &Option<MemRepo>) -> Option<String> {
         state
             .as_ref()
@@ -350,16 +376,10 @@ impl Processor {
             .iter()
             .any(|o| split_path(&o.path).is_some_and(|(col, _)| col == INBOX_COLLECTION));
         let tracked = touches || self.is_tracked(did);
-        let state = if tracked {
-            self.repo_state(did).await
-        } else {
-            None
+        let state = match self.newer_than_known(did, &c.rev, tracked).await {
+            Ok(state) => state,
+            Err(stale) => return stale,
         };
-        if let Some(known) = self.known_rev(did, &state)
-            && c.rev.as_str() <= known.as_str()
-        {
-            return Outcome::Ignored("stale_rev");
-        }
         let parsed = match verify::parse_commit(&c, now_micros()) {
             Ok(p) => p,
             Err(r) => return self.reject(did, c.seq, r),
@@ -371,9 +391,7 @@ impl Processor {
             Ok(v) => v,
             Err(r) => return self.reject(did, c.seq, r),
         };
-        self.stats.commits_verified += 1;
-        metrics::counter!(m::COMMITS_VERIFIED).increment(1);
-        self.remember_audit_rev(did, &c.rev);
+        self.verified(did, &c.rev);
         if !tracked {
             return Outcome::Accepted;
         }
@@ -464,16 +482,10 @@ impl Processor {
         if !tracked && !self.verify_all {
             return Outcome::Ignored("untracked");
         }
-        let state = if tracked {
-            self.repo_state(did).await
-        } else {
-            None
+        let state = match self.newer_than_known(did, &e.rev, tracked).await {
+            Ok(state) => state,
+            Err(stale) => return stale,
         };
-        if let Some(known) = self.known_rev(did, &state)
-            && e.rev.as_str() <= known.as_str()
-        {
-            return Outcome::Ignored("stale_rev");
-        }
         let parsed = match verify::parse_sync(&e, now_micros()) {
             Ok(p) => p,
             Err(r) => return self.reject(did, e.seq, r),
@@ -481,9 +493,7 @@ impl Processor {
         if let Err(r) = self.verify_signature(did, &parsed.signed).await {
             return self.reject(did, e.seq, r);
         }
-        self.stats.commits_verified += 1;
-        metrics::counter!(m::COMMITS_VERIFIED).increment(1);
-        self.remember_audit_rev(did, &e.rev);
+        self.verified(did, &e.rev);
         if tracked {
             let data = parsed.signed.data.to_string();
             if state.as_ref().is_some_and(|s| s.data == data) {
