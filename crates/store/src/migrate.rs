@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "backfill",
         sql: include_str!("../../../migrations/0003_backfill.sql"),
     },
+    Migration {
+        version: 4,
+        name: "recheck",
+        sql: include_str!("../../../migrations/0004_recheck.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -347,6 +347,24 @@ pub(crate) fn links_to_check(
             .collect::<rusqlite::Result<Vec<_>>>()?;
         out.extend(rows);
     }
+    let left = limit.saturating_sub(out.len());
+    if left > 0 {
+        // Invalid only for want of a usable inbox: re-checked when their time comes
+        // (the verifier sets not_before = verdict time + --reverify-after).
+        let rows = conn
+            .prepare_cached(
+                "SELECT did, inbox_id, signature, record_cid, status FROM links
+                 WHERE status = 'invalid' AND reason IN ('inbox_not_found', 'inbox_state_invalid')
+                   AND not_before <= ?1
+                 ORDER BY not_before, did LIMIT ?2",
+            )?
+            .query_map(
+                params![now, i64::try_from(left).unwrap_or(i64::MAX)],
+                check_item,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(rows);
+    }
     Ok(out)
 }
 

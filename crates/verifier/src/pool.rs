@@ -62,6 +62,11 @@ struct Ctx {
     api: Arc<dyn IdentityApi>,
 }
 
+/// Reasons that say the XMTP side was not usable rather than that the signature is wrong:
+/// links invalid for these are re-checked every `reverify_after` (the store's query for
+/// them lists the same codes).
+const RECHECKED_REASONS: [&str; 2] = ["inbox_not_found", "inbox_state_invalid"];
+
 /// The result of one chunk of inboxes.
 struct ChunkOut {
     changes: Vec<Change>,
@@ -327,6 +332,26 @@ impl Verifier {
         } else {
             self.failures = 0;
         }
+        // An inbox that had no updates yet, or whose log did not replay, may become usable:
+        // such links are offered again after --reverify-after, like verified ones.
+        let recheck_at = now.saturating_add(self.cfg.reverify_after.as_secs() as i64);
+        let rechecks: Vec<Change> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Verdict {
+                    did,
+                    record_cid,
+                    reason: Some(reason),
+                    ..
+                } if RECHECKED_REASONS.contains(&reason.as_str()) => Some(Change::RetryLater {
+                    did: did.clone(),
+                    record_cid: record_cid.clone(),
+                    not_before: recheck_at,
+                }),
+                _ => None,
+            })
+            .collect();
+        changes.extend(rechecks);
         self.writer.apply(Batch::of(changes)).await?;
         metrics::counter!("verifier_rounds_total").increment(1);
         Ok(stats)

@@ -384,3 +384,39 @@ async fn run_verifies_pending_links_until_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_link_whose_inbox_was_not_found_is_rechecked_and_can_become_verified() {
+    let e = env().await;
+    // The inbox exists in the wallet's world but is not on the network yet.
+    let wallet = xmtp::builder::Wallet::generate();
+    let installation = InstallationKey::generate();
+    let create = xmtp::builder::create_inbox(&wallet, 1, &installation, 1_767_225_600_000_000_000);
+    let inbox_id = create.inbox_id.clone();
+    e.put(
+        "did:plc:early",
+        "bafy1",
+        &inbox_id,
+        &installation.sign_did("did:plc:early"),
+    )
+    .await;
+    let mut v = e.verifier();
+    let now = pool::unix_now();
+    v.round(now).await.unwrap();
+    assert_eq!(
+        e.status("did:plc:early").await.1.as_deref(),
+        Some("inbox_not_found")
+    );
+
+    // Not offered again before --reverify-after has passed.
+    assert_eq!(v.round(now + 1).await.unwrap().links, 0);
+
+    // The inbox appears on the network; the next re-check finds it.
+    e.node.append_unchecked(&inbox_id, create);
+    let later = now + VerifierConfig::default().reverify_after.as_secs() as i64 + 1;
+    let stats = v.round(later).await.unwrap();
+    assert_eq!(stats.links, 1);
+    let (status, reason, key) = e.status("did:plc:early").await;
+    assert_eq!((status, reason), (Status::Verified, None));
+    assert_eq!(key, Some(hex::encode(installation.public_key())));
+}
