@@ -35,6 +35,8 @@ pub struct BackfillConfig {
     pub write_interval: Duration,
     /// Start a new pass even if the stored one was not finished.
     pub fresh: bool,
+    /// In `run`: first delay before resuming a pass left unfinished (doubles up to 1 h).
+    pub resume_unfinished_after: Duration,
     /// Allow PDS hosts on loopback and private ranges (SSRF guard off: devnet, tests).
     pub allow_private_network: bool,
     /// The HTTP user agent.
@@ -50,6 +52,7 @@ impl Default for BackfillConfig {
             list_repos_limit: 1000,
             concurrency: 64,
             per_host_concurrency: 8,
+            resume_unfinished_after: Duration::from_secs(60),
             request_timeout: Duration::from_secs(15),
             http_attempts: 5,
             did_attempts: 3,

@@ -139,16 +139,27 @@ pub async fn run_backfill(
     Ok(report)
 }
 
+/// How often `backfill_when_needed` looks at the firehose's "missed events" flag.
+const TRIGGER_POLL: Duration = Duration::from_secs(10);
+
 /// What `xmtp-appview run` does: backfill at start when the index was never backfilled (or
 /// a pass was interrupted), then again (a new pass) each time the firehose reports missed
 /// events (`LiveStatus::take_needs_backfill`). Returns when `shutdown` fires. A failed run is
-/// logged and retried at the next trigger; it never stops the AppView.
+/// logged and retried at the next trigger; it never stops the AppView. A pass left
+/// unfinished (a discovery service or PDSes unreachable) is resumed after
+/// `resume_unfinished_after`, doubling up to an hour while it stays unfinished.
 pub async fn backfill_when_needed(
     cfg: BackfillConfig,
     deps: BackfillDeps,
     live: Arc<LiveStatus>,
     shutdown: CancellationToken,
 ) {
+    // An unfinished pass (a discovery service or PDSes unreachable) is resumed after a
+    // growing delay, so a network fault at start-up does not leave the index half-filled
+    // until the next restart.
+    let (first_retry, max_retry) = (cfg.resume_unfinished_after, Duration::from_secs(3600));
+    let mut retry_delay = first_retry;
+    let mut retry_at: Option<tokio::time::Instant> = None;
     let mut first = true;
     loop {
         let wanted = if first {
@@ -161,20 +172,43 @@ pub async fn backfill_when_needed(
                 }
             }
         } else {
-            live.take_needs_backfill()
+            let due = retry_at.is_some_and(|t| tokio::time::Instant::now() >= t);
+            live.take_needs_backfill() || due
         };
         if wanted {
             let cfg = BackfillConfig {
                 fresh: false,
                 ..cfg.clone()
             };
-            if let Err(e) = run_backfill(cfg, deps.clone(), shutdown.clone()).await {
-                tracing::warn!(error = %e, "backfill failed; will retry at the next trigger");
+            if let Err(e) = run_backfill(cfg.clone(), deps.clone(), shutdown.clone()).await {
+                tracing::warn!(error = %e, "backfill failed; will retry");
             }
+            if shutdown.is_cancelled() {
+                return;
+            }
+            retry_at = match needs_backfill(&cfg, &deps.reader).await {
+                Ok(false) => {
+                    retry_delay = first_retry;
+                    None
+                }
+                Ok(true) | Err(_) => {
+                    tracing::info!(
+                        retry_in = ?retry_delay,
+                        "backfill pass unfinished; resuming it later"
+                    );
+                    let at = tokio::time::Instant::now() + retry_delay;
+                    retry_delay = (retry_delay * 2).min(max_retry);
+                    Some(at)
+                }
+            };
         }
+        let tick = retry_at.map_or(TRIGGER_POLL, |at| {
+            at.saturating_duration_since(tokio::time::Instant::now())
+                .min(TRIGGER_POLL)
+        });
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = tokio::time::sleep(tick) => {}
         }
     }
 }

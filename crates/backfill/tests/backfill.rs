@@ -334,3 +334,44 @@ async fn an_interrupted_backfill_resumes_without_fetching_a_repo_twice() {
     }
     assert_eq!(reader.counts().await.unwrap().pending, 40);
 }
+
+#[tokio::test]
+async fn an_unfinished_pass_is_resumed_without_a_restart() {
+    let w = World::new().await;
+    let dids = w.users(2);
+    for did in &dids {
+        w.devnet.link_inbox(did).unwrap();
+    }
+    // The discovery service is down when the AppView starts.
+    w.devnet.relay().set_http_faults(HttpFaults {
+        unavailable: true,
+        ..HttpFaults::default()
+    });
+    let cfg = BackfillConfig {
+        http_attempts: 1,
+        resume_unfinished_after: Duration::from_millis(100),
+        ..w.cfg(vec![w.devnet.info().discovery_url])
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(backfill::backfill_when_needed(
+        cfg,
+        w.deps(Arc::new(Progress::new())),
+        Arc::new(firehose::LiveStatus::new()),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(w.inbox_of(&dids[0]).await, None);
+
+    // It comes back: the unfinished pass is resumed on its own.
+    w.devnet.relay().set_http_faults(HttpFaults::default());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while w.inbox_of(&dids[1]).await.is_none() || w.inbox_of(&dids[0]).await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pass was never resumed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+}
