@@ -2,7 +2,7 @@
 //! store: verification, forgery, revocation, new installations, outages and garbage.
 
 use crate::*;
-use devnet::xmtp::{FaultMode, StandInConfig, XmtpStandIn};
+use devnet::xmtp::{DevInbox, FaultMode, StandInConfig, XmtpStandIn};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Batch, Change, RecordInput, Status, Store};
@@ -65,6 +65,12 @@ impl Env {
             .unwrap();
     }
 
+    /// Publishes `did`'s record naming `inbox`, signed by the inbox's installation.
+    async fn put_signed(&self, did: &str, cid: &str, inbox: &DevInbox) {
+        let signature = inbox.sign_did(did).unwrap();
+        self.put(did, cid, &inbox.inbox_id, &signature).await;
+    }
+
     async fn status(&self, did: &str) -> (Status, Option<String>, Option<String>) {
         let link = self.store.reader().link_by_did(did).await.unwrap().unwrap();
         (link.status, link.reason, link.installation_key)
@@ -75,13 +81,7 @@ impl Env {
 async fn a_correctly_signed_link_becomes_verified_with_its_installation_key() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     let stats = e.verifier().round(pool::unix_now()).await.unwrap();
     assert_eq!((stats.links, stats.verified), (1, 1));
     let key = hex::encode(inbox.installations[0].public_key());
@@ -155,13 +155,7 @@ async fn forged_malformed_and_unknown_links_are_invalid_with_reasons() {
 async fn revoking_the_installation_turns_the_link_invalid_on_recheck() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     let mut v = e.verifier();
     v.round(pool::unix_now()).await.unwrap();
     assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
@@ -185,13 +179,7 @@ async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
     let e = env().await;
     let inbox = e.node.create_inbox();
     let future_key = InstallationKey::generate();
-    e.put(
-        "did:plc:alice",
-        "bafya",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafya", &inbox).await;
     e.put(
         "did:plc:bob",
         "bafyb",
@@ -235,13 +223,7 @@ async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
 async fn an_outage_keeps_links_pending_until_the_api_returns() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     let mut v = e.verifier();
     for (i, mode) in [FaultMode::Down, FaultMode::Garbage, FaultMode::RateLimited]
         .into_iter()
@@ -278,13 +260,7 @@ async fn an_invalid_log_makes_every_link_of_the_inbox_invalid() {
     );
     e.node.append_unchecked(&inbox.inbox_id, again.clone());
     e.node.append_unchecked(&inbox.inbox_id, again);
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     e.verifier().round(pool::unix_now()).await.unwrap();
     assert_eq!(
         e.status("did:plc:alice").await.1.as_deref(),
@@ -317,13 +293,7 @@ async fn verify_link_is_the_reference_check() {
 async fn rechecks_fetch_incrementally_from_the_stored_position() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     let mut v = e.verifier();
     v.round(pool::unix_now()).await.unwrap();
     let before = e
@@ -350,13 +320,7 @@ async fn rechecks_fetch_incrementally_from_the_stored_position() {
 async fn run_verifies_pending_links_until_shutdown() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put(
-        "did:plc:alice",
-        "bafyalice",
-        &inbox.inbox_id,
-        &inbox.sign_did("did:plc:alice").unwrap(),
-    )
-    .await;
+    e.put_signed("did:plc:alice", "bafyalice", &inbox).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let cfg = VerifierConfig {
         idle_interval: Duration::from_millis(20),
