@@ -47,6 +47,15 @@ impl World {
         }
     }
 
+    /// Creates `n` users, each with a valid inbox link; returns their DIDs.
+    fn linked_users(&self, n: usize) -> Vec<String> {
+        let dids = self.users(n);
+        for did in &dids {
+            self.devnet.link_inbox(did).unwrap();
+        }
+        dids
+    }
+
     /// Creates `n` users (identity registered); returns their DIDs.
     fn users(&self, n: usize) -> Vec<String> {
         let start = self.devnet.users().len();
@@ -140,10 +149,7 @@ async fn relay_and_pds_discovery_merge_and_every_record_is_indexed_with_its_hand
 #[tokio::test]
 async fn a_proof_of_absence_removes_a_stale_link_on_the_next_pass() {
     let w = World::new().await;
-    let dids = w.users(3);
-    for did in &dids {
-        w.devnet.link_inbox(did).unwrap();
-    }
+    let dids = w.linked_users(3);
     let cfg = w.cfg(vec![w.devnet.info().discovery_url]);
     assert_eq!(w.run(cfg.clone()).await.indexed, 3);
     // Deleted after discovery: the directory still lists the DID, the proof shows absence.
@@ -235,10 +241,7 @@ async fn newer_rev_wins_whatever_order_firehose_and_backfill_results_arrive_in()
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_nothing_fails() {
     let w = World::new().await;
-    let dids = w.users(6);
-    for did in &dids {
-        w.devnet.link_inbox(did).unwrap();
-    }
+    w.linked_users(6);
     w.devnet.pds().set_faults(HttpFaults {
         rate_limit_next: 4,
         retry_after_secs: 1,
@@ -254,10 +257,7 @@ async fn rate_limits_are_waited_out_and_nothing_fails() {
 #[tokio::test]
 async fn transport_faults_mark_dids_failed_but_never_touch_their_links() {
     let w = World::new().await;
-    let dids = w.users(3);
-    for did in &dids {
-        w.devnet.link_inbox(did).unwrap();
-    }
+    let dids = w.linked_users(3);
     let cfg = w.cfg(vec![w.devnet.info().discovery_url]);
     assert_eq!(w.run(cfg.clone()).await.indexed, 3);
     w.devnet
@@ -291,10 +291,7 @@ async fn transport_faults_mark_dids_failed_but_never_touch_their_links() {
 #[tokio::test]
 async fn an_interrupted_backfill_resumes_without_fetching_a_repo_twice() {
     let w = World::new().await;
-    let dids = w.users(40);
-    for did in &dids {
-        w.devnet.link_inbox(did).unwrap();
-    }
+    let dids = w.linked_users(40);
     w.devnet.pds().set_faults(HttpFaults {
         latency: Some(Duration::from_millis(40)),
         ..HttpFaults::default()
@@ -338,10 +335,7 @@ async fn an_interrupted_backfill_resumes_without_fetching_a_repo_twice() {
 #[tokio::test]
 async fn an_unfinished_pass_is_resumed_without_a_restart() {
     let w = World::new().await;
-    let dids = w.users(2);
-    for did in &dids {
-        w.devnet.link_inbox(did).unwrap();
-    }
+    let dids = w.linked_users(2);
     // The discovery service is down when the AppView starts.
     w.devnet.relay().set_http_faults(HttpFaults {
         unavailable: true,
