@@ -244,11 +244,7 @@ impl RecordFetcher for PoliteFetcher {
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             let url = firehose::fetch::get_record_url(pds, did);
-            if !self.allow_private && firehose::fetch::is_private_host(&url) {
-                return Err(LookupError::NotFound(format!(
-                    "PDS {pds} is not a public host"
-                )));
-            }
+            firehose::fetch::check_pds_url(&url, self.allow_private)?;
             let answer = self
                 .pool
                 .get(&url, MAX_PROOF_BYTES)

@@ -171,7 +171,9 @@ async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
     w.devnet
         .delete_record(&dids[1], "org.xmtp.inbox", "self")
         .unwrap();
-    let fetcher = HttpRecordFetcher::new("test").unwrap();
+    let fetcher = HttpRecordFetcher::new("test")
+        .unwrap()
+        .allow_private_network(true);
     for did in &dids {
         let fetched = fetch_inbox_changes(w.identity.as_ref(), &fetcher, did)
             .await
@@ -206,7 +208,9 @@ async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
 async fn newer_rev_wins_whatever_order_firehose_and_backfill_results_arrive_in() {
     let w = World::new().await;
     let did = w.users(1).remove(0);
-    let fetcher = HttpRecordFetcher::new("test").unwrap();
+    let fetcher = HttpRecordFetcher::new("test")
+        .unwrap()
+        .allow_private_network(true);
     let (first, _) = w.devnet.link_inbox(&did).unwrap();
     let old = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
         .await

@@ -286,7 +286,11 @@ fn run_ours(pool: &Arc<Pool>, identity: &Arc<StaticIdentity>, n: u64) -> (Durati
         writer: store.writer(),
         reader: store.reader(),
         identity: identity.clone(),
-        fetcher: Arc::new(firehose::HttpRecordFetcher::new("bench").unwrap()),
+        fetcher: Arc::new(
+            firehose::HttpRecordFetcher::new("bench")
+                .unwrap()
+                .allow_private_network(true),
+        ),
     };
     let cfg = FirehoseConfig::default();
     let t = Instant::now();

@@ -23,7 +23,7 @@ impl HttpRecordFetcher {
             .build()?;
         Ok(Self {
             client,
-            allow_private: true,
+            allow_private: false,
         })
     }
 
@@ -31,55 +31,24 @@ impl HttpRecordFetcher {
     pub fn with_client(client: reqwest::Client) -> Self {
         Self {
             client,
-            allow_private: true,
+            allow_private: false,
         }
     }
 
-    /// Whether PDS URLs naming `localhost` or a private/loopback/link-local IP literal may
-    /// be fetched (default: allowed, for the devnet; production should pass `false`).
-    /// Host names are not resolved here, so a public name pointing inward is not caught.
+    /// Whether PDS URLs on `http`, `localhost` or a non-public IP literal may be fetched
+    /// (default: refused; the devnet and tests allow them).
     pub fn allow_private_network(mut self, allow: bool) -> Self {
         self.allow_private = allow;
         self
     }
 }
 
-/// True when `url`'s host is `localhost` or an IP literal that is not publicly routable.
-pub fn is_private_host(url: &str) -> bool {
-    use std::net::IpAddr;
-    let Ok(u) = reqwest::Url::parse(url) else {
-        return true;
-    };
-    match u.host() {
-        None => true,
-        Some(url::Host::Domain(d)) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
-    }
-}
-
-fn is_public(ip: std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-        }
-        std::net::IpAddr::V6(v6) => {
-            let seg = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| !is_public(v4.into())))
-        }
-    }
+/// Refuses a PDS URL that the SSRF rule of `identity::check_url` does not allow.
+pub fn check_pds_url(url: &str, allow_private: bool) -> Result<(), LookupError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| LookupError::NotFound(format!("PDS URL {url}: {e}")))?;
+    identity::check_url(&parsed, allow_private)
+        .map_err(|why| LookupError::NotFound(format!("PDS URL {url} refused: {why}")))
 }
 
 /// Percent-encodes a query value (unreserved characters kept).
@@ -112,11 +81,7 @@ impl RecordFetcher for HttpRecordFetcher {
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             let url = get_record_url(pds, did);
-            if !self.allow_private && is_private_host(&url) {
-                return Err(LookupError::NotFound(format!(
-                    "PDS {pds} is not a public host"
-                )));
-            }
+            check_pds_url(&url, self.allow_private)?;
             let resp = self
                 .client
                 .get(&url)
@@ -155,20 +120,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_and_loopback_hosts_are_recognised() {
+    fn private_loopback_and_plain_http_pds_urls_are_refused_unless_allowed() {
         for u in [
-            "http://127.0.0.1:9/x",
-            "http://localhost/x",
-            "http://10.1.2.3/",
-            "http://[::1]/",
-            "http://192.168.0.1/",
-            "http://[fe80::1]/",
+            "https://127.0.0.1:9/x",
+            "https://localhost/x",
+            "https://10.1.2.3/",
+            "https://[::1]/",
+            "https://192.168.0.1/",
+            "https://[fe80::1]/",
+            "http://pds.example.com/x",
         ] {
-            assert!(is_private_host(u), "{u}");
+            assert!(check_pds_url(u, false).is_err(), "{u}");
+            assert!(check_pds_url(u, true).is_ok(), "{u}");
         }
         for u in ["https://pds.example.com/x", "https://8.8.8.8/"] {
-            assert!(!is_private_host(u), "{u}");
+            assert!(check_pds_url(u, false).is_ok(), "{u}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_fetcher_refuses_private_hosts_by_default() {
+        let fetcher = HttpRecordFetcher::new("test").unwrap();
+        let err = fetcher.get_record("http://127.0.0.1:9", "did:plc:x").await;
+        assert!(matches!(err, Err(LookupError::NotFound(_))), "{err:?}");
     }
 
     #[test]

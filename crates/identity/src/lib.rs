@@ -22,7 +22,7 @@ pub use doc::DidDocument;
 pub use error::IdentityError;
 pub use handle::parse_txt_did;
 pub use resolver::Resolver;
-pub use ssrf::is_public_ip;
+pub use ssrf::{check_url, is_public_ip};
 
 #[cfg(test)]
 mod tests;

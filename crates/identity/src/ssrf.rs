@@ -76,8 +76,11 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Checks a URL's scheme and, for IP literals, its address.
-pub(crate) fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
+/// Checks a URL named by untrusted data (a PDS endpoint, a did:web host): `https` only
+/// (`http` too when private networks are allowed), and, unless private networks are
+/// allowed, no IP literal that is not public and no `localhost`. Host names are checked
+/// at connection time by the resolver's guarded DNS.
+pub fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
     match url.scheme() {
         "https" => {}
         "http" if allow_private => {}

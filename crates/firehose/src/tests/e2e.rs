@@ -156,7 +156,11 @@ async fn pipeline_ingests_from_a_websocket_relay_and_resumes_from_its_cursor() {
         writer: store.writer(),
         reader: store.reader(),
         identity: identity.clone(),
-        fetcher: Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+        fetcher: Arc::new(
+            crate::HttpRecordFetcher::new("test")
+                .unwrap()
+                .allow_private_network(true),
+        ),
     };
     let status = Arc::new(LiveStatus::new());
     let shutdown = CancellationToken::new();
@@ -251,7 +255,11 @@ async fn consumer_too_slow_and_stalls_reconnect_from_the_cursor() {
         writer: store.writer(),
         reader: store.reader(),
         identity: Arc::new(StaticIdentity::new()),
-        fetcher: Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+        fetcher: Arc::new(
+            crate::HttpRecordFetcher::new("test")
+                .unwrap()
+                .allow_private_network(true),
+        ),
     };
     let status = Arc::new(LiveStatus::new());
     let shutdown = CancellationToken::new();
@@ -302,7 +310,11 @@ async fn http_429_is_retried_after_retry_after() {
         writer: store.writer(),
         reader: store.reader(),
         identity: Arc::new(StaticIdentity::new()),
-        fetcher: Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+        fetcher: Arc::new(
+            crate::HttpRecordFetcher::new("test")
+                .unwrap()
+                .allow_private_network(true),
+        ),
     };
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(crate::run(

@@ -69,7 +69,11 @@ async fn audit_mode_verifies_every_commit_and_default_mode_filters_them_all() {
             writer: store.writer(),
             reader: store.reader(),
             identity: scenario_identity(&v),
-            fetcher: std::sync::Arc::new(crate::HttpRecordFetcher::new("test").unwrap()),
+            fetcher: std::sync::Arc::new(
+                crate::HttpRecordFetcher::new("test")
+                    .unwrap()
+                    .allow_private_network(true),
+            ),
         };
         let cfg = crate::FirehoseConfig {
             verify_all_commits: verify_all,
