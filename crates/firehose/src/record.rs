@@ -15,8 +15,6 @@
 
 use store::RecordInput;
 
-use crate::cbor::{CborError, Reader};
-
 /// The only record key the index reads for `org.xmtp.inbox`.
 pub const INBOX_RKEY: &str = "self";
 /// Longest `verificationSignature` we keep (a 64-byte signature is 88 base64 chars).
@@ -39,7 +37,6 @@ fn bounded(s: &str, max: usize) -> String {
 }
 
 /// Raw string fields found in the record map.
-#[derive(Default)]
 struct Raw<'a> {
     type_: Option<Result<&'a str, ()>>,
     id: Option<Result<&'a str, ()>>,
@@ -48,38 +45,28 @@ struct Raw<'a> {
     created_at: Option<Result<&'a str, ()>>,
 }
 
-fn read_raw(block: &[u8]) -> Result<Raw<'_>, CborError> {
-    let mut r = Reader::new(block);
-    let n = r.map_len()?;
-    let mut raw = Raw::default();
-    for _ in 0..n {
-        let k = r.str()?;
-        let slot = match k {
-            "$type" => &mut raw.type_,
-            "id" => &mut raw.id,
-            "inboxId" => &mut raw.inbox_id,
-            "verificationSignature" => &mut raw.sig,
-            "createdAt" => &mut raw.created_at,
-            _ => {
-                r.skip()?;
-                continue;
-            }
-        };
-        let start = r.clone();
-        *slot = Some(match r.str() {
-            Ok(s) => Ok(s),
-            Err(CborError::Type { .. }) => {
-                r = start;
-                r.skip()?;
-                Err(())
-            }
-            Err(e) => return Err(e),
-        });
-    }
-    if !r.is_empty() {
-        return Err(CborError::NotDagCbor("trailing bytes after record"));
-    }
-    Ok(raw)
+/// Decodes the record with the repo crate's lenient record policy (non-canonical key order
+/// and lengths accepted, anything two parsers could read differently refused) and picks
+/// out the string fields.
+fn read_raw(block: &[u8]) -> Result<Raw<'_>, String> {
+    let decoded =
+        repo::cbor::decode(block, &repo::cbor::Limits::RECORD).map_err(|e| e.to_string())?;
+    let Some(map) = decoded.value.as_map() else {
+        return Err("the top-level item is not a map".into());
+    };
+    let field = |key: &str| {
+        map.get(key).map(|v| match v {
+            repo::cbor::Value::Text(s) => Ok(*s),
+            _ => Err(()),
+        })
+    };
+    Ok(Raw {
+        type_: field("$type"),
+        id: field("id"),
+        inbox_id: field("inboxId"),
+        sig: field("verificationSignature"),
+        created_at: field("createdAt"),
+    })
 }
 
 /// Reads an `org.xmtp.inbox/self` record block (whose CID was already checked) into a
@@ -229,6 +216,34 @@ mod tests {
             assert!(r.malformed.is_some(), "{k}={v}");
         }
         assert_eq!(cases.len(), 5);
+    }
+
+    #[test]
+    fn non_canonical_key_order_is_read_but_duplicate_keys_are_malformed() {
+        // PDSes pass records through verbatim: an odd but unambiguous encoding is kept.
+        let mut w = Writer::default();
+        w.map(3)
+            .str("verificationSignature")
+            .str("AAECAwQ=")
+            .str("id")
+            .str(INBOX)
+            .str("createdAt")
+            .str("2026-07-04T12:00:00.000Z");
+        let r = parse_inbox_record("c", &w.out);
+        assert_eq!(r.malformed, None);
+        assert_eq!(r.inbox_id, INBOX);
+        // Two readers could disagree on which `id` counts: refused.
+        let mut w = Writer::default();
+        w.map(4)
+            .str("id")
+            .str(INBOX)
+            .str("id")
+            .str(&"b".repeat(64))
+            .str("verificationSignature")
+            .str("AAECAwQ=")
+            .str("createdAt")
+            .str("2026-07-04T12:00:00.000Z");
+        assert!(parse_inbox_record("c", &w.out).malformed.is_some());
     }
 
     #[test]
