@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::cli::{NetworkArgs, XmtpEnv};
+
 /// Parses a duration such as `90s`, `15m` or `24h`.
 pub fn parse_duration(option: &str, text: &str) -> anyhow::Result<Duration> {
     let duration = humantime::parse_duration(text.trim())
@@ -53,6 +55,49 @@ pub fn service_did(did: Option<&str>) -> anyhow::Result<Option<String>> {
         );
     }
     Ok(Some(parsed.as_str().to_string()))
+}
+
+/// The XMTP identity API endpoint: `--xmtp-api` when given, else the `--xmtp-env` default.
+pub fn xmtp_endpoint(net: &NetworkArgs) -> anyhow::Result<String> {
+    Ok(match &net.xmtp_api {
+        Some(url) => check_url("xmtp-api", url, &["http", "https"])?,
+        None => match net.xmtp_env {
+            XmtpEnv::Dev => xmtp::XmtpEnv::Dev.endpoint().to_string(),
+            XmtpEnv::Production => xmtp::XmtpEnv::Production.endpoint().to_string(),
+        },
+    })
+}
+
+/// Checks `--plc` and `--handle-resolver`.
+pub fn identity_urls(net: &NetworkArgs) -> anyhow::Result<(String, Option<String>)> {
+    let plc = check_url("plc", &net.plc, &["http", "https"])?;
+    let handle_resolver = net
+        .handle_resolver
+        .as_deref()
+        .map(|u| check_url("handle-resolver", u, &["http", "https"]))
+        .transpose()?;
+    Ok((plc, handle_resolver))
+}
+
+/// The identity resolver over already checked URLs.
+pub fn resolver(
+    plc: &str,
+    handle_resolver: Option<&str>,
+    allow_private_network: bool,
+) -> anyhow::Result<identity::Resolver> {
+    identity::Resolver::new(identity::ResolverConfig {
+        plc_url: plc.to_string(),
+        resolve_handle_service: handle_resolver.map(str::to_string),
+        allow_private_network,
+        ..identity::ResolverConfig::default()
+    })
+    .context("build the identity resolver")
+}
+
+/// The identity resolver for the network options.
+pub fn network_resolver(net: &NetworkArgs) -> anyhow::Result<identity::Resolver> {
+    let (plc, handle_resolver) = identity_urls(net)?;
+    resolver(&plc, handle_resolver.as_deref(), net.allow_private_network)
 }
 
 #[cfg(test)]

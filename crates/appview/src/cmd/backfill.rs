@@ -79,21 +79,6 @@ pub fn backfill_deps(
     }
 }
 
-/// The identity resolver for the network options.
-pub fn resolver(net: &NetworkArgs) -> anyhow::Result<Resolver> {
-    Resolver::new(identity::ResolverConfig {
-        plc_url: config::check_url("plc", &net.plc, &["http", "https"])?,
-        resolve_handle_service: net
-            .handle_resolver
-            .as_deref()
-            .map(|u| config::check_url("handle-resolver", u, &["http", "https"]))
-            .transpose()?,
-        allow_private_network: net.allow_private_network,
-        ..identity::ResolverConfig::default()
-    })
-    .context("build the identity resolver")
-}
-
 fn discovery_list(d: &DiscoveryArgs) -> &[String] {
     &d.discovery
 }
@@ -160,7 +145,7 @@ pub async fn backfill_db(
 ) -> anyhow::Result<BackfillReport> {
     let store =
         store::Store::open(db).with_context(|| format!("open the index {}", db.display()))?;
-    let resolver = resolver(net)?;
+    let resolver = config::network_resolver(net)?;
     backfill::run_backfill(cfg, backfill_deps(&store, resolver, progress), shutdown)
         .await
         .context("backfill")

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{FirehoseLive, ResolverSource};
-use crate::cli::{RunArgs, XmtpEnv};
+use crate::cli::RunArgs;
 use crate::{config, server, shutdown};
 
 /// Everything `run` needs, validated.
@@ -51,25 +51,15 @@ impl RunConfig {
             anyhow::bail!("--upstream (following another xmtp-appview) is not implemented yet");
         }
         let net = &args.network;
-        let xmtp_api = match &net.xmtp_api {
-            Some(url) => config::check_url("xmtp-api", url, &["http", "https"])?,
-            None => match net.xmtp_env {
-                XmtpEnv::Dev => xmtp::XmtpEnv::Dev.endpoint().to_string(),
-                XmtpEnv::Production => xmtp::XmtpEnv::Production.endpoint().to_string(),
-            },
-        };
+        let (plc, handle_resolver) = config::identity_urls(net)?;
         Ok(RunConfig {
             db: args.db.db.clone(),
             listen: config::parse_listen(&args.server.listen)?,
             relay: config::check_url("relay", &args.relay, &["ws", "wss"])?,
             discovery: args.discovery.discovery.clone(),
-            plc: config::check_url("plc", &net.plc, &["http", "https"])?,
-            xmtp_api,
-            handle_resolver: net
-                .handle_resolver
-                .as_deref()
-                .map(|u| config::check_url("handle-resolver", u, &["http", "https"]))
-                .transpose()?,
+            plc,
+            xmtp_api: config::xmtp_endpoint(net)?,
+            handle_resolver,
             service_did: config::service_did(args.server.service_did.as_deref())?,
             reverify_after: config::parse_duration("reverify-after", &args.reverify_after)?,
             verify_all_commits: args.verify_all_commits,
@@ -113,13 +103,11 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let store = store::Store::open(&cfg.db)
         .with_context(|| format!("open the index {}", cfg.db.display()))?;
-    let resolver = identity::Resolver::new(identity::ResolverConfig {
-        plc_url: cfg.plc.clone(),
-        resolve_handle_service: cfg.handle_resolver.clone(),
-        allow_private_network: cfg.allow_private_network,
-        ..identity::ResolverConfig::default()
-    })
-    .context("build the identity resolver")?;
+    let resolver = config::resolver(
+        &cfg.plc,
+        cfg.handle_resolver.as_deref(),
+        cfg.allow_private_network,
+    )?;
     let fetcher = firehose::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(cfg.allow_private_network);

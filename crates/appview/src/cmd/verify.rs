@@ -19,8 +19,7 @@ use serde::Serialize;
 use syntax::{Did, Handle};
 
 use crate::adapters::ResolverSource;
-use crate::cli::{NetworkArgs, VerifyArgs, XmtpEnv};
-use crate::cmd::backfill::resolver;
+use crate::cli::VerifyArgs;
 use crate::{config, server};
 
 /// Exit code: the link verified.
@@ -129,16 +128,6 @@ impl Report {
     }
 }
 
-fn xmtp_endpoint(net: &NetworkArgs) -> anyhow::Result<String> {
-    Ok(match &net.xmtp_api {
-        Some(url) => config::check_url("xmtp-api", url, &["http", "https"])?,
-        None => match net.xmtp_env {
-            XmtpEnv::Dev => xmtp::XmtpEnv::Dev.endpoint().to_string(),
-            XmtpEnv::Production => xmtp::XmtpEnv::Production.endpoint().to_string(),
-        },
-    })
-}
-
 fn identity_failure(e: &IdentityError) -> &'static str {
     if e.is_transient() {
         "network"
@@ -224,8 +213,8 @@ async fn resolve_actor(resolver: &Resolver, mut report: Report) -> Result<(Did, 
 
 /// Runs every step and returns the report (never fails: failures are in the report).
 pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
-    let resolver = resolver(&args.network)?;
-    let endpoint = xmtp_endpoint(&args.network)?;
+    let resolver = config::network_resolver(&args.network)?;
+    let endpoint = config::xmtp_endpoint(&args.network)?;
     let report = Report {
         input: args.actor.clone(),
         outcome: Outcome::Error,
