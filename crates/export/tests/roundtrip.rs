@@ -149,23 +149,38 @@ async fn sqlite_snapshot_holds_the_same_rows() {
     let expected = list_all(&store, None).await;
     assert_eq!(n as usize, expected.len());
 
-    let mut csv = Vec::new();
-    export_stream(&db, Format::Csv, true, &mut csv).unwrap();
+    // Every row, every column, equals what listLinks serves.
     let snapshot = rusqlite::Connection::open(&out).unwrap();
-    let count: i64 = snapshot
-        .query_row("SELECT count(*) FROM links", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(count as usize, expected.len());
-    let first: (String, String, String) = snapshot
-        .query_row(
-            "SELECT did, status, record_uri FROM links ORDER BY did LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    let mut stmt = snapshot
+        .prepare(
+            "SELECT did, handle, inbox_id, status, reason, record_uri, record_cid,
+                    verification_signature, created_at, installation_key, verified_at,
+                    indexed_at FROM links ORDER BY did",
         )
         .unwrap();
-    assert_eq!(first.0, expected[0].did);
-    assert_eq!(first.1, expected[0].status.as_str());
-    assert_eq!(first.2, expected[0].record.uri);
+    let rows: Vec<LinkView> = stmt
+        .query_map([], |r| {
+            Ok(LinkView {
+                did: r.get(0)?,
+                handle: r.get(1)?,
+                inbox_id: r.get(2)?,
+                status: r.get::<_, String>(3)?.parse().unwrap(),
+                reason: r.get(4)?,
+                record: RecordView {
+                    uri: r.get(5)?,
+                    cid: r.get(6)?,
+                    verification_signature: r.get(7)?,
+                    created_at: r.get(8)?,
+                },
+                installation_key: r.get(9)?,
+                verified_at: r.get(10)?,
+                indexed_at: r.get(11)?,
+            })
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, expected);
 }
 
 #[test]
