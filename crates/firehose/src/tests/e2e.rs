@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::support::*;
 use crate::frame::{AccountEvent, ErrorFrame, Frame, IdentityEvent, InfoEvent};
 use crate::synth::{SynthRepo, Write, inbox_record};
-use crate::{FirehoseConfig, FirehoseDeps, LiveStatus, StaticAccount, StaticIdentity};
+use crate::{FirehoseConfig, LiveStatus, StaticAccount, StaticIdentity};
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const BOB: &str = "did:plc:bob2345bob2345bob2345bob23";
@@ -152,16 +152,7 @@ async fn pipeline_ingests_from_a_websocket_relay_and_resumes_from_its_cursor() {
         future_cursor_retry: Duration::from_secs(30),
         ..FirehoseConfig::default()
     };
-    let deps = FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: identity.clone(),
-        fetcher: Arc::new(
-            crate::HttpRecordFetcher::new("test")
-                .unwrap()
-                .allow_private_network(true),
-        ),
-    };
+    let deps = deps(&store, identity.clone());
     let status = Arc::new(LiveStatus::new());
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(crate::run(cfg, deps, status.clone(), shutdown.clone()));
@@ -251,16 +242,7 @@ async fn consumer_too_slow_and_stalls_reconnect_from_the_cursor() {
         reconnect_max: Duration::from_millis(50),
         ..FirehoseConfig::default()
     };
-    let deps = FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: Arc::new(StaticIdentity::new()),
-        fetcher: Arc::new(
-            crate::HttpRecordFetcher::new("test")
-                .unwrap()
-                .allow_private_network(true),
-        ),
-    };
+    let deps = deps(&store, Arc::new(StaticIdentity::new()));
     let status = Arc::new(LiveStatus::new());
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(crate::run(cfg, deps, status.clone(), shutdown.clone()));
@@ -306,16 +288,7 @@ async fn http_429_is_retried_after_retry_after() {
         reconnect_initial: Duration::from_millis(10),
         ..FirehoseConfig::default()
     };
-    let deps = FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: Arc::new(StaticIdentity::new()),
-        fetcher: Arc::new(
-            crate::HttpRecordFetcher::new("test")
-                .unwrap()
-                .allow_private_network(true),
-        ),
-    };
+    let deps = deps(&store, Arc::new(StaticIdentity::new()));
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(crate::run(
         cfg,

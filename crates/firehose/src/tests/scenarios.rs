@@ -65,16 +65,7 @@ async fn audit_mode_verifies_every_commit_and_default_mode_filters_them_all() {
         .unwrap();
     for (verify_all, expect_verified) in [(false, 0), (true, 6)] {
         let (_dir, store) = temp_store();
-        let deps = crate::FirehoseDeps {
-            writer: store.writer(),
-            reader: store.reader(),
-            identity: scenario_identity(&v),
-            fetcher: std::sync::Arc::new(
-                crate::HttpRecordFetcher::new("test")
-                    .unwrap()
-                    .allow_private_network(true),
-            ),
-        };
+        let deps = deps(&store, scenario_identity(&v));
         let cfg = crate::FirehoseConfig {
             verify_all_commits: verify_all,
             ..Default::default()

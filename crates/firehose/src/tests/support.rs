@@ -51,6 +51,20 @@ pub fn temp_store() -> (tempfile::TempDir, store::Store) {
 }
 
 /// Identity map from a scenario's `accounts`.
+/// Pipeline dependencies over `store` and `identity`, fetching from loopback servers.
+pub fn deps(store: &store::Store, identity: Arc<dyn IdentitySource>) -> crate::FirehoseDeps {
+    crate::FirehoseDeps {
+        writer: store.writer(),
+        reader: store.reader(),
+        identity,
+        fetcher: Arc::new(
+            crate::HttpRecordFetcher::new("test")
+                .unwrap()
+                .allow_private_network(true),
+        ),
+    }
+}
+
 pub fn scenario_identity(v: &Value) -> Arc<StaticIdentity> {
     let ident = StaticIdentity::new();
     for a in v["accounts"].as_array().unwrap() {
