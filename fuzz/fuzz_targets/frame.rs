@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(p.did, f.did());
     }
     if let Ok(firehose::Frame::Commit(c)) = &full {
-        let _ = firehose::verify::parse_commit(c, u64::MAX / 2);
+        let _ = sync::commit::parse_commit(&firehose::process::envelope(c), u64::MAX / 2);
         // Canonical re-encoding decodes to the same value.
         let again = firehose::Frame::Commit(c.clone()).encode();
         assert_eq!(firehose::Frame::decode(&again).ok(), full.clone().ok());

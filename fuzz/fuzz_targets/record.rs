@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let r = firehose::record::parse_inbox_record("bafyfuzz", data);
-    assert!(r.verification_signature.len() <= firehose::record::MAX_SIGNATURE_CHARS);
-    assert!(r.inbox_id.len() <= firehose::record::MAX_INBOX_ID_CHARS);
+    let r = sync::record::parse_inbox_record("bafyfuzz", data);
+    assert!(r.verification_signature.len() <= sync::record::MAX_SIGNATURE_CHARS);
+    assert!(r.inbox_id.len() <= sync::record::MAX_INBOX_ID_CHARS);
     if r.malformed.is_none() {
         assert_eq!(r.inbox_id.len(), 64);
     }

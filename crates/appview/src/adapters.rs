@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use firehose::{BoxFuture, IdentitySource, LookupError};
 use identity::{IdentityError, Resolver};
 use repo::PublicKey;
+use sync::{BoxFuture, IdentitySource, LookupError};
 use syntax::Did;
 
 /// `identity::Resolver` as the firehose's [`IdentitySource`].

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
 use devnet::atmosphere::{HttpFaults, PdsConfig, RelayConfig};
 use devnet::world::{Devnet, DevnetConfig};
-use firehose::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
+use sync::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
 use tokio_util::sync::CancellationToken;
 
 fn env_or(name: &str, default: usize) -> usize {

@@ -47,7 +47,7 @@ impl Default for BackfillConfig {
     fn default() -> Self {
         Self {
             discovery: vec!["https://relay1.us-east.bsky.network".into()],
-            collection: firehose::INBOX_COLLECTION.into(),
+            collection: sync::INBOX_COLLECTION.into(),
             page_limit: 2000,
             list_repos_limit: 1000,
             concurrency: 64,

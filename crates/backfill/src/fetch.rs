@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use firehose::backoff::Backoff;
-use firehose::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
-use firehose::{BoxFuture, IdentitySource, LookupError, RecordFetcher};
 use store::{BackfillChange, BackfillState, Batch, Change};
+use sync::backoff::Backoff;
+use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
+use sync::{BoxFuture, IdentitySource, LookupError, RecordFetcher};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;

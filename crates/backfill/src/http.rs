@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use firehose::backoff::Backoff;
-use firehose::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
+use sync::backoff::Backoff;
+use sync::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -243,8 +243,8 @@ impl RecordFetcher for PoliteFetcher {
         did: &'a str,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
-            let url = firehose::fetch::get_record_url(pds, did);
-            firehose::fetch::check_pds_url(&url, self.allow_private)?;
+            let url = sync::fetch::get_record_url(pds, did);
+            sync::fetch::check_pds_url(&url, self.allow_private)?;
             let answer = self
                 .pool
                 .get(&url, MAX_PROOF_BYTES)

@@ -5,7 +5,7 @@
 //!    records the DIDs, de-duplicated, with each service's page cursor.
 //! 2. [`fetch`] resolves each DID, fetches `org.xmtp.inbox/self` with `sync.getRecord` from its
 //!    PDS and checks the proof exactly like a firehose commit
-//!    ([`firehose::resync::fetch_inbox_changes`]); the record (or its proven absence), the
+//!    ([`sync::resync::fetch_inbox_changes`]); the record (or its proven absence), the
 //!    repo state and the verified handle go to the store with the DID's progress, in one
 //!    transaction. The store's newer-rev-wins rule reconciles this with the firehose.
 //!

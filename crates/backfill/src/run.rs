@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use firehose::{IdentitySource, LiveStatus, RecordFetcher};
+use firehose::LiveStatus;
 use store::{BackfillChange, Batch, Change};
+use sync::{IdentitySource, RecordFetcher};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BackfillConfig;

@@ -9,11 +9,11 @@ use std::time::Duration;
 use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
 use devnet::atmosphere::HttpFaults;
 use devnet::world::{Devnet, DevnetConfig};
-use firehose::resync::{InboxOutcome, fetch_inbox_changes};
-use firehose::{
+use store::{BackfillState, Batch, Store};
+use sync::resync::{InboxOutcome, fetch_inbox_changes};
+use sync::{
     BoxFuture, HttpRecordFetcher, IdentitySource, LookupError, StaticAccount, StaticIdentity,
 };
-use store::{BackfillState, Batch, Store};
 use tokio_util::sync::CancellationToken;
 
 struct Handles(Arc<StaticIdentity>);

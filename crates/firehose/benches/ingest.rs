@@ -21,9 +21,10 @@ use bytes::Bytes;
 use cid::Cid;
 use firehose::frame::Frame;
 use firehose::synth::{SynthRepo, Write, inbox_record};
-use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus, StaticAccount, StaticIdentity};
+use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus};
 use serde::Deserialize;
 use serde_json::json;
+use sync::{StaticAccount, StaticIdentity};
 
 const POOL: usize = 4096;
 const INBOX_EVERY: u64 = 10_000;
@@ -287,7 +288,7 @@ fn run_ours(pool: &Arc<Pool>, identity: &Arc<StaticIdentity>, n: u64) -> (Durati
         reader: store.reader(),
         identity: identity.clone(),
         fetcher: Arc::new(
-            firehose::HttpRecordFetcher::new("bench")
+            sync::HttpRecordFetcher::new("bench")
                 .unwrap()
                 .allow_private_network(true),
         ),

@@ -15,12 +15,12 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::config::FirehoseConfig;
 use crate::filter::peek;
 use crate::gate::{Gate, Item, Verdict};
 use crate::metrics as m;
 use crate::status::LiveStatus;
+use sync::backoff::Backoff;
 
 /// Dropped frames coalesced into one skip marker at most.
 const SKIP_FLUSH: u64 = 1_000;

@@ -33,7 +33,9 @@ pub struct FirehoseConfig {
     pub future_cursor_retry: Duration,
     /// A first replayed seq more than this above our cursor means missed events.
     pub cursor_jump_threshold: i64,
-    /// The resync / identity side worker.
+    /// How long the stream waits for a signing key before deferring the repo to a resync.
+    pub key_timeout: Duration,
+    /// The resync / identity side workers.
     pub worker: WorkerConfig,
 }
 
@@ -53,6 +55,7 @@ impl Default for FirehoseConfig {
             reconnect_max: Duration::from_secs(300),
             future_cursor_retry: Duration::from_secs(300),
             cursor_jump_threshold: 5_000_000,
+            key_timeout: Duration::from_millis(250),
             worker: WorkerConfig::default(),
         }
     }

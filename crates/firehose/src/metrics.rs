@@ -11,7 +11,11 @@ pub const COMMITS_VERIFIED: &str = "firehose_commits_verified_total";
 pub const COMMITS_REJECTED: &str = "firehose_commits_rejected_total";
 /// Forwarded events ignored without a verdict, label `reason` (stale rev, inactive...).
 pub const EVENTS_IGNORED: &str = "firehose_events_ignored_total";
-/// Resyncs, label `outcome` (scheduled, applied, failed, gave_up).
+/// Forwarded events deferred to a resync (repo desynchronized), label `reason`.
+pub const EVENTS_DEFERRED: &str = "firehose_events_deferred_total";
+/// Repos waiting for a resync (the durable queue's length).
+pub const RESYNC_PENDING: &str = "firehose_resync_pending";
+/// Resyncs, label `outcome` (queued, applied, applied_absent, deferred, failed).
 pub const RESYNCS: &str = "firehose_resyncs_total";
 /// Reconnects, label `reason`.
 pub const RECONNECTS: &str = "firehose_reconnects_total";
@@ -40,6 +44,11 @@ pub fn describe() {
         RESYNCS,
         "record resyncs via com.atproto.sync.getRecord, by outcome"
     );
+    describe_counter!(
+        EVENTS_DEFERRED,
+        "events of desynchronized repos held for a resync, by reason"
+    );
+    describe_gauge!(RESYNC_PENDING, "repos waiting for a proof-checked resync");
     describe_counter!(RECONNECTS, "relay reconnects, by reason");
     describe_gauge!(
         LAG_SECONDS,

@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
-use crate::gate::{Gate, Item, TrackedSet};
-use crate::process::{Processor, RepoCache};
-use crate::source::{IdentitySource, RecordFetcher};
+use crate::gate::{Gate, Item};
+use crate::process::{Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
-use crate::worker::{WorkerCtx, run_worker};
+use crate::worker::{WorkerCtx, run_identity, run_resyncs};
+use sync::{IdentitySource, RecordFetcher};
 
 /// What the consumer talks to.
 #[derive(Clone)]
@@ -26,7 +26,7 @@ pub struct FirehoseDeps {
     pub reader: store::Reader,
     /// Signing keys, PDS endpoints, verified handles (e.g. `identity::Resolver`).
     pub identity: Arc<dyn IdentitySource>,
-    /// `sync.getRecord` for resyncs (e.g. [`crate::HttpRecordFetcher`]).
+    /// `sync.getRecord` for resyncs (e.g. [`sync::HttpRecordFetcher`]).
     pub fetcher: Arc<dyn RecordFetcher>,
 }
 
@@ -69,6 +69,10 @@ async fn flush(
         if let Some(c) = cursor {
             status.set_cursor(c);
         }
+        if p.take_queued_resyncs() {
+            // The queue rows are committed: the resync worker may look now.
+            p.shared().wake.notify_one();
+        }
     }
     Ok(())
 }
@@ -106,8 +110,16 @@ async fn process_loop(
 struct Parts {
     gate: Gate,
     processor: Processor,
-    worker: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     worker_stop: CancellationToken,
+}
+
+/// Stops the side workers (running resyncs are idempotent and still queued in the store).
+async fn stop_workers(stop: CancellationToken, workers: Vec<tokio::task::JoinHandle<()>>) {
+    stop.cancel();
+    for w in workers {
+        let _ = w.await;
+    }
 }
 
 async fn build(
@@ -117,35 +129,56 @@ async fn build(
 ) -> Result<Parts, FirehoseError> {
     let state = deps.reader.firehose_state().await?;
     let tracked: HashSet<String> = deps.reader.tracked_dids().await?.into_iter().collect();
-    tracing::info!(cursor = ?state.cursor, tracked = tracked.len(), "firehose starting");
+    let desynced: HashSet<String> = deps
+        .reader
+        .desynchronized_dids()
+        .await?
+        .into_iter()
+        .collect();
+    tracing::info!(
+        cursor = ?state.cursor,
+        tracked = tracked.len(),
+        desynchronized = desynced.len(),
+        "firehose starting"
+    );
+    metrics::gauge!(crate::metrics::RESYNC_PENDING).set(desynced.len() as f64);
     if let Some(c) = state.cursor {
         status.set_cursor(c);
     }
-    let tracked: TrackedSet = Arc::new(RwLock::new(tracked));
-    let repos = RepoCache::default();
-    let (job_tx, job_rx) = mpsc::channel(cfg.worker.queue.max(1));
+    let shared = Shared {
+        tracked: Arc::new(RwLock::new(tracked)),
+        desynced: Arc::new(std::sync::Mutex::new(desynced)),
+        ..Shared::default()
+    };
+    let (id_tx, id_rx) = mpsc::channel(cfg.worker.identity_queue.max(1));
     let worker_stop = CancellationToken::new();
     let ctx = Arc::new(WorkerCtx {
         identity: deps.identity.clone(),
         fetcher: deps.fetcher.clone(),
         writer: deps.writer.clone(),
-        repos: repos.clone(),
+        reader: deps.reader.clone(),
+        shared: shared.clone(),
         cfg: cfg.worker.clone(),
     });
-    let worker = tokio::spawn(run_worker(ctx, job_rx, worker_stop.clone()));
+    let workers = vec![
+        tokio::spawn(run_resyncs(ctx.clone(), worker_stop.clone())),
+        tokio::spawn(run_identity(ctx, id_rx, id_tx.clone(), worker_stop.clone())),
+    ];
     let processor = Processor::new(
-        cfg.verify_all_commits,
+        ProcessorConfig {
+            verify_all: cfg.verify_all_commits,
+            key_timeout: cfg.key_timeout,
+        },
         deps.identity.clone(),
         deps.reader.clone(),
-        tracked.clone(),
-        repos,
-        job_tx,
+        shared.clone(),
+        id_tx,
     );
-    let gate = Gate::new(tracked, cfg.verify_all_commits, state.cursor);
+    let gate = Gate::new(shared.tracked, cfg.verify_all_commits, state.cursor);
     Ok(Parts {
         gate,
         processor,
-        worker,
+        workers,
         worker_stop,
     })
 }
@@ -169,17 +202,21 @@ pub async fn run(
         status.clone(),
         reader_stop.clone(),
     ));
-    let res = process_loop(&cfg, rx, parts.processor, &deps.writer, &status).await;
+    let Parts {
+        processor,
+        workers,
+        worker_stop,
+        ..
+    } = parts;
+    let res = process_loop(&cfg, rx, processor, &deps.writer, &status).await;
     reader_stop.cancel();
     let _ = reader.await;
-    // Give running resyncs a moment? No: they are idempotent and retried after restart.
-    parts.worker_stop.cancel();
-    let _ = parts.worker.await;
+    stop_workers(worker_stop, workers).await;
     res.map(|_| ()).map_err(FirehoseError::from)
 }
 
-/// Runs the same pipeline over frames held in memory (no network), then waits for queued
-/// resync/identity jobs only if `drain_jobs`. Used by fixture replays, tests and benches.
+/// Runs the same pipeline over frames held in memory (no relay), then stops the side
+/// workers (queued resyncs stay in the store). Used by fixture replays, tests and benches.
 pub async fn ingest_frames<I>(
     cfg: FirehoseConfig,
     deps: FirehoseDeps,
@@ -190,9 +227,13 @@ where
     I: IntoIterator<Item = Bytes> + Send + 'static,
     I::IntoIter: Send,
 {
-    let parts = build(&cfg, &deps, &status).await?;
+    let Parts {
+        mut gate,
+        processor,
+        workers,
+        worker_stop,
+    } = build(&cfg, &deps, &status).await?;
     let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
-    let mut gate = parts.gate;
     let feeder = tokio::spawn(async move {
         let mut n = 0u64;
         for bytes in frames {
@@ -219,10 +260,9 @@ where
         gate.counts.flush();
         n
     });
-    let batches = process_loop(&cfg, rx, parts.processor, &deps.writer, &status).await?;
+    let batches = process_loop(&cfg, rx, processor, &deps.writer, &status).await?;
     let frames = feeder.await.unwrap_or(0);
     status.add_frames(frames);
-    parts.worker_stop.cancel();
-    let _ = parts.worker.await;
+    stop_workers(worker_stop, workers).await;
     Ok(IngestReport { frames, batches })
 }

@@ -2,31 +2,38 @@
 //! turned into [`store::Change`]s collected in a pending batch.
 //!
 //! One `Processor` handles events strictly in stream order, so events of one DID are
-//! applied in order and the cursor is simply the last seq handled. Expensive work (ECDSA,
-//! inversion) happens only here, for the few commits that matter.
+//! applied in order and the cursor is simply the last seq handled. What may change the
+//! index is decided by [`sync::admit`]: every `org.xmtp.inbox/self` change is proven against
+//! the signed root, and a tracked repo must continue its chain.
+//!
+//! The stream never waits on the network for long: a signing key that does not arrive
+//! within `key_timeout` (PLC down, a did:web host that tarpits) desynchronizes the repo
+//! instead. A desynchronized repo is written to the durable resync queue in the same batch
+//! as the cursor that passed the event, its events are not applied until the resync worker
+//! lands a proof-checked `getRecord`, and other accounts' commits flow on.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use store::{Batch, Change, StatsDelta};
-use tokio::sync::mpsc;
+use store::{Batch, Change, ResyncChange, StatsDelta};
+use sync::commit::{Envelope, EnvelopeOp, parse_commit, parse_sync};
+use sync::{Continuity, InboxChange, Reject, RepoPoint, admit_commit, continuity};
+use tokio::sync::{Notify, mpsc};
 
-use crate::filter::INBOX_COLLECTION;
 use crate::frame::{Commit, Frame, SyncEvent};
 use crate::gate::{Item, TrackedSet};
 use crate::metrics as m;
-use crate::record::{INBOX_RKEY, parse_inbox_record, split_path};
-use crate::source::IdentitySource;
-use crate::verify::{self, Reject};
-use crate::worker::Job;
+use sync::IdentitySource;
+use sync::record::split_path;
+use sync::rev::now_micros;
 
 /// Sync 1.1 state of a tracked repo, as last applied (or queued to be applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemRepo {
     /// Last commit rev.
     pub rev: String,
-    /// MST root CID of that commit.
+    /// MST root CID of that commit (empty when unknown, e.g. a rev floor).
     pub data: String,
     /// Commit CID.
     pub commit: String,
@@ -34,6 +41,9 @@ pub struct MemRepo {
 
 /// Per-DID repo states shared by the processor and the resync worker (newer rev wins).
 pub type RepoCache = Arc<Mutex<HashMap<String, MemRepo>>>;
+
+/// DIDs whose repos are desynchronized: their events wait for a resync.
+pub type DesyncSet = Arc<Mutex<HashSet<String>>>;
 
 /// Records `state` for `did` unless a newer rev is already known.
 pub fn remember_repo(cache: &RepoCache, did: &str, state: MemRepo) {
@@ -47,6 +57,29 @@ pub fn remember_repo(cache: &RepoCache, did: &str, state: MemRepo) {
     }
 }
 
+/// What the processor shares with the resync worker.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// DIDs whose events are processed.
+    pub tracked: TrackedSet,
+    /// Last applied repo states.
+    pub repos: RepoCache,
+    /// Desynchronized repos.
+    pub desynced: DesyncSet,
+    /// Poked after a batch that queued resyncs was written.
+    pub wake: Arc<Notify>,
+}
+
+impl Shared {
+    /// Whether `did`'s repo is desynchronized.
+    pub fn is_desynced(&self, did: &str) -> bool {
+        self.desynced
+            .lock()
+            .map(|s| s.contains(did))
+            .unwrap_or(false)
+    }
+}
+
 /// What happened to one forwarded item (used by tests and fixture replays).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -54,6 +87,8 @@ pub enum Outcome {
     Accepted,
     /// Not applied, without a verdict against it (stale rev, inactive account...).
     Ignored(&'static str),
+    /// Not applied now: the repo is desynchronized and waits for a resync (reason).
+    Deferred(&'static str),
     /// Failed verification: dropped with a counted, logged reason.
     Rejected(Reject),
     /// A skip marker (frames dropped by the gate).
@@ -65,68 +100,91 @@ const MAX_MEMORY_DIDS: usize = 1_000_000;
 /// Minimum time between two forced DID refreshes for the same DID.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Settings of the processing stage.
+#[derive(Debug, Clone)]
+pub struct ProcessorConfig {
+    /// Audit mode: verify every commit.
+    pub verify_all: bool,
+    /// How long the stream waits for a signing key before deferring the repo to a resync.
+    pub key_timeout: Duration,
+}
+
 /// The processing stage state.
 pub struct Processor {
-    verify_all: bool,
+    cfg: ProcessorConfig,
     identity: Arc<dyn IdentitySource>,
     reader: store::Reader,
-    tracked: TrackedSet,
-    repos: RepoCache,
+    shared: Shared,
     loaded: HashSet<String>,
     inactive: HashSet<String>,
     audit_revs: HashMap<String, String>,
     key_refreshed: HashMap<String, Instant>,
-    jobs: mpsc::Sender<Job>,
+    identity_jobs: mpsc::Sender<String>,
     changes: Vec<Change>,
     events: usize,
     cursor: Option<i64>,
     stats: StatsDelta,
     last_time: Option<String>,
+    queued_resyncs: bool,
 }
 
 impl std::fmt::Debug for Processor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Processor")
-            .field("verify_all", &self.verify_all)
+            .field("cfg", &self.cfg)
             .field("events", &self.events)
             .field("cursor", &self.cursor)
             .finish_non_exhaustive()
     }
 }
 
-fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+/// The envelope view of a `#commit` frame that `sync` checks.
+pub fn envelope(c: &Commit) -> Envelope<'_> {
+    Envelope {
+        did: &c.repo,
+        rev: &c.rev,
+        since: c.since.as_deref(),
+        commit: c.commit,
+        prev_data: c.prev_data,
+        blocks: &c.blocks,
+        ops: c
+            .ops
+            .iter()
+            .map(|o| EnvelopeOp {
+                action: &o.action,
+                path: &o.path,
+                cid: o.cid,
+                prev: o.prev,
+            })
+            .collect(),
+    }
 }
 
 impl Processor {
-    /// A processor writing into batches; `jobs` feeds the resync/identity worker.
+    /// A processor writing into batches; `identity_jobs` feeds handle refreshes.
     pub fn new(
-        verify_all: bool,
+        cfg: ProcessorConfig,
         identity: Arc<dyn IdentitySource>,
         reader: store::Reader,
-        tracked: TrackedSet,
-        repos: RepoCache,
-        jobs: mpsc::Sender<Job>,
+        shared: Shared,
+        identity_jobs: mpsc::Sender<String>,
     ) -> Self {
         Self {
-            verify_all,
+            cfg,
             identity,
             reader,
-            tracked,
-            repos,
+            shared,
             loaded: HashSet::new(),
             inactive: HashSet::new(),
             audit_revs: HashMap::new(),
             key_refreshed: HashMap::new(),
-            jobs,
+            identity_jobs,
             changes: Vec::new(),
             events: 0,
             cursor: None,
             stats: StatsDelta::default(),
             last_time: None,
+            queued_resyncs: false,
         }
     }
 
@@ -153,37 +211,64 @@ impl Processor {
         })
     }
 
+    /// True once if the last batch taken queued a resync (the worker should look now).
+    pub fn take_queued_resyncs(&mut self) -> bool {
+        std::mem::take(&mut self.queued_resyncs)
+    }
+
+    /// What the processor shares with the worker.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
     fn is_tracked(&self, did: &str) -> bool {
-        self.tracked
+        self.shared
+            .tracked
             .read()
             .map(|s| s.contains(did))
             .unwrap_or(false)
     }
 
     fn track(&self, did: &str) {
-        if let Ok(mut s) = self.tracked.write()
+        if let Ok(mut s) = self.shared.tracked.write()
             && !s.contains(did)
         {
             s.insert(did.to_owned());
         }
     }
 
-    fn schedule(&self, job: Job) {
-        let what = job.label();
-        if self.jobs.try_send(job).is_err() {
-            metrics::counter!(m::RESYNCS, "outcome" => "queue_full").increment(1);
-            tracing::warn!(
-                job = what,
-                "resync queue full; job dropped (the next gap will retry)"
-            );
-        } else if what == "resync" {
-            metrics::counter!(m::RESYNCS, "outcome" => "scheduled").increment(1);
+    fn refresh_identity(&self, did: &str) {
+        if self.identity_jobs.try_send(did.to_owned()).is_err() {
+            // Handles are re-verified every --reverify-after too: a dropped refresh only
+            // delays a handle, never a link.
+            metrics::counter!(m::RESYNCS, "outcome" => "identity_queue_full").increment(1);
         }
+    }
+
+    /// Queues a durable resync of `did` (written with this batch's cursor) and holds its
+    /// events until it lands.
+    fn desync(&mut self, did: &str, reason: &'static str, rev: &str, hold: bool) {
+        if hold && let Ok(mut s) = self.shared.desynced.lock() {
+            s.insert(did.to_owned());
+        }
+        metrics::counter!(m::RESYNCS, "outcome" => "queued", "reason" => reason).increment(1);
+        self.changes.push(Change::Resync(ResyncChange::Desync {
+            did: did.to_owned(),
+            reason: reason.to_owned(),
+            rev: Some(rev.to_owned()),
+        }));
+        self.queued_resyncs = true;
     }
 
     /// The stored repo state of a tracked DID (memory first, then the store once).
     async fn repo_state(&mut self, did: &str) -> Option<MemRepo> {
-        if let Some(s) = self.repos.lock().ok().and_then(|m| m.get(did).cloned()) {
+        if let Some(s) = self
+            .shared
+            .repos
+            .lock()
+            .ok()
+            .and_then(|m| m.get(did).cloned())
+        {
             return Some(s);
         }
         if self.loaded.contains(did) {
@@ -200,7 +285,7 @@ impl Processor {
                     data: s.data_cid,
                     commit: s.commit_cid,
                 };
-                remember_repo(&self.repos, did, mem.clone());
+                remember_repo(&self.shared.repos, did, mem.clone());
                 Some(mem)
             }
             Ok(None) => None,
@@ -251,15 +336,21 @@ impl Processor {
             Frame::Tombstone(e) => self.account(&e.did, false, Some("deleted".into())),
             Frame::Info(_) | Frame::Error(_) | Frame::Unknown { .. } => Outcome::Ignored("unknown"),
         };
-        if let Outcome::Ignored(why) = &outcome {
-            metrics::counter!(m::EVENTS_IGNORED, "reason" => *why).increment(1);
+        match &outcome {
+            Outcome::Ignored(why) => {
+                metrics::counter!(m::EVENTS_IGNORED, "reason" => *why).increment(1);
+            }
+            Outcome::Deferred(why) => {
+                metrics::counter!(m::EVENTS_DEFERRED, "reason" => *why).increment(1);
+            }
+            _ => {}
         }
         outcome
     }
 
     fn identity(&mut self, did: &str) -> Outcome {
         if self.is_tracked(did) {
-            self.schedule(Job::Identity(did.to_owned()));
+            self.refresh_identity(did);
         }
         Outcome::Accepted
     }
@@ -274,6 +365,16 @@ impl Processor {
             self.inactive.insert(did.to_owned());
         }
         if self.is_tracked(did) {
+            if status.as_deref() == Some("deleted") {
+                // The store keeps a rev floor; forget our cached chain state.
+                if let Ok(mut m) = self.shared.repos.lock() {
+                    m.remove(did);
+                }
+                self.loaded.remove(did);
+                if let Ok(mut s) = self.shared.desynced.lock() {
+                    s.remove(did);
+                }
+            }
             self.changes.push(Change::AccountStatus {
                 did: did.to_owned(),
                 active,
@@ -283,28 +384,46 @@ impl Processor {
         Outcome::Accepted
     }
 
-    fn reject(&mut self, did: &str, seq: i64, r: Reject) -> Outcome {
+    fn reject(&mut self, did: &str, seq: i64, rev: &str, tracked: bool, r: Reject) -> Outcome {
         self.stats.commits_rejected += 1;
         metrics::counter!(m::COMMITS_REJECTED, "reason" => r.label()).increment(1);
         tracing::warn!(did, seq, reason = r.label(), error = %r, "commit rejected");
-        if self.is_tracked(did) {
+        if tracked {
             // An unusable commit of a tracked repo (or one we could not check for lack of
             // a key): its record state is now uncertain, so refetch it with a proof.
-            self.schedule(Job::Resync(did.to_owned()));
+            self.desync(did, r.label(), rev, true);
         }
         Outcome::Rejected(r)
     }
 
-    /// Verifies with the cached key, then once more after a forced DID refresh.
-    async fn verify_signature(&mut self, did: &str, signed: &repo::Commit) -> Result<(), Reject> {
-        let key = self
-            .identity
-            .signing_key(did, false)
-            .await
-            .map_err(|e| Reject::NoKey(e.to_string()))?;
-        if verify::check_signature(signed, &key).is_ok() {
-            return Ok(());
+    /// The DID's signing key, waiting at most `key_timeout` (then the repo is deferred).
+    async fn key(&self, did: &str, refresh: bool) -> Result<repo::PublicKey, Reject> {
+        match tokio::time::timeout(
+            self.cfg.key_timeout,
+            self.identity.signing_key(did, refresh),
+        )
+        .await
+        {
+            Ok(Ok(k)) => Ok(k),
+            Ok(Err(e)) => Err(Reject::NoKey(e.to_string())),
+            Err(_) => Err(Reject::NoKey(format!(
+                "no answer within {:?}",
+                self.cfg.key_timeout
+            ))),
         }
+    }
+
+    /// Verifies with the cached key, then once more after a forced DID refresh.
+    async fn verify_signature<'a>(
+        &mut self,
+        did: &str,
+        car: repo::CommitCar<'a>,
+    ) -> Result<repo::VerifiedCommit<'a>, Reject> {
+        let key = self.key(did, false).await?;
+        let car = match car.verified_or_back(&key) {
+            Ok(v) => return Ok(v),
+            Err(car) => car,
+        };
         let now = Instant::now();
         if let Some(t) = self.key_refreshed.get(did)
             && now.duration_since(*t) < KEY_REFRESH_INTERVAL
@@ -315,55 +434,29 @@ impl Processor {
             self.key_refreshed.clear();
         }
         self.key_refreshed.insert(did.to_owned(), now);
-        let key = self
-            .identity
-            .signing_key(did, true)
-            .await
-            .map_err(|e| Reject::NoKey(e.to_string()))?;
-        verify::check_signature(signed, &key)
-    }
-
-    /// The stored state of `did` when tracked; `Err(stale_rev)` when `rev` is not newer
-    /// than the last rev we know for it (a replay or an out-of-order event).
-    async fn newer_than_known(
-        &mut self,
-        did: &str,
-        rev: &str,
-        tracked: bool,
-    ) -> Result<Option<MemRepo>, Outcome> {
-        let state = if tracked {
-            self.repo_state(did).await
-        } else {
-            None
-        };
-        match self.known_rev(did, &state) {
-            Some(known) if rev <= known.as_str() => Err(Outcome::Ignored("stale_rev")),
-            _ => Ok(state),
-        }
+        let key = self.key(did, true).await?;
+        car.verified_or_back(&key).map_err(|_| Reject::Signature)
     }
 
     /// Counts a commit (or `#sync`) whose signature and proof checked out.
     fn verified(&mut self, did: &str, rev: &str) {
         self.stats.commits_verified += 1;
         metrics::counter!(m::COMMITS_VERIFIED).increment(1);
-        self.remember_audit_rev(did, rev);
-    }
-
-    fn known_rev(&self, did: &str, state: &Option<MemRepo>) -> Option<String> {
-        state
-            .as_ref()
-            .map(|s| s.rev.clone())
-            .or_else(|| self.audit_revs.get(did).cloned())
-    }
-
-    fn remember_audit_rev(&mut self, did: &str, rev: &str) {
-        if !self.verify_all {
+        if !self.cfg.verify_all {
             return;
         }
         if self.audit_revs.len() >= MAX_MEMORY_DIDS {
             self.audit_revs.clear();
         }
         self.audit_revs.insert(did.to_owned(), rev.to_owned());
+    }
+
+    /// The last rev known for `did`: its applied state when tracked, else the audit map.
+    fn known_rev(&self, did: &str, state: &Option<MemRepo>) -> Option<String> {
+        state
+            .as_ref()
+            .map(|s| s.rev.clone())
+            .or_else(|| self.audit_revs.get(did).cloned())
     }
 
     async fn commit(&mut self, c: Commit) -> Outcome {
@@ -374,96 +467,101 @@ impl Processor {
         let touches = c
             .ops
             .iter()
-            .any(|o| split_path(&o.path).is_some_and(|(col, _)| col == INBOX_COLLECTION));
+            .any(|o| split_path(&o.path).is_some_and(|(col, _)| col == sync::INBOX_COLLECTION));
         let tracked = touches || self.is_tracked(did);
-        let state = match self.newer_than_known(did, &c.rev, tracked).await {
-            Ok(state) => state,
-            Err(stale) => return stale,
+        let state = if tracked {
+            self.repo_state(did).await
+        } else {
+            None
         };
-        let parsed = match verify::parse_commit(&c, now_micros()) {
-            Ok(p) => p,
-            Err(r) => return self.reject(did, c.seq, r),
-        };
-        if let Err(r) = self.verify_signature(did, &parsed.signed).await {
-            return self.reject(did, c.seq, r);
+        if let Some(known) = self.known_rev(did, &state)
+            && c.rev.as_str() <= known.as_str()
+        {
+            return Outcome::Ignored("stale_rev");
         }
-        let inverted = match verify::check_inversion(&c, &parsed) {
+        let env = envelope(&c);
+        let parsed = match parse_commit(&env, now_micros()) {
+            Ok(p) => p,
+            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
+        };
+        if tracked && self.shared.is_desynced(did) {
+            // Sync spec: a desynchronized repo's events wait for the resync; the queue
+            // remembers the newest rev seen so the resync is repeated if it lands older.
+            self.desync(did, "desynchronized", &c.rev, true);
+            return Outcome::Deferred("desynchronized");
+        }
+        let verified = match self.verify_signature(did, parsed.car).await {
             Ok(v) => v,
-            Err(r) => return self.reject(did, c.seq, r),
+            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
+        };
+        let admitted = match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
+            Ok(a) => a,
+            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
         };
         self.verified(did, &c.rev);
         if !tracked {
             return Outcome::Accepted;
         }
-        let data = parsed.signed.data.to_string();
         if let Some(known) = &state {
-            let prev_ok = c.prev_data.map(|p| p.to_string() == known.data);
-            if c.since.as_deref() != Some(known.rev.as_str()) || prev_ok == Some(false) {
-                tracing::info!(
-                    did,
-                    seq = c.seq,
-                    "repo chain broken (since/prevData); resync"
-                );
-                self.schedule(Job::Resync(did.to_owned()));
+            let point = RepoPoint {
+                rev: known.rev.clone(),
+                data: (!known.data.is_empty()).then(|| known.data.clone()),
+            };
+            match continuity(&point, &c.rev, c.since.as_deref(), c.prev_data.as_ref()) {
+                Continuity::Continuous => {}
+                Continuity::Stale => return Outcome::Ignored("stale_rev"),
+                Continuity::Broken(why) => {
+                    tracing::info!(did, seq = c.seq, why, "repo chain broken; resync");
+                    self.desync(did, why, &c.rev, true);
+                    return Outcome::Deferred(why);
+                }
             }
         }
-        if !inverted {
-            tracing::debug!(
+        for rkey in &admitted.ignored_rkeys {
+            metrics::counter!(m::INBOX_RECORDS, "outcome" => "ignored_rkey").increment(1);
+            tracing::info!(
                 did,
                 seq = c.seq,
-                "legacy commit without prevData: chain unverified"
+                rkey,
+                "org.xmtp.inbox record with rkey other than self ignored"
             );
         }
-        for op in &c.ops {
-            let Some((col, rkey)) = split_path(&op.path) else {
-                continue;
-            };
-            if col != INBOX_COLLECTION {
-                continue;
+        match admitted.change {
+            Some(InboxChange::Put(record)) => {
+                let outcome = if record.malformed.is_some() {
+                    "malformed"
+                } else {
+                    "put"
+                };
+                metrics::counter!(m::INBOX_RECORDS, "outcome" => outcome).increment(1);
+                // The repo's #identity events were filtered out while it was untracked,
+                // so (re)learn its verified handle whenever its record changes (rare).
+                self.refresh_identity(did);
+                self.changes.push(Change::PutRecord {
+                    did: did.to_owned(),
+                    rev: Some(c.rev.clone()),
+                    record,
+                });
             }
-            if rkey != INBOX_RKEY {
-                metrics::counter!(m::INBOX_RECORDS, "outcome" => "ignored_rkey").increment(1);
-                tracing::info!(
-                    did,
-                    seq = c.seq,
-                    rkey,
-                    "org.xmtp.inbox record with rkey other than self ignored"
-                );
-                continue;
+            Some(InboxChange::Delete) => {
+                metrics::counter!(m::INBOX_RECORDS, "outcome" => "delete").increment(1);
+                self.changes.push(Change::DeleteRecord {
+                    did: did.to_owned(),
+                    rev: Some(c.rev.clone()),
+                });
             }
-            match (op.action.as_str(), &op.cid) {
-                ("create" | "update", Some(cid)) => {
-                    // parse_commit checked the block is present and hashes to its CID.
-                    let block = parsed.car.get(cid).unwrap_or(&[]);
-                    let record = parse_inbox_record(&cid.to_string(), block);
-                    let outcome = if record.malformed.is_some() {
-                        "malformed"
-                    } else {
-                        "put"
-                    };
-                    metrics::counter!(m::INBOX_RECORDS, "outcome" => outcome).increment(1);
-                    // The repo's #identity events were filtered out while it was untracked,
-                    // so (re)learn its verified handle whenever its record changes (rare).
-                    self.schedule(Job::Identity(did.to_owned()));
-                    self.changes.push(Change::PutRecord {
-                        did: did.to_owned(),
-                        rev: Some(c.rev.clone()),
-                        record,
-                    });
-                }
-                _ => {
-                    metrics::counter!(m::INBOX_RECORDS, "outcome" => "delete").increment(1);
-                    self.changes.push(Change::DeleteRecord {
-                        did: did.to_owned(),
-                        rev: Some(c.rev.clone()),
-                    });
-                }
-            }
+            None => {}
+        }
+        if state.is_none() {
+            // First sight of this repo: confirm its account status and current record with
+            // the PDS (a replayed old commit, or a takedown before we tracked it, is then
+            // corrected). The commit itself is proven, so it is applied meanwhile.
+            self.desync(did, "new_repo", &c.rev, false);
         }
         self.track(did);
         let mem = MemRepo {
             rev: c.rev.clone(),
-            data,
+            data: verified.commit().data.to_string(),
             commit: c.commit.to_string(),
         };
         self.changes.push(Change::RepoState {
@@ -472,54 +570,57 @@ impl Processor {
             data_cid: mem.data.clone(),
             commit_cid: mem.commit.clone(),
         });
-        remember_repo(&self.repos, did, mem);
+        remember_repo(&self.shared.repos, did, mem);
         Outcome::Accepted
     }
 
     async fn sync(&mut self, e: SyncEvent) -> Outcome {
         let did = e.did.as_str();
         let tracked = self.is_tracked(did);
-        if !tracked && !self.verify_all {
+        if !tracked && !self.cfg.verify_all {
             return Outcome::Ignored("untracked");
         }
-        let state = match self.newer_than_known(did, &e.rev, tracked).await {
-            Ok(state) => state,
-            Err(stale) => return stale,
+        let state = if tracked {
+            self.repo_state(did).await
+        } else {
+            None
         };
-        let parsed = match verify::parse_sync(&e, now_micros()) {
+        if let Some(known) = self.known_rev(did, &state)
+            && e.rev.as_str() <= known.as_str()
+        {
+            return Outcome::Ignored("stale_rev");
+        }
+        let car = match parse_sync(did, &e.rev, &e.blocks, now_micros()) {
             Ok(p) => p,
-            Err(r) => return self.reject(did, e.seq, r),
+            Err(r) => return self.reject(did, e.seq, &e.rev, tracked, r),
         };
-        if let Err(r) = self.verify_signature(did, &parsed.signed).await {
-            return self.reject(did, e.seq, r);
-        }
+        let verified = match self.verify_signature(did, car).await {
+            Ok(v) => v,
+            Err(r) => return self.reject(did, e.seq, &e.rev, tracked, r),
+        };
         self.verified(did, &e.rev);
-        if tracked {
-            let data = parsed.signed.data.to_string();
-            if state.as_ref().is_some_and(|s| s.data == data) {
-                let commit = parsed
-                    .car
-                    .roots()
-                    .first()
-                    .map(|c| c.to_string())
-                    .unwrap_or_default();
-                let mem = MemRepo {
-                    rev: e.rev.clone(),
-                    data,
-                    commit,
-                };
-                self.changes.push(Change::RepoState {
-                    did: did.to_owned(),
-                    rev: mem.rev.clone(),
-                    data_cid: mem.data.clone(),
-                    commit_cid: mem.commit.clone(),
-                });
-                remember_repo(&self.repos, did, mem);
-            } else {
-                tracing::info!(did, seq = e.seq, "#sync with new repo state; resync");
-                self.schedule(Job::Resync(did.to_owned()));
-            }
+        if !tracked {
+            return Outcome::Accepted;
         }
-        Outcome::Accepted
+        let data = verified.commit().data.to_string();
+        if state.as_ref().is_some_and(|s| s.data == data) && !self.shared.is_desynced(did) {
+            let mem = MemRepo {
+                rev: e.rev.clone(),
+                data,
+                commit: verified.cid().to_string(),
+            };
+            self.changes.push(Change::RepoState {
+                did: did.to_owned(),
+                rev: mem.rev.clone(),
+                data_cid: mem.data.clone(),
+                commit_cid: mem.commit.clone(),
+            });
+            remember_repo(&self.shared.repos, did, mem);
+            Outcome::Accepted
+        } else {
+            tracing::info!(did, seq = e.seq, "#sync with new repo state; resync");
+            self.desync(did, "sync_event", &e.rev, true);
+            Outcome::Deferred("sync_event")
+        }
     }
 }

@@ -158,6 +158,20 @@ impl<'a> CommitCar<'a> {
         self.verify_signature(key)?;
         Ok(VerifiedCommit { inner: self })
     }
+
+    /// Like [`CommitCar::verified`], but hands the unverified commit back on failure, so the
+    /// caller can retry with a refreshed key without parsing again.
+    pub fn verified_or_back(self, key: &PublicKey) -> Result<VerifiedCommit<'a>, Box<Self>> {
+        match self.verify_signature(key) {
+            Ok(()) => Ok(VerifiedCommit { inner: self }),
+            Err(_) => Err(Box::new(self)),
+        }
+    }
+
+    /// A block of the CAR (hash already checked; the signature is not).
+    pub fn block(&self, cid: &Cid) -> Option<&'a [u8]> {
+        self.car.get(cid)
+    }
 }
 
 /// A commit whose CAR, message fields and signature all check out.

@@ -112,6 +112,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             Ok(())
         }
         Change::Backfill(change) => crate::backfill::apply(conn, change, now_ms),
+        Change::Resync(change) => crate::resync::apply(conn, change, now_ms),
     }
 }
 
@@ -202,10 +203,19 @@ fn account_status(
             "DELETE FROM links WHERE did = ?1",
             "DELETE FROM accounts WHERE did = ?1",
             "DELETE FROM handles WHERE did = ?1",
-            "DELETE FROM repo_state WHERE did = ?1",
+            "DELETE FROM resync_queue WHERE did = ?1",
         ] {
             conn.prepare_cached(sql)?.execute([did])?;
         }
+        // A rev floor survives the account: a replayed older commit (or a stale getRecord
+        // answer) cannot bring the old link back. The floor is the deletion time as a TID.
+        let floor = syntax::Tid::from_parts((now_ms.max(0) as u64) * 1000, 0);
+        conn.prepare_cached(
+            "INSERT INTO repo_state (did, rev, data_cid, commit_cid) VALUES (?1, ?2, NULL, NULL)
+             ON CONFLICT (did) DO UPDATE SET rev = max(repo_state.rev, excluded.rev),
+                data_cid = NULL, commit_cid = NULL",
+        )?
+        .execute(params![did, floor.as_str()])?;
         return Ok(());
     }
     conn.prepare_cached(

@@ -21,6 +21,7 @@ mod json;
 mod migrate;
 mod queries;
 mod reader;
+mod resync;
 mod store;
 mod time;
 mod types;
@@ -34,6 +35,7 @@ pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};
 pub use reader::{Reader, ReaderOptions};
+pub use resync::{ResyncChange, ResyncItem};
 pub use store::{Store, StoreOptions};
 pub use time::format_unix_millis;
 pub use types::{

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "recheck",
         sql: include_str!("../../../migrations/0004_recheck.sql"),
     },
+    Migration {
+        version: 5,
+        name: "resync_queue",
+        sql: include_str!("../../../migrations/0005_resync_queue.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

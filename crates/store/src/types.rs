@@ -185,6 +185,8 @@ pub enum Change {
     },
     /// Backfill progress (source cursors, per-DID outcome).
     Backfill(crate::backfill::BackfillChange),
+    /// The durable resync queue (desynchronized repos).
+    Resync(crate::resync::ResyncChange),
 }
 
 /// Counters added to the persisted firehose counters.

@@ -13,8 +13,8 @@ use std::time::Duration;
 pub use ::backfill as engine;
 use anyhow::Context;
 use backfill::{BackfillConfig, BackfillDeps, BackfillReport, HandleSource, Progress};
-use firehose::{BoxFuture, LookupError};
 use identity::Resolver;
+use sync::{BoxFuture, LookupError};
 use syntax::Did;
 use tokio_util::sync::CancellationToken;
 

@@ -108,7 +108,7 @@ pub async fn start(
         cfg.handle_resolver.as_deref(),
         cfg.allow_private_network,
     )?;
-    let fetcher = firehose::HttpRecordFetcher::new(server::USER_AGENT)
+    let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(cfg.allow_private_network);
     let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(cfg.xmtp_api.clone()))

@@ -13,9 +13,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use firehose::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
 use identity::{IdentityError, Resolver};
 use serde::Serialize;
+use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
 use syntax::{Did, Handle};
 
 use crate::adapters::ResolverSource;
@@ -234,7 +234,7 @@ pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
 
     // The ATProto half: the record in the DID's signed repo.
     let identity = ResolverSource(resolver.clone());
-    let fetcher = firehose::HttpRecordFetcher::new(server::USER_AGENT)
+    let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(args.network.allow_private_network);
     let fetched = match fetch_inbox_changes(&identity, &fetcher, did.as_str()).await {

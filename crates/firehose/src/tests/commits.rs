@@ -11,8 +11,9 @@ use super::support::*;
 use crate::frame::Frame;
 use crate::gate::Verdict;
 use crate::process::Outcome;
-use crate::source::StaticIdentity;
-use crate::verify::{Reject, parse_commit};
+use crate::process::envelope;
+use sync::commit::parse_commit;
+use sync::{Reject, StaticIdentity};
 
 const SEQS: [&str; 4] = ["4621317030", "4621317332", "4621332152", "4623075231"];
 
@@ -35,8 +36,8 @@ async fn captured_commits_decode_pass_structure_checks_and_reject_without_key() 
         let peeked = crate::peek(&bytes).unwrap();
         assert_eq!(peeked.n_ops as usize, c.ops.len());
         assert_eq!(peeked.did, Some(c.repo.as_str()));
-        let parsed = parse_commit(&c, u64::MAX / 2).unwrap();
-        assert_eq!(parsed.signed.did, c.repo);
+        let parsed = parse_commit(&envelope(&c), u64::MAX / 2).unwrap();
+        assert_eq!(parsed.signed().did, c.repo);
         let Verdict::Forward(item) = gate.on_message(Bytes::from(bytes)) else {
             panic!("dropped")
         };

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::support::*;
 use crate::frame::Frame;
-use crate::record::parse_inbox_record;
+use sync::record::parse_inbox_record;
 
 /// xorshift64*: deterministic, dependency-free.
 struct Rng(u64);
@@ -44,7 +44,9 @@ fn feed(b: &[u8]) -> usize {
     ok += usize::from(crate::peek(b).is_ok());
     if let Ok(Frame::Commit(c)) = Frame::decode(b) {
         ok += 1;
-        ok += usize::from(crate::verify::parse_commit(&c, u64::MAX / 2).is_ok());
+        ok += usize::from(
+            sync::commit::parse_commit(&crate::process::envelope(&c), u64::MAX / 2).is_ok(),
+        );
     }
     ok += usize::from(repo::CarSlice::parse(b, &repo::CarLimits::COMMIT).is_ok());
     ok += usize::from(parse_inbox_record("c", b).malformed.is_none());
@@ -100,7 +102,7 @@ fn gate_survives_garbage_and_reports_fatal_framing() {
     let (_dir, store) = temp_store();
     let (mut gate, _p, _jobs, _) = stages(
         &store,
-        std::sync::Arc::new(crate::StaticIdentity::new()),
+        std::sync::Arc::new(sync::StaticIdentity::new()),
         false,
     );
     let v = gate.on_message(Bytes::from_static(&[0xff, 0xff]));

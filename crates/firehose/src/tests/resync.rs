@@ -1,24 +1,25 @@
-//! Sync 1.1 repair and verification details: a chain gap schedules a resync whose
-//! `getRecord` proof is verified and applied; a signature failure refreshes the key once
-//! (rate-limited); a malformed record becomes an invalid link.
+//! Sync 1.1 repair and verification details: a chain gap desynchronizes the repo into the
+//! durable resync queue, its events wait, and the worker applies the proven `getRecord`
+//! record; a signature failure refreshes the key once (rate-limited); a malformed record
+//! becomes an invalid link.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::support::*;
 use crate::frame::Frame;
 use crate::gate::Verdict;
-use crate::process::{Outcome, Processor, RepoCache};
-use crate::source::{BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher};
+use crate::process::{Outcome, Processor};
 use crate::synth::{SynthRepo, Write, inbox_record};
-use crate::verify::Reject;
-use crate::worker::{Job, WorkerConfig, WorkerCtx, run_worker};
-use crate::{StaticAccount, StaticIdentity};
+use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
+use sync::{
+    BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, StaticAccount,
+    StaticIdentity,
+};
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const INBOX_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -65,7 +66,7 @@ impl RecordFetcher for MapFetcher {
 }
 
 #[tokio::test]
-async fn chain_gap_schedules_a_resync_and_the_worker_applies_the_proven_record() {
+async fn chain_gap_desynchronizes_the_repo_and_the_worker_applies_the_proven_record() {
     let (_dir, store) = temp_store();
     let key = repo::PrivateKey::generate(repo::Curve::K256);
     let identity = Arc::new(StaticIdentity::new());
@@ -77,45 +78,58 @@ async fn chain_gap_schedules_a_resync_and_the_worker_applies_the_proven_record()
             handle: None,
         },
     );
-    let (mut gate, mut p, mut jobs, _) = stages(&store, identity.clone(), false);
+    let (mut gate, mut p, _handles, _) = stages(&store, identity.clone(), false);
     let mut a = SynthRepo::new(ALICE, key, 1_780_000_000_000_000);
     let c1 = a.commit(1, &[put_inbox(INBOX_A)]);
     let _missed = a.commit(2, &[put_inbox(INBOX_B)]);
     let c3 = a.commit(3, &[like(1)]);
+    let c4 = a.commit(4, &[like(2)]);
     assert_eq!(feed(&mut gate, &mut p, c1).await, Outcome::Accepted);
-    assert_eq!(feed(&mut gate, &mut p, c3).await, Outcome::Accepted);
-    store.writer().apply(p.take_batch().unwrap()).await.unwrap();
+    // c3 does not follow c1 (`since` is c2's rev): the repo is desynchronized, and its
+    // events wait for the resync instead of being applied on a broken chain.
     assert_eq!(
-        store
-            .reader()
-            .link_by_did(ALICE)
-            .await
-            .unwrap()
-            .unwrap()
-            .inbox_id,
+        feed(&mut gate, &mut p, c3).await,
+        Outcome::Deferred("since")
+    );
+    assert_eq!(
+        feed(&mut gate, &mut p, c4).await,
+        Outcome::Deferred("desynchronized")
+    );
+    store.writer().apply(p.take_batch().unwrap()).await.unwrap();
+    let r = store.reader();
+    assert_eq!(
+        r.link_by_did(ALICE).await.unwrap().unwrap().inbox_id,
         INBOX_A
     );
-    let mut queued = Vec::new();
-    while let Ok(j) = jobs.try_recv() {
-        queued.push(j);
-    }
-    assert!(queued.contains(&Job::Resync(ALICE.into())), "{queued:?}");
+    assert_eq!(
+        r.desynchronized_dids().await.unwrap(),
+        vec![ALICE.to_owned()]
+    );
 
     let proof = a.record_proof("org.xmtp.inbox/self").unwrap();
     let ctx = Arc::new(WorkerCtx {
         identity,
         fetcher: Arc::new(MapFetcher(HashMap::from([(ALICE.to_owned(), proof)]))),
         writer: store.writer(),
-        repos: RepoCache::default(),
+        reader: store.reader(),
+        shared: p.shared().clone(),
         cfg: WorkerConfig::default(),
     });
-    let (tx, rx) = mpsc::channel(4);
-    tx.send(Job::Resync(ALICE.into())).await.unwrap();
-    drop(tx);
-    run_worker(ctx, rx, CancellationToken::new()).await;
-    let link = store.reader().link_by_did(ALICE).await.unwrap().unwrap();
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(run_resyncs(ctx, stop.clone()));
+    for _ in 0..200 {
+        if r.desynchronized_dids().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    assert!(r.desynchronized_dids().await.unwrap().is_empty());
+    assert!(!p.shared().is_desynced(ALICE));
+    let link = r.link_by_did(ALICE).await.unwrap().unwrap();
     assert_eq!(link.inbox_id, INBOX_B);
-    let rs = store.reader().repo_state(ALICE).await.unwrap().unwrap();
+    let rs = r.repo_state(ALICE).await.unwrap().unwrap();
     assert_eq!(Some(rs.rev.as_str()), a.rev());
 }
 

@@ -7,9 +7,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::gate::{Gate, TrackedSet};
-use crate::process::{Processor, RepoCache};
-use crate::source::{IdentitySource, StaticAccount, StaticIdentity};
-use crate::worker::Job;
+use crate::process::{Processor, ProcessorConfig, Shared};
+use sync::{IdentitySource, StaticAccount, StaticIdentity};
 
 /// `<workspace>/../shared/vectors/<rel>`; panics loudly when missing.
 pub fn vector(rel: &str) -> PathBuf {
@@ -58,7 +57,7 @@ pub fn deps(store: &store::Store, identity: Arc<dyn IdentitySource>) -> crate::F
         reader: store.reader(),
         identity,
         fetcher: Arc::new(
-            crate::HttpRecordFetcher::new("test")
+            sync::HttpRecordFetcher::new("test")
                 .unwrap()
                 .allow_private_network(true),
         ),
@@ -90,21 +89,23 @@ pub fn scenario_identity(v: &Value) -> Arc<StaticIdentity> {
     Arc::new(ident)
 }
 
-/// A gate + processor pair over `store`, as the pipeline builds them.
+/// A gate + processor pair over `store`, as the pipeline builds them; the receiver gets
+/// the handle refreshes the processor asks for.
 pub fn stages(
     store: &store::Store,
     identity: Arc<dyn IdentitySource>,
     verify_all: bool,
-) -> (Gate, Processor, mpsc::Receiver<Job>, TrackedSet) {
+) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
     let tracked: TrackedSet = Arc::new(RwLock::new(Default::default()));
     let (tx, rx) = mpsc::channel(100);
-    let p = Processor::new(
+    let shared = Shared {
+        tracked: tracked.clone(),
+        ..Shared::default()
+    };
+    let cfg = ProcessorConfig {
         verify_all,
-        identity,
-        store.reader(),
-        tracked.clone(),
-        RepoCache::default(),
-        tx,
-    );
+        key_timeout: std::time::Duration::from_secs(5),
+    };
+    let p = Processor::new(cfg, identity, store.reader(), shared, tx);
     (Gate::new(tracked.clone(), verify_all, None), p, rx, tracked)
 }

@@ -189,9 +189,77 @@ async fn deleted_account_loses_its_link_handle_and_state() {
     assert_eq!(r.link_by_did(&did(1)).await.unwrap(), None);
     assert_eq!(r.did_by_handle("alice.test").await.unwrap(), None);
     assert!(!r.actor_known(&did(1)).await.unwrap());
-    assert_eq!(r.repo_rev(&did(1)).await.unwrap(), None);
-    assert!(r.tracked_dids().await.unwrap().is_empty());
     assert_eq!(r.counts().await.unwrap(), Counts::default());
+    // A rev floor at the deletion time stays, so a replayed older commit cannot bring the
+    // link back (before: the repo state went too, and the replay was applied).
+    let floor = r.repo_rev(&did(1)).await.unwrap().unwrap();
+    assert!(floor.as_str() > "3kaaaaaaaaaa2", "{floor}");
+    db.apply(vec![put(
+        &did(1),
+        "bafy1",
+        &inbox(1),
+        Some("3kaaaaaaaaaa3"),
+    )])
+    .await;
+    assert_eq!(r.link_by_did(&did(1)).await.unwrap(), None);
+}
+
+fn desync(did: &str, reason: &str, rev: Option<&str>) -> Change {
+    Change::Resync(ResyncChange::Desync {
+        did: did.to_owned(),
+        reason: reason.to_owned(),
+        rev: rev.map(str::to_owned),
+    })
+}
+
+#[tokio::test]
+async fn resync_queue_keeps_every_row_until_a_resync_at_its_newest_rev_lands() {
+    let db = Db::new();
+    let r = db.r();
+    db.apply(vec![
+        desync(&did(1), "since", Some("3kaaaaaaaaaa2")),
+        desync(&did(1), "desynchronized", Some("3kaaaaaaaaaa5")),
+        desync(&did(1), "desynchronized", Some("3kaaaaaaaaaa3")),
+        desync(&did(2), "no_key", None),
+    ])
+    .await;
+    assert_eq!(r.resync_pending().await.unwrap(), 2);
+    assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(1), did(2)]);
+    let due = r.due_resyncs(i64::MAX, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].reason, "since", "the first reason is kept");
+
+    // A failure only postpones the row.
+    db.apply(vec![Change::Resync(ResyncChange::Failed {
+        did: did(2),
+        error: "x".repeat(10_000),
+        next_attempt: i64::MAX - 1,
+    })])
+    .await;
+    let due = r.due_resyncs(i64::MAX - 2, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|d| d.did.clone()).collect::<Vec<_>>(),
+        vec![did(1)]
+    );
+    let row = &r.due_resyncs(i64::MAX, 10).await.unwrap()[1];
+    assert_eq!(
+        (row.attempts, row.last_error.as_ref().map(|e| e.len())),
+        (1, Some(256))
+    );
+
+    // A resync older than an event seen meanwhile keeps the row, due again.
+    let landed = |rev: &str| {
+        Change::Resync(ResyncChange::Landed {
+            did: did(1),
+            rev: rev.to_owned(),
+            retry_at: 0,
+        })
+    };
+    db.apply(vec![landed("3kaaaaaaaaaa4")]).await;
+    let due = r.due_resyncs(0, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].reason.as_str()), (1, "newer_event"));
+    db.apply(vec![landed("3kaaaaaaaaaa5")]).await;
+    assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(2)]);
 }
 
 #[tokio::test]

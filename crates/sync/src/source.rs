@@ -54,6 +54,15 @@ pub enum FetchedRecord {
     NotFound,
 }
 
+/// A repo's hosting status (`com.atproto.sync.getRepoStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoStatus {
+    /// Whether the account is active.
+    pub active: bool,
+    /// The upstream status when inactive (`takendown`, `deactivated`, `deleted`, ...).
+    pub status: Option<String>,
+}
+
 /// Fetches `org.xmtp.inbox/self` proofs for resyncs.
 pub trait RecordFetcher: Send + Sync + 'static {
     /// `GET {pds}/xrpc/com.atproto.sync.getRecord?did=..&collection=org.xmtp.inbox&rkey=self`.
@@ -62,6 +71,16 @@ pub trait RecordFetcher: Send + Sync + 'static {
         pds: &'a str,
         did: &'a str,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>>;
+
+    /// `GET {pds}/xrpc/com.atproto.sync.getRepoStatus?did=..`; `Ok(None)` when this source
+    /// cannot tell (the default).
+    fn repo_status<'a>(
+        &'a self,
+        _pds: &'a str,
+        _did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// One account in a [`StaticIdentity`].

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::source::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
+use crate::source::{BoxFuture, FetchedRecord, LookupError, RecordFetcher, RepoStatus};
 
 /// Largest proof CAR accepted.
 const MAX_PROOF_BYTES: usize = 2_000_000;
@@ -64,6 +64,34 @@ fn enc(s: &str) -> String {
     out
 }
 
+/// The getRepoStatus URL of `did` on `pds`.
+pub fn repo_status_url(pds: &str, did: &str) -> String {
+    format!(
+        "{}/xrpc/com.atproto.sync.getRepoStatus?did={}",
+        pds.trim_end_matches('/'),
+        enc(did)
+    )
+}
+
+/// Largest getRepoStatus answer read.
+const MAX_STATUS_BYTES: usize = 16 * 1024;
+
+/// Reads a getRepoStatus body (`{"did","active","status"?}`).
+fn parse_repo_status(body: &[u8]) -> Result<RepoStatus, LookupError> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        active: bool,
+        status: Option<String>,
+    }
+    let b: Body = serde_json::from_slice(body)
+        .map_err(|e| LookupError::Transient(format!("getRepoStatus body: {e}")))?;
+    let status = b.status.map(|s| s.chars().take(64).collect());
+    Ok(RepoStatus {
+        active: b.active,
+        status,
+    })
+}
+
 /// The getRecord URL for `org.xmtp.inbox/self` of `did` on `pds`.
 pub fn get_record_url(pds: &str, did: &str) -> String {
     format!(
@@ -113,6 +141,47 @@ impl RecordFetcher for HttpRecordFetcher {
             Err(LookupError::Transient(format!("getRecord HTTP {status}")))
         })
     }
+
+    fn repo_status<'a>(
+        &'a self,
+        pds: &'a str,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
+        Box::pin(async move {
+            let url = repo_status_url(pds, did);
+            check_pds_url(&url, self.allow_private)?;
+            let mut resp = self
+                .client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| LookupError::Transient(e.to_string()))?;
+            let status = resp.status();
+            let mut body = Vec::new();
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| LookupError::Transient(e.to_string()))?
+            {
+                if body.len() + chunk.len() > MAX_STATUS_BYTES {
+                    return Err(LookupError::Transient(
+                        "getRepoStatus answer too large".into(),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if status.is_success() {
+                return parse_repo_status(&body).map(Some);
+            }
+            if status.as_u16() == 400 && String::from_utf8_lossy(&body).contains("RepoNotFound") {
+                // The PDS does not host the repo (any more): not evidence of a status.
+                return Ok(None);
+            }
+            Err(LookupError::Transient(format!(
+                "getRepoStatus HTTP {status}"
+            )))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +212,22 @@ mod tests {
         let fetcher = HttpRecordFetcher::new("test").unwrap();
         let err = fetcher.get_record("http://127.0.0.1:9", "did:plc:x").await;
         assert!(matches!(err, Err(LookupError::NotFound(_))), "{err:?}");
+    }
+
+    #[test]
+    fn repo_status_bodies_are_read_and_bad_ones_are_transient() {
+        let s = parse_repo_status(br#"{"did":"did:plc:a","active":false,"status":"takendown"}"#);
+        assert_eq!(
+            s,
+            Ok(RepoStatus {
+                active: false,
+                status: Some("takendown".into())
+            })
+        );
+        assert!(matches!(
+            parse_repo_status(b"{}"),
+            Err(LookupError::Transient(_))
+        ));
     }
 
     #[test]

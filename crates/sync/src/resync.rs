@@ -9,8 +9,8 @@
 
 use store::{Change, RecordInput};
 
+use crate::admit::{InboxChange, admit_record_proof};
 use crate::proofs::read_inbox_proof;
-use crate::record::parse_inbox_record;
 use crate::source::{FetchedRecord, IdentitySource, LookupError, RecordFetcher};
 
 /// Why a fetch gave no usable answer.
@@ -125,13 +125,24 @@ impl FetchedInbox {
 }
 
 /// Resolves `did`'s PDS, fetches `org.xmtp.inbox/self` with `sync.getRecord` and checks the
-/// proof (CIDs, DID, signature with one key refresh on failure, MST path).
+/// proof (CIDs, DID, signature with one key refresh on failure, MST path, rev rule).
 pub async fn fetch_inbox_changes(
     identity: &dyn IdentitySource,
     fetcher: &dyn RecordFetcher,
     did: &str,
 ) -> Result<FetchedInbox, ResyncError> {
     let pds = identity.pds_endpoint(did).await?;
+    fetch_inbox_at(identity, fetcher, did, &pds).await
+}
+
+/// [`fetch_inbox_changes`] once the PDS is known (callers that attribute faults to hosts).
+pub async fn fetch_inbox_at(
+    identity: &dyn IdentitySource,
+    fetcher: &dyn RecordFetcher,
+    did: &str,
+    pds: &str,
+) -> Result<FetchedInbox, ResyncError> {
+    let pds = pds.to_owned();
     let bytes = match fetcher.get_record(&pds, did).await? {
         FetchedRecord::Car(b) => b,
         FetchedRecord::NotFound => {
@@ -155,12 +166,12 @@ pub async fn fetch_inbox_changes(
         data_cid: proof.signed.data.to_string(),
         commit_cid: proof.commit_cid.to_string(),
     };
-    let outcome = match &proof.record {
-        Some((cid, block)) => InboxOutcome::Present {
-            commit,
-            record: parse_inbox_record(&cid.to_string(), block),
-        },
-        None => InboxOutcome::Absent { commit },
+    let record = proof.record.as_ref().map(|(cid, b)| (cid, b.as_slice()));
+    let change = admit_record_proof(&commit.rev, record, crate::rev::now_micros())
+        .map_err(|r| ResyncError::Permanent(format!("getRecord proof: {r}")))?;
+    let outcome = match change {
+        InboxChange::Put(record) => InboxOutcome::Present { commit, record },
+        InboxChange::Delete => InboxOutcome::Absent { commit },
     };
     Ok(FetchedInbox {
         did: did.to_owned(),

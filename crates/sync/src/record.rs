@@ -15,6 +15,8 @@
 
 use store::RecordInput;
 
+/// The collection the index reads.
+pub const INBOX_COLLECTION: &str = "org.xmtp.inbox";
 /// The only record key the index reads for `org.xmtp.inbox`.
 pub const INBOX_RKEY: &str = "self";
 /// Longest `verificationSignature` we keep (a 64-byte signature is 88 base64 chars).
@@ -150,19 +152,19 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cbor::Writer;
+    use repo::cbor::Encoder;
 
     const INBOX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn rec(fields: &[(&str, &str)]) -> Vec<u8> {
         let mut f = fields.to_vec();
-        f.sort_by(|a, b| crate::cbor::canonical_key_cmp(a.0, b.0));
-        let mut w = Writer::default();
-        w.map(f.len() as u64);
+        f.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
+        let mut w = Encoder::new();
+        w.map(f.len());
         for (k, v) in f {
-            w.str(k).str(v);
+            w.text(k).text(v);
         }
-        w.out
+        w.into_bytes()
     }
 
     fn good() -> Vec<(&'static str, &'static str)> {
@@ -221,29 +223,29 @@ mod tests {
     #[test]
     fn non_canonical_key_order_is_read_but_duplicate_keys_are_malformed() {
         // PDSes pass records through verbatim: an odd but unambiguous encoding is kept.
-        let mut w = Writer::default();
+        let mut w = Encoder::new();
         w.map(3)
-            .str("verificationSignature")
-            .str("AAECAwQ=")
-            .str("id")
-            .str(INBOX)
-            .str("createdAt")
-            .str("2026-07-04T12:00:00.000Z");
-        let r = parse_inbox_record("c", &w.out);
+            .text("verificationSignature")
+            .text("AAECAwQ=")
+            .text("id")
+            .text(INBOX)
+            .text("createdAt")
+            .text("2026-07-04T12:00:00.000Z");
+        let r = parse_inbox_record("c", &w.into_bytes());
         assert_eq!(r.malformed, None);
         assert_eq!(r.inbox_id, INBOX);
         // Two readers could disagree on which `id` counts: refused.
-        let mut w = Writer::default();
+        let mut w = Encoder::new();
         w.map(4)
-            .str("id")
-            .str(INBOX)
-            .str("id")
-            .str(&"b".repeat(64))
-            .str("verificationSignature")
-            .str("AAECAwQ=")
-            .str("createdAt")
-            .str("2026-07-04T12:00:00.000Z");
-        assert!(parse_inbox_record("c", &w.out).malformed.is_some());
+            .text("id")
+            .text(INBOX)
+            .text("id")
+            .text(&"b".repeat(64))
+            .text("verificationSignature")
+            .text("AAECAwQ=")
+            .text("createdAt")
+            .text("2026-07-04T12:00:00.000Z");
+        assert!(parse_inbox_record("c", &w.into_bytes()).malformed.is_some());
     }
 
     #[test]
@@ -257,9 +259,9 @@ mod tests {
 
     #[test]
     fn wrong_types_and_garbage_are_malformed_not_errors() {
-        let mut w = Writer::default();
-        w.map(2).str("id").int(5).str("createdAt").bool(true);
-        let r = parse_inbox_record("c", &w.out);
+        let mut w = Encoder::new();
+        w.map(2).text("id").int(5).text("createdAt").bool(true);
+        let r = parse_inbox_record("c", &w.into_bytes());
         let why = r.malformed.unwrap();
         assert!(why.contains("id is not a string"), "{why}");
         assert!(parse_inbox_record("c", &[0xff, 0x00]).malformed.is_some());

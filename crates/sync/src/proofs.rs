@@ -1,37 +1,12 @@
-//! Adapters over `repo`'s MST: Sync 1.1 inversion of a `#commit`, and reading the
-//! `org.xmtp.inbox/self` record (or its proven absence) out of a `sync.getRecord` CAR.
+//! Reading the `org.xmtp.inbox/self` record (or its proven absence) out of a
+//! `sync.getRecord` CAR, before its signature is checked.
 
 use cid::Cid;
-use repo::mst::{Op, OpAction, PartialMst, invert_ops};
+use repo::mst::PartialMst;
 use repo::{CarLimits, CarSlice};
-
-use crate::frame::Commit;
-use crate::verify::Parsed;
 
 /// The MST key of the one record we index.
 pub const INBOX_KEY: &str = "org.xmtp.inbox/self";
-
-/// Undoes the commit's ops on the partial MST at `data` and checks the result is
-/// `prev_data`. A node missing from the slice makes the commit invalid.
-pub fn invert(c: &Commit, parsed: &Parsed<'_>, prev_data: &Cid) -> Result<(), String> {
-    let mut ops = Vec::with_capacity(c.ops.len());
-    for o in &c.ops {
-        let action =
-            OpAction::parse(&o.action).ok_or_else(|| format!("bad action {}", o.action))?;
-        ops.push(Op {
-            action,
-            path: &o.path,
-            cid: o.cid,
-            prev: o.prev,
-        });
-    }
-    let mut tree = PartialMst::load(parsed.signed.data, &parsed.car).map_err(|e| e.to_string())?;
-    let root = invert_ops(&mut tree, &ops).map_err(|e| e.to_string())?;
-    if root != *prev_data {
-        return Err(format!("inverted root {root} is not prevData {prev_data}"));
-    }
-    Ok(())
-}
 
 /// What a `getRecord` CAR proves (signature not yet checked).
 #[derive(Debug, Clone)]
