@@ -7,3 +7,4 @@ mod garbage;
 mod resync;
 mod scenarios;
 mod support;
+mod lying;
