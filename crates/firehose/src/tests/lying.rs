@@ -261,7 +261,11 @@ async fn random_envelope_rewrites_never_make_the_index_hold_a_record_the_repo_di
         let mut replay: Vec<Commit> = Vec::new();
         for seq in 1..=12 {
             let writes = match rng.below(4) {
-                0 => vec![put_inbox(if rng.below(2) == 0 { INBOX_V } else { INBOX_V2 })],
+                0 => vec![put_inbox(if rng.below(2) == 0 {
+                    INBOX_V
+                } else {
+                    INBOX_V2
+                })],
                 1 if current.is_some() => vec![Write::Delete("org.xmtp.inbox/self".into())],
                 _ => vec![like(seq as u32)],
             };
@@ -284,13 +288,18 @@ async fn random_envelope_rewrites_never_make_the_index_hold_a_record_the_repo_di
                 }
                 _ => {}
             }
-            if let Verdict::Forward(item) = gate.on_message(Bytes::from(Frame::Commit(c).encode())) {
+            if let Verdict::Forward(item) = gate.on_message(Bytes::from(Frame::Commit(c).encode()))
+            {
                 let _ = p.process(item).await;
             }
         }
         flush(&store, &mut p).await;
         if let Some(cid) = link_cid(&store).await {
-            assert_ne!(cid, acid.to_string(), "round {round}: attacker's record indexed");
+            assert_ne!(
+                cid,
+                acid.to_string(),
+                "round {round}: attacker's record indexed"
+            );
             assert!(
                 held.contains(&cid),
                 "round {round}: index holds {cid}, never in the victim's repo"

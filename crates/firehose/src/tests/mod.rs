@@ -2,9 +2,10 @@
 //! and the pipeline end to end against an in-test WebSocket relay.
 
 mod commits;
+mod durability;
 mod e2e;
 mod garbage;
+mod lying;
 mod resync;
 mod scenarios;
 mod support;
-mod lying;

@@ -89,12 +89,39 @@ pub fn scenario_identity(v: &Value) -> Arc<StaticIdentity> {
     Arc::new(ident)
 }
 
+/// [`stages`] with the production key timeout (250 ms), not audit mode.
+pub fn stages_with_key_timeout(
+    store: &store::Store,
+    identity: Arc<dyn IdentitySource>,
+) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
+    stages_with(
+        store,
+        identity,
+        false,
+        crate::FirehoseConfig::default().key_timeout,
+    )
+}
+
 /// A gate + processor pair over `store`, as the pipeline builds them; the receiver gets
 /// the handle refreshes the processor asks for.
 pub fn stages(
     store: &store::Store,
     identity: Arc<dyn IdentitySource>,
     verify_all: bool,
+) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
+    stages_with(
+        store,
+        identity,
+        verify_all,
+        std::time::Duration::from_secs(5),
+    )
+}
+
+fn stages_with(
+    store: &store::Store,
+    identity: Arc<dyn IdentitySource>,
+    verify_all: bool,
+    key_timeout: std::time::Duration,
 ) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
     let tracked: TrackedSet = Arc::new(RwLock::new(Default::default()));
     let (tx, rx) = mpsc::channel(100);
@@ -104,7 +131,7 @@ pub fn stages(
     };
     let cfg = ProcessorConfig {
         verify_all,
-        key_timeout: std::time::Duration::from_secs(5),
+        key_timeout,
     };
     let p = Processor::new(cfg, identity, store.reader(), shared, tx);
     (Gate::new(tracked.clone(), verify_all, None), p, rx, tracked)
