@@ -121,8 +121,11 @@ async fn stripping_prev_data_and_swapping_ops_cannot_plant_a_link() {
     assert_eq!(link_cid(&store).await, None, "no link planted");
 }
 
+/// Makes a forged commit from the victim's next genuine one.
+type Forge = fn(&mut SynthRepo) -> Commit;
+
 /// The three forgeries against a victim whose link is indexed, each on a fresh pipeline.
-fn forgeries() -> Vec<(&'static str, fn(&mut SynthRepo) -> Commit)> {
+fn forgeries() -> Vec<(&'static str, Forge)> {
     fn update_stripped(r: &mut SynthRepo) -> Commit {
         // Update, prevData stripped: not proven by the signed tree.
         let (cid, block) = attacker_record();
