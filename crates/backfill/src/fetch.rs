@@ -63,6 +63,25 @@ pub async fn process_did(ctx: &FetchCtx, did: &str) -> DidOutcome {
                     InboxOutcome::Present { .. } => BackfillState::Indexed,
                     InboxOutcome::Absent { .. } | InboxOutcome::Unproven => BackfillState::Absent,
                 };
+                if state == BackfillState::Indexed {
+                    // The account's status is known from the start: a takedown that
+                    // happened before we tracked the DID is applied with its record.
+                    match ctx.fetcher.repo_status(&fetched.pds, did).await {
+                        Ok(Some(s)) => changes.push(Change::AccountStatus {
+                            did: did.to_owned(),
+                            active: s.active,
+                            status: s.status,
+                        }),
+                        Ok(None) => {}
+                        Err(e) => {
+                            last = format!("getRepoStatus: {e}");
+                            if attempt < attempts {
+                                backoff.wait().await;
+                            }
+                            continue;
+                        }
+                    }
+                }
                 if state == BackfillState::Indexed
                     && let Some(h) = &ctx.handles
                 {

@@ -115,6 +115,36 @@ async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
         .repo_status(&pds, did)
         .await
         .map_err(|e| fault(host.clone(), e.into()))?;
+    if let Some(s) = status.as_ref().filter(|s| !s.active) {
+        // An inactive account's PDS serves no records: apply the status (the link is
+        // hidden, or removed with a rev floor when deleted) and stop here.
+        let changes = vec![
+            Change::AccountStatus {
+                did: did.to_owned(),
+                active: false,
+                status: s.status.clone(),
+            },
+            Change::Resync(ResyncChange::Forget {
+                did: did.to_owned(),
+            }),
+        ];
+        ctx.writer
+            .apply(Batch::of(changes))
+            .await
+            .map_err(|e| Fault {
+                host: "store".into(),
+                transient: true,
+                why: e.to_string(),
+            })?;
+        if let Ok(mut m) = ctx.shared.repos.lock() {
+            m.remove(did);
+        }
+        if let Ok(mut set) = ctx.shared.desynced.lock() {
+            set.remove(did);
+        }
+        metrics::counter!(m::RESYNCS, "outcome" => "inactive").increment(1);
+        return Ok(());
+    }
     let fetched = sync::fetch_inbox_at(ctx.identity.as_ref(), ctx.fetcher.as_ref(), did, &pds)
         .await
         .map_err(|e| fault(host.clone(), e))?;

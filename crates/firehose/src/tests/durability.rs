@@ -18,8 +18,8 @@ use crate::process::{Outcome, Processor, Shared};
 use crate::synth::{SynthRepo, Write, inbox_record};
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
-    BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, StaticAccount,
-    StaticIdentity,
+    BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, RepoStatus,
+    StaticAccount, StaticIdentity,
 };
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
@@ -76,9 +76,12 @@ impl IdentitySource for FaultyIdentity {
     }
 }
 
-/// Serves the latest proof of each repo it was given.
+/// Serves the latest proof of each repo it was given, and the statuses it was given.
 #[derive(Default)]
-struct Proofs(Mutex<HashMap<String, Vec<u8>>>);
+struct Proofs(
+    Mutex<HashMap<String, Vec<u8>>>,
+    Mutex<HashMap<String, RepoStatus>>,
+);
 
 impl RecordFetcher for Proofs {
     fn get_record<'a>(
@@ -95,6 +98,14 @@ impl RecordFetcher for Proofs {
                 .cloned()
                 .map_or(FetchedRecord::NotFound, FetchedRecord::Car))
         })
+    }
+
+    fn repo_status<'a>(
+        &'a self,
+        _pds: &'a str,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
+        Box::pin(async move { Ok(self.1.lock().unwrap().get(did).cloned()) })
     }
 }
 
@@ -287,4 +298,50 @@ async fn a_stalled_did_host_delays_only_its_own_account() {
     );
     stop.cancel();
     w.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_takedown_that_happened_before_the_did_was_tracked_is_applied() {
+    let (_dir, store) = temp_store();
+    let (identity, mut repos) = world(&[ALICE]);
+    let (mut gate, mut p, _h, _) = stages(&store, identity.clone(), false);
+    // The relay delivers a (stale) commit of an account the PDS has already taken down;
+    // the #account event went by while the DID was not tracked.
+    let c1 = repos[0].commit(1, &[put_inbox()]);
+    assert_eq!(feed(&mut gate, &mut p, c1).await, Outcome::Accepted);
+    store.writer().apply(p.take_batch().unwrap()).await.unwrap();
+    let proofs = Arc::new(Proofs::default());
+    proofs.1.lock().unwrap().insert(
+        ALICE.to_owned(),
+        RepoStatus {
+            active: false,
+            status: Some("takendown".into()),
+        },
+    );
+    let (stop, w) = worker(
+        &store,
+        identity,
+        proofs,
+        p.shared().clone(),
+        WorkerConfig::default(),
+    );
+    let start = Instant::now();
+    while store.reader().link_by_did(ALICE).await.unwrap().is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "takedown not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    w.await.unwrap();
+    assert!(!store.reader().actor_known(ALICE).await.unwrap());
+    assert!(
+        store
+            .reader()
+            .desynchronized_dids()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
