@@ -17,3 +17,6 @@ CREATE TABLE resync_queue (
 ) WITHOUT ROWID;
 
 CREATE INDEX resync_queue_due ON resync_queue (next_attempt, did);
+
+-- Handles are re-verified every --reverify-after, oldest first.
+CREATE INDEX handles_by_age ON handles (updated_at);

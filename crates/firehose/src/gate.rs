@@ -228,7 +228,12 @@ impl Gate {
         {
             s.insert(did.to_owned());
         }
-        let forward = self.verify_all || p.touches_inbox || self.is_tracked(did);
+        // Every #identity goes on: its handle may be one the index holds for another DID
+        // (a takeover), which only the processor's full decode can tell.
+        let forward = self.verify_all
+            || p.touches_inbox
+            || matches!(p.kind, FrameKind::Identity | FrameKind::Handle)
+            || self.is_tracked(did);
         if !forward {
             return self.skip(Some(seq), "irrelevant");
         }

@@ -13,6 +13,8 @@ pub const COMMITS_REJECTED: &str = "firehose_commits_rejected_total";
 pub const EVENTS_IGNORED: &str = "firehose_events_ignored_total";
 /// Forwarded events deferred to a resync (repo desynchronized), label `reason`.
 pub const EVENTS_DEFERRED: &str = "firehose_events_deferred_total";
+/// `#identity` events of untracked DIDs claiming a handle the index holds.
+pub const HANDLE_CLAIMS: &str = "firehose_handle_claims_total";
 /// Repos waiting for a resync (the durable queue's length).
 pub const RESYNC_PENDING: &str = "firehose_resync_pending";
 /// Resyncs, label `outcome` (queued, applied, applied_absent, deferred, failed).
@@ -49,6 +51,10 @@ pub fn describe() {
         "events of desynchronized repos held for a resync, by reason"
     );
     describe_gauge!(RESYNC_PENDING, "repos waiting for a proof-checked resync");
+    describe_counter!(
+        HANDLE_CLAIMS,
+        "identity events of untracked DIDs claiming a handle the index holds"
+    );
     describe_counter!(RECONNECTS, "relay reconnects, by reason");
     describe_gauge!(
         LAG_SECONDS,

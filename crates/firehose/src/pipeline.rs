@@ -14,7 +14,7 @@ use crate::config::FirehoseConfig;
 use crate::gate::{Gate, Item};
 use crate::process::{Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
-use crate::worker::{WorkerCtx, run_identity, run_resyncs};
+use crate::worker::{WorkerCtx, run_handle_sweep, run_identity, run_resyncs};
 use sync::{IdentitySource, RecordFetcher};
 
 /// What the consumer talks to.
@@ -145,9 +145,11 @@ async fn build(
     if let Some(c) = state.cursor {
         status.set_cursor(c);
     }
+    let handles: HashSet<String> = deps.reader.all_handles().await?.into_iter().collect();
     let shared = Shared {
         tracked: Arc::new(RwLock::new(tracked)),
         desynced: Arc::new(std::sync::Mutex::new(desynced)),
+        handles: Arc::new(RwLock::new(handles)),
         ..Shared::default()
     };
     let (id_tx, id_rx) = mpsc::channel(cfg.worker.identity_queue.max(1));
@@ -162,6 +164,11 @@ async fn build(
     });
     let workers = vec![
         tokio::spawn(run_resyncs(ctx.clone(), worker_stop.clone())),
+        tokio::spawn(run_handle_sweep(
+            ctx.clone(),
+            id_tx.clone(),
+            worker_stop.clone(),
+        )),
         tokio::spawn(run_identity(ctx, id_rx, id_tx.clone(), worker_stop.clone())),
     ];
     let processor = Processor::new(

@@ -68,9 +68,19 @@ pub struct Shared {
     pub desynced: DesyncSet,
     /// Poked after a batch that queued resyncs was written.
     pub wake: Arc<Notify>,
+    /// Handles the index holds (lowercase; a superset is harmless).
+    pub handles: Arc<std::sync::RwLock<HashSet<String>>>,
 }
 
 impl Shared {
+    /// Whether the index holds `handle` (for some DID).
+    pub fn holds_handle(&self, handle: &str) -> bool {
+        self.handles
+            .read()
+            .map(|s| s.contains(&handle.to_ascii_lowercase()))
+            .unwrap_or(false)
+    }
+
     /// Whether `did`'s repo is desynchronized.
     pub fn is_desynced(&self, did: &str) -> bool {
         self.desynced
@@ -329,9 +339,9 @@ impl Processor {
                 self.last_time = Some(e.time.clone());
                 self.sync(e).await
             }
-            Frame::Identity(e) => self.identity(&e.did),
-            Frame::Handle(e) => self.identity(&e.did),
-            Frame::Migrate(e) => self.identity(&e.did),
+            Frame::Identity(e) => self.identity(&e.did, e.handle.as_deref()),
+            Frame::Handle(e) => self.identity(&e.did, Some(&e.handle)),
+            Frame::Migrate(e) => self.identity(&e.did, None),
             Frame::Account(e) => self.account(&e.did, e.active, e.status),
             Frame::Tombstone(e) => self.account(&e.did, false, Some("deleted".into())),
             Frame::Info(_) | Frame::Error(_) | Frame::Unknown { .. } => Outcome::Ignored("unknown"),
@@ -348,8 +358,14 @@ impl Processor {
         outcome
     }
 
-    fn identity(&mut self, did: &str) -> Outcome {
+    /// `#identity`: re-verify the handle of a tracked DID; and when an untracked DID claims
+    /// a handle the index holds for another DID, verify the claim, so a verified takeover
+    /// moves the handle (the store drops the older claim).
+    fn identity(&mut self, did: &str, handle: Option<&str>) -> Outcome {
         if self.is_tracked(did) {
+            self.refresh_identity(did);
+        } else if handle.is_some_and(|h| self.shared.holds_handle(h)) {
+            metrics::counter!(m::HANDLE_CLAIMS).increment(1);
             self.refresh_identity(did);
         }
         Outcome::Accepted

@@ -45,8 +45,10 @@ pub struct WorkerConfig {
     pub identity_queue: usize,
     /// Handle refreshes run at once.
     pub identity_concurrency: usize,
-    /// Delay before a failed handle refresh is tried again (once).
+    /// Delay before a failed handle refresh is tried again.
     pub identity_retry: Duration,
+    /// Every handle is re-verified both ways at least this often.
+    pub handle_reverify_after: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -60,6 +62,7 @@ impl Default for WorkerConfig {
             identity_queue: 10_000,
             identity_concurrency: 4,
             identity_retry: Duration::from_secs(30),
+            handle_reverify_after: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -325,6 +328,11 @@ async fn finish(
 
 async fn refresh_identity(ctx: &WorkerCtx, did: &str) -> Result<(), LookupError> {
     let handle = ctx.identity.refresh_handle(did).await?;
+    if let Some(h) = &handle
+        && let Ok(mut set) = ctx.shared.handles.write()
+    {
+        set.insert(h.to_ascii_lowercase());
+    }
     ctx.writer
         .apply(Batch::of(vec![Change::Handle {
             did: did.to_owned(),
@@ -332,6 +340,37 @@ async fn refresh_identity(ctx: &WorkerCtx, did: &str) -> Result<(), LookupError>
         }]))
         .await
         .map_err(|e| LookupError::Transient(e.to_string()))
+}
+
+/// Queues a re-verification of every handle not verified within `handle_reverify_after`,
+/// a slice at a time, until `shutdown` fires. A handle that no longer resolves back to its
+/// DID is then dropped from the index.
+pub(crate) async fn run_handle_sweep(
+    ctx: Arc<WorkerCtx>,
+    tx: mpsc::Sender<String>,
+    shutdown: CancellationToken,
+) {
+    let every = (ctx.cfg.handle_reverify_after / 24)
+        .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let before = now_ms() - ctx.cfg.handle_reverify_after.as_millis() as i64;
+        let dids = match ctx.reader.handles_due(before, 1_000).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read handles due for re-verification");
+                continue;
+            }
+        };
+        for did in dids {
+            if tx.send(did).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Runs handle refreshes from `rx` until it closes or `shutdown` fires. A transient failure

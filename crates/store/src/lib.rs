@@ -17,6 +17,7 @@ mod conn;
 mod cursor;
 mod error;
 mod export;
+mod handles;
 mod json;
 mod migrate;
 mod queries;

@@ -117,10 +117,15 @@ pub async fn start(
     let live = Arc::new(firehose::LiveStatus::new());
     let mut tasks = JoinSet::new();
 
+    let defaults = firehose::FirehoseConfig::default();
     let firehose_cfg = firehose::FirehoseConfig {
         relay_url: cfg.relay.clone(),
         verify_all_commits: cfg.verify_all_commits,
-        ..firehose::FirehoseConfig::default()
+        worker: firehose::WorkerConfig {
+            handle_reverify_after: cfg.reverify_after,
+            ..defaults.worker.clone()
+        },
+        ..defaults
     };
     // Backfill on an empty (or interrupted) index and whenever the firehose finds its
     // cursor gone from the relay's window; shares the writer, and the store's

@@ -5,6 +5,7 @@ mod commits;
 mod durability;
 mod e2e;
 mod garbage;
+mod handles;
 mod lying;
 mod resync;
 mod scenarios;

@@ -136,3 +136,18 @@ fn stages_with(
     let p = Processor::new(cfg, identity, store.reader(), shared, tx);
     (Gate::new(tracked.clone(), verify_all, None), p, rx, tracked)
 }
+
+/// A change that indexes a (pending) link for `did`.
+pub fn put_link(did: &str) -> store::Change {
+    store::Change::PutRecord {
+        did: did.to_owned(),
+        rev: None,
+        record: store::RecordInput {
+            cid: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy".into(),
+            inbox_id: "a".repeat(64),
+            verification_signature: "AAECAwQFBgc=".into(),
+            created_at: "2026-07-04T12:00:00.000Z".into(),
+            malformed: None,
+        },
+    }
+}

@@ -1,0 +1,109 @@
+//! Handles stay true: when an account the index does not track takes over a handle the
+//! index holds for a linked account, the takeover is verified and the handle moves, so
+//! `resolveActor(handle)` never answers with the first account's link. Before, the gate
+//! dropped the new claimant's `#identity` (untracked) and the old claim stayed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+
+use super::support::*;
+use crate::frame::{Frame, IdentityEvent};
+use crate::gate::Verdict;
+use crate::process::Outcome;
+use crate::worker::{WorkerConfig, WorkerCtx, run_identity};
+use store::{Batch, Change};
+use sync::{StaticAccount, StaticIdentity};
+
+const ALICE: &str = "did:plc:alice2345alice2345alice23";
+const BOB: &str = "did:plc:bob2345bob2345bob2345bob23";
+
+fn account(handle: &str) -> StaticAccount {
+    StaticAccount {
+        key: repo::PrivateKey::generate(repo::Curve::K256).public_key(),
+        pds: "http://pds.test".into(),
+        handle: Some(handle.into()),
+    }
+}
+
+#[tokio::test]
+async fn an_untracked_account_taking_over_a_held_handle_moves_it() {
+    let (_dir, store) = temp_store();
+    store
+        .writer()
+        .apply(Batch::of(vec![
+            put_link(ALICE),
+            Change::Handle {
+                did: ALICE.into(),
+                handle: Some("alice.test".into()),
+            },
+        ]))
+        .await
+        .unwrap();
+    // The handle now resolves to Bob (and Bob's document claims it).
+    let identity = Arc::new(StaticIdentity::new());
+    identity.insert(ALICE, account("alice.test"));
+    identity.insert(BOB, account("alice.test"));
+    let (mut gate, mut p, rx, _) = stages(&store, identity.clone(), false);
+    p.shared()
+        .handles
+        .write()
+        .unwrap()
+        .insert("alice.test".into());
+    let frame = Frame::Identity(IdentityEvent {
+        seq: 7,
+        did: BOB.into(),
+        time: "2026-07-04T12:00:00.000Z".into(),
+        handle: Some("Alice.Test".into()),
+    });
+    let Verdict::Forward(item) = gate.on_message(Bytes::from(frame.encode())) else {
+        panic!("the claim of a held handle was dropped by the gate");
+    };
+    assert_eq!(p.process(item).await, Outcome::Accepted);
+
+    let ctx = Arc::new(WorkerCtx {
+        identity,
+        fetcher: Arc::new(sync::HttpRecordFetcher::new("test").unwrap()),
+        writer: store.writer(),
+        reader: store.reader(),
+        shared: p.shared().clone(),
+        cfg: WorkerConfig::default(),
+    });
+    let stop = CancellationToken::new();
+    let (retry_tx, _retry_rx) = tokio::sync::mpsc::channel(1);
+    let worker = tokio::spawn(run_identity(ctx, rx, retry_tx, stop.clone()));
+    let r = store.reader();
+    for _ in 0..200 {
+        if r.did_by_handle("alice.test").await.unwrap().as_deref() == Some(BOB) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+    assert_eq!(
+        r.did_by_handle("alice.test").await.unwrap().as_deref(),
+        Some(BOB)
+    );
+    let link = r.link_by_did(ALICE).await.unwrap().unwrap();
+    assert_eq!(link.handle, None, "Alice's link no longer shows the handle");
+}
+
+#[tokio::test]
+async fn identity_events_of_untracked_dids_with_unheld_handles_are_ignored() {
+    let (_dir, store) = temp_store();
+    let identity = Arc::new(StaticIdentity::new());
+    let (mut gate, mut p, mut rx, _) = stages(&store, identity, false);
+    let frame = Frame::Identity(IdentityEvent {
+        seq: 8,
+        did: BOB.into(),
+        time: "2026-07-04T12:00:00.000Z".into(),
+        handle: Some("someone.test".into()),
+    });
+    let Verdict::Forward(item) = gate.on_message(Bytes::from(frame.encode())) else {
+        panic!("dropped")
+    };
+    assert_eq!(p.process(item).await, Outcome::Accepted);
+    assert!(rx.try_recv().is_err(), "no refresh for an unrelated handle");
+}
