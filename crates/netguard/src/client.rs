@@ -133,7 +133,7 @@ impl GuardedClient {
     ) -> Result<Fetched, NetError> {
         let result = self.fetch(url, headers, max_body).await;
         if let Err(e) = &result {
-            metrics::counter!("netguard_failures_total", "kind" => e.kind()).increment(1);
+            metrics::counter!(crate::FAILURES, "kind" => e.kind()).increment(1);
             if matches!(e, NetError::Forbidden(_)) {
                 tracing::info!(url, error = %e, "guarded fetch refused");
             }

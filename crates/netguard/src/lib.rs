@@ -35,5 +35,17 @@ pub use dns::{BoxError, Lookup, LookupFuture, StaticLookup, SystemLookup};
 pub use error::{NetError, is_transient_status};
 pub use policy::Policy;
 
+/// Counter: guarded fetches that failed, label `kind` = [`NetError::kind`]
+/// (`forbidden`, `too_large`, `timeout`, `network`, ...).
+pub const FAILURES: &str = "netguard_failures_total";
+
+/// Registers metric descriptions (call once at start-up, after the recorder is installed).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        FAILURES,
+        "Fetches to hosts named by untrusted data that failed, by kind (forbidden = SSRF guard)"
+    );
+}
+
 #[cfg(test)]
 mod tests;
