@@ -137,7 +137,7 @@ pub async fn page_service(
                 tracing::warn!(
                     service = base,
                     method = method.nsid(),
-                    why,
+                    why = %why,
                     "discovery page failed; will resume from here next run"
                 );
                 return Ok(Paged::Failed);

@@ -3,11 +3,17 @@
 //! exponential backoff and jitter, and a 429's `Retry-After` applied to the whole host (every
 //! request to it waits). [`PoliteFetcher`] is `sync.getRecord` over it, as the firehose's
 //! [`RecordFetcher`].
+//!
+//! Every request goes through [`netguard::GuardedClient`]: PDS and discovery hosts come from
+//! DID documents and configuration, so non-public addresses (after DNS, and on every redirect
+//! hop), https→http redirects and oversize bodies are refused unless
+//! `allow_private_network`. Refusals are not retried.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use netguard::{GuardedClient, NetError, Policy};
 use sync::backoff::Backoff;
 use sync::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
 use tokio::sync::Semaphore;
@@ -59,7 +65,7 @@ impl Host {
 
 /// Rate-limited, retrying GETs, bounded per host.
 pub struct HostPool {
-    client: reqwest::Client,
+    client: GuardedClient,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     per_host: usize,
     attempts: u32,
@@ -84,14 +90,13 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 impl HostPool {
     /// A pool with the settings of `cfg`.
     pub fn new(cfg: &BackfillConfig) -> Result<Self, BackfillError> {
-        let client = reqwest::Client::builder()
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.request_timeout)
-            .user_agent(cfg.user_agent.clone())
-            .pool_max_idle_per_host(cfg.per_host_concurrency.max(1))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()
-            .map_err(|e| BackfillError::Client(e.to_string()))?;
+        let policy = Policy::with_timeout(
+            cfg.allow_private_network,
+            cfg.request_timeout,
+            &cfg.user_agent,
+        );
+        let client =
+            GuardedClient::new(policy).map_err(|e| BackfillError::Client(e.to_string()))?;
         Ok(Self {
             client,
             hosts: Mutex::new(HashMap::new()),
@@ -129,16 +134,17 @@ impl HostPool {
             .clone()
     }
 
-    /// GETs `url`, retrying transient faults; `Err` (a description) once attempts run out.
+    /// GETs `url`, retrying transient faults; `Err` with the last fault once attempts run
+    /// out, or at once for a refusal or an oversize body ([`NetError::is_transient`] false).
     /// Any answer that is not 429 or 5xx is returned as is.
-    pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Answer, String> {
+    pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Answer, NetError> {
         let host = self.host(url);
         let mut backoff = Backoff::new(self.initial_backoff, self.max_backoff);
-        let mut last = String::new();
+        let mut last = NetError::Network("no attempt made".into());
         for attempt in 1..=self.attempts {
             let (why, retry_after) = {
                 let Ok(_permit) = host.permits.acquire().await else {
-                    return Err("host pool closed".into());
+                    return Err(NetError::Network("host pool closed".into()));
                 };
                 if let Some(until) = host.paused_until()
                     && until > Instant::now()
@@ -146,21 +152,26 @@ impl HostPool {
                     tokio::time::sleep_until(until).await;
                 }
                 match self.once(url, max_bytes).await {
-                    Ok(answer) if answer.status == 429 => ("rate_limited", answer.retry_after),
+                    Ok(answer) if answer.status == 429 => {
+                        last = NetError::Status(reqwest::StatusCode::TOO_MANY_REQUESTS);
+                        ("rate_limited", answer.retry_after)
+                    }
                     Ok(answer) if answer.status >= 500 => {
-                        last = format!("HTTP {}", answer.status);
+                        last = reqwest::StatusCode::from_u16(answer.status)
+                            .map(NetError::Status)
+                            .unwrap_or_else(|_| {
+                                NetError::Network(format!("HTTP {}", answer.status))
+                            });
                         ("server", None)
                     }
                     Ok(answer) => return Ok(answer.answer),
+                    Err(e) if !e.is_transient() => return Err(e),
                     Err(e) => {
                         last = e;
                         ("network", None)
                     }
                 }
             };
-            if why == "rate_limited" {
-                last = "HTTP 429".into();
-            }
             if attempt == self.attempts {
                 break;
             }
@@ -179,33 +190,18 @@ impl HostPool {
         Err(last)
     }
 
-    async fn once(&self, url: &str, max_bytes: usize) -> Result<Raw, String> {
-        let resp = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
+    async fn once(&self, url: &str, max_bytes: usize) -> Result<Raw, NetError> {
+        let fetched = self.client.get(url, max_bytes).await?;
+        let status = fetched.status.as_u16();
+        let retry_after = fetched
+            .headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        if resp
-            .content_length()
-            .is_some_and(|n| n as usize > max_bytes)
-        {
-            return Err(format!("response larger than {max_bytes} bytes"));
-        }
-        let body = resp.bytes().await.map_err(|e| e.to_string())?;
-        if body.len() > max_bytes {
-            return Err(format!("response larger than {max_bytes} bytes"));
-        }
         Ok(Raw {
             answer: Answer {
                 status,
-                body: body.to_vec(),
+                body: fetched.body,
             },
             status,
             retry_after,
@@ -249,7 +245,14 @@ impl RecordFetcher for PoliteFetcher {
                 .pool
                 .get(&url, MAX_PROOF_BYTES)
                 .await
-                .map_err(|e| LookupError::Transient(format!("getRecord: {e}")))?;
+                .map_err(|e| match e {
+                    // The PDS (or a redirect, or its DNS) points where we never go: as
+                    // `check_pds_url`, the DID has no usable PDS.
+                    NetError::Forbidden(_) | NetError::BadUrl(_) => {
+                        LookupError::NotFound(format!("getRecord from {pds}: {e}"))
+                    }
+                    e => LookupError::Transient(format!("getRecord: {e}")),
+                })?;
             if answer.status == 200 {
                 return Ok(FetchedRecord::Car(answer.body));
             }
@@ -275,6 +278,77 @@ impl RecordFetcher for PoliteFetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn cfg(allow_private: bool) -> BackfillConfig {
+        BackfillConfig {
+            allow_private_network: allow_private,
+            http_attempts: 5,
+            initial_backoff: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(20),
+            ..BackfillConfig::default()
+        }
+    }
+
+    /// A server on loopback that answers every request with a chunked body that never ends.
+    async fn endless_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                    if s.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = [b"1000\r\n".as_slice(), &[b'x'; 4096], b"\r\n"].concat();
+                    while s.write_all(&chunk).await.is_ok() {}
+                });
+            }
+        });
+        (url, hits)
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_stops_at_the_cap_and_is_not_retried() {
+        let (url, hits) = endless_server().await;
+        let pool = HostPool::new(&cfg(true)).unwrap();
+        let started = std::time::Instant::now();
+        let err = pool.get(&url, 100_000).await.unwrap_err();
+        assert_eq!(err, NetError::TooLarge { limit: 100_000 });
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn private_hosts_are_refused_without_a_retry_unless_allowed() {
+        let (url, hits) = endless_server().await;
+        let https = url.replace("http://", "https://");
+        let pool = HostPool::new(&cfg(false)).unwrap();
+        let started = std::time::Instant::now();
+        for u in [url.as_str(), https.as_str(), "https://localhost.:443/"] {
+            let err = pool.get(u, 1000).await.unwrap_err();
+            assert!(matches!(err, NetError::Forbidden(_)), "{u}: {err:?}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let fetcher = PoliteFetcher::new(Arc::new(pool), false);
+        let got = fetcher.get_record("https://127.0.0.1:9", "did:plc:x").await;
+        assert!(matches!(got, Err(LookupError::NotFound(_))), "{got:?}");
+    }
 
     #[test]
     fn retry_after_reads_delta_seconds_only() {

@@ -6,7 +6,7 @@ use reqwest::{Client, Url};
 use syntax::{Did, Handle};
 
 use crate::error::IdentityError;
-use crate::http::{get, status_error};
+use crate::http::{get_guarded, get_trusted, status_error};
 
 /// TLDs that never resolve (`.test` is allowed only with private networks, for dev).
 const DISALLOWED_TLDS: &[&str] = &[
@@ -83,10 +83,9 @@ pub(crate) async fn resolve_dns(
 
 /// HTTPS well-known method (guarded client). `base` replaces `https://<handle>` in dev/tests.
 pub(crate) async fn resolve_well_known(
-    client: &Client,
+    client: &netguard::GuardedClient,
     handle: &Handle,
     base: Option<&str>,
-    allow_private: bool,
 ) -> Result<Did, IdentityError> {
     let (url, host) = match base {
         Some(b) => (
@@ -96,7 +95,7 @@ pub(crate) async fn resolve_well_known(
         None => (format!("https://{handle}/.well-known/atproto-did"), None),
     };
     let url = Url::parse(&url).map_err(|e| IdentityError::InvalidHandle(e.to_string()))?;
-    let f = get(client, url, host, true, allow_private, 2048).await?;
+    let f = get_guarded(client, url, host, 2048).await?;
     if !f.status.is_success() {
         return Err(status_error(f.status, handle.as_str(), &f.body));
     }
@@ -117,7 +116,7 @@ pub(crate) async fn resolve_via_service(
     ))
     .map_err(|e| IdentityError::Network(format!("bad resolveHandle service URL: {e}")))?;
     url.query_pairs_mut().append_pair("handle", handle.as_str());
-    let f = get(client, url, None, false, true, 4096).await?;
+    let f = get_trusted(client, url, 4096).await?;
     if f.status.as_u16() == 400 && String::from_utf8_lossy(&f.body).contains("HandleNotFound") {
         return Err(IdentityError::NotFound(handle.to_string()));
     }

@@ -15,8 +15,8 @@ use crate::config::ResolverConfig;
 use crate::doc::DidDocument;
 use crate::error::IdentityError;
 use crate::handle::{check_tld, resolve_dns, resolve_via_service, resolve_well_known};
-use crate::http::{MAX_BODY, get, status_error};
-use crate::ssrf::GuardedResolver;
+use crate::http::{MAX_BODY, get_guarded, get_trusted, status_error};
+use crate::ssrf::HickoryLookup;
 
 type DidResult = Result<Arc<DidDocument>, IdentityError>;
 
@@ -25,7 +25,7 @@ struct Inner {
     /// For operator-configured endpoints (PLC, resolveHandle service).
     trusted: Client,
     /// For hosts named by untrusted data (did:web, handles): SSRF-guarded.
-    guarded: Client,
+    guarded: netguard::GuardedClient,
     dns: Arc<TokioResolver>,
     dids: Cache<Did, DidResult>,
     handles: Cache<Handle, Result<Did, IdentityError>>,
@@ -82,22 +82,14 @@ impl Resolver {
             .build()
             .map_err(|e| IdentityError::Network(format!("HTTP client: {e}")))?;
         let allow_private = config.allow_private_network;
-        let mut guarded = base()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 3 {
-                    attempt.error("too many redirects")
-                } else if let Err(e) = crate::ssrf::check_url(attempt.url(), allow_private) {
-                    attempt.error(e)
-                } else {
-                    attempt.follow()
-                }
-            }));
+        let mut policy =
+            netguard::Policy::with_timeout(allow_private, config.http_timeout, &config.user_agent);
+        // Dev mode keeps the system resolver (hosts file: `localhost`); otherwise the
+        // configured name servers answer, and the guard filters their answers.
         if !allow_private {
-            guarded = guarded.dns_resolver(Arc::new(GuardedResolver { dns: dns.clone() }));
+            policy.lookup = Some(Arc::new(HickoryLookup(dns.clone())));
         }
-        let guarded = guarded
-            .build()
+        let guarded = netguard::GuardedClient::new(policy)
             .map_err(|e| IdentityError::Network(format!("HTTP client: {e}")))?;
         let max = config.max_entries;
         Ok(Resolver {
@@ -186,28 +178,20 @@ impl Resolver {
 
     async fn fetch_did(&self, did: &Did) -> Result<DidDocument, IdentityError> {
         let cfg = &self.inner.config;
-        let (url, client, guarded) = match did.method() {
+        let parse = |url: String| {
+            Url::parse(&url).map_err(|e| IdentityError::BadDid(format!("{did}: {e}")))
+        };
+        let f = match did.method() {
             "plc" => {
                 let url = format!("{}/{}", cfg.plc_url.trim_end_matches('/'), did);
-                (url, &self.inner.trusted, false)
+                get_trusted(&self.inner.trusted, parse(url)?, MAX_BODY).await?
             }
-            "web" => (
-                did_web_url(did, cfg.allow_private_network)?,
-                &self.inner.guarded,
-                true,
-            ),
+            "web" => {
+                let url = did_web_url(did, cfg.allow_private_network)?;
+                get_guarded(&self.inner.guarded, parse(url)?, None, MAX_BODY).await?
+            }
             other => return Err(IdentityError::UnsupportedMethod(other.to_owned())),
         };
-        let url = Url::parse(&url).map_err(|e| IdentityError::BadDid(format!("{did}: {e}")))?;
-        let f = get(
-            client,
-            url,
-            None,
-            guarded,
-            cfg.allow_private_network,
-            MAX_BODY,
-        )
-        .await?;
         if !f.status.is_success() {
             return Err(status_error(f.status, did.as_str(), &f.body));
         }
@@ -243,7 +227,6 @@ impl Resolver {
             &self.inner.guarded,
             handle,
             cfg.handle_well_known_base.as_deref(),
-            cfg.allow_private_network,
         );
         let (dns, http) = if skip_dns {
             (

@@ -22,14 +22,17 @@ struct World {
     handles: std::sync::Mutex<HashMap<String, String>>,
     /// TXT records by name (without the trailing dot), e.g. `_atproto.alice.test`.
     txt: std::sync::Mutex<HashMap<String, Vec<String>>>,
+    /// A records by name (without the trailing dot).
+    a: std::sync::Mutex<HashMap<String, std::net::Ipv4Addr>>,
     hits: AtomicUsize,
 }
 
-/// A tiny UDP DNS server answering TXT queries from `world.txt` (NXDOMAIN otherwise).
+/// A tiny UDP DNS server answering TXT queries from `world.txt` and A queries from
+/// `world.a` (NXDOMAIN otherwise).
 async fn serve_dns(world: Arc<World>) -> std::net::SocketAddr {
     use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-    use hickory_resolver::proto::rr::rdata::TXT;
-    use hickory_resolver::proto::rr::{RData, Record};
+    use hickory_resolver::proto::rr::rdata::{A, TXT};
+    use hickory_resolver::proto::rr::{RData, Record, RecordType};
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     tokio::spawn(async move {
@@ -52,6 +55,13 @@ async fn serve_dns(world: Arc<World>) -> std::net::SocketAddr {
                 resp.add_query(q.clone());
                 let name = q.name().to_ascii();
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if q.query_type() == RecordType::A {
+                    if let Some(ip) = world.a.lock().unwrap().get(&name) {
+                        found = true;
+                        resp.add_answer(Record::from_rdata(q.name().clone(), 60, RData::A(A(*ip))));
+                    }
+                    continue;
+                }
                 if let Some(values) = world.txt.lock().unwrap().get(&name) {
                     found = true;
                     for v in values {
@@ -491,4 +501,42 @@ async fn dead_dns_and_missing_well_known_is_transient_not_not_found() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn hosts_resolving_to_private_addresses_are_refused_at_connect_time() {
+    let world = Arc::new(World::default());
+    for name in ["pds.evil.net", "bob.evil.net"] {
+        world
+            .a
+            .lock()
+            .unwrap()
+            .insert(name.into(), std::net::Ipv4Addr::LOCALHOST);
+    }
+    let base = serve(world.clone()).await;
+    let dns = serve_dns(world.clone()).await;
+    let r = Resolver::new(ResolverConfig {
+        allow_private_network: false,
+        dns_servers: vec![dns],
+        ..config(&base)
+    })
+    .unwrap();
+    // Without the guard these would be connection errors (nothing listens on :443): a
+    // refusal proves the DNS answer was checked before connecting.
+    let err = r
+        .resolve_did(&did("did:web:pds.evil.net"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, IdentityError::Forbidden(why) if why.contains("non-public")),
+        "{err:?}"
+    );
+    let err = r
+        .resolve_handle(&Handle::parse("bob.evil.net").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, IdentityError::Forbidden(why) if why.contains("non-public")),
+        "{err:?}"
+    );
 }
