@@ -29,6 +29,7 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     verifier::describe_metrics();
     xmtp::client::describe_metrics();
     backfill::metrics::describe();
+    netguard::describe_metrics();
     Ok(handle)
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use netguard::{GuardedClient, NetError, Policy};
 use sync::backoff::Backoff;
-use sync::{BoxFuture, FetchedRecord, LookupError, RecordFetcher};
+use sync::{BoxFuture, FetchedRecord, LookupError, RecordFetcher, RepoStatus};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -268,6 +268,32 @@ impl RecordFetcher for PoliteFetcher {
                 ) => Err(LookupError::NotFound(format!("getRecord: {e}"))),
                 (status, e) => Err(LookupError::Transient(format!(
                     "getRecord HTTP {status} {}",
+                    e.unwrap_or("")
+                ))),
+            }
+        })
+    }
+
+    fn repo_status<'a>(
+        &'a self,
+        pds: &'a str,
+        did: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
+        Box::pin(async move {
+            let url = sync::fetch::repo_status_url(pds, did);
+            sync::fetch::check_pds_url(&url, self.allow_private)?;
+            let answer = self
+                .pool
+                .get(&url, sync::fetch::MAX_STATUS_BYTES)
+                .await
+                .map_err(sync::fetch::lookup_error)?;
+            if answer.status == 200 {
+                return sync::fetch::parse_repo_status(&answer.body).map(Some);
+            }
+            match (answer.status, answer.xrpc_error().as_deref()) {
+                (400 | 404, Some("RepoNotFound")) => Ok(None),
+                (status, e) => Err(LookupError::Transient(format!(
+                    "getRepoStatus HTTP {status} {}",
                     e.unwrap_or("")
                 ))),
             }

@@ -34,6 +34,7 @@ pub use client::{Fetched, GuardedClient};
 pub use dns::{BoxError, Lookup, LookupFuture, StaticLookup, SystemLookup};
 pub use error::{NetError, is_transient_status};
 pub use policy::Policy;
+pub use reqwest::Url;
 
 /// Counter: guarded fetches that failed, label `kind` = [`NetError::kind`]
 /// (`forbidden`, `too_large`, `timeout`, `network`, ...).

@@ -1,53 +1,72 @@
-//! [`HttpRecordFetcher`]: `com.atproto.sync.getRecord` over HTTPS (reqwest).
+//! [`HttpRecordFetcher`]: `com.atproto.sync.getRecord` and `getRepoStatus` through the
+//! guarded client ([`netguard`]): addresses checked after DNS at connect time, every
+//! redirect re-checked, bodies capped while streaming.
 
 use std::time::Duration;
+
+use netguard::{GuardedClient, NetError, Policy};
 
 use crate::source::{BoxFuture, FetchedRecord, LookupError, RecordFetcher, RepoStatus};
 
 /// Largest proof CAR accepted.
 const MAX_PROOF_BYTES: usize = 2_000_000;
+/// Time allowed for one request (connect, headers, body).
+const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Fetches record proofs from PDSes.
+/// Fetches record proofs and repo statuses from PDSes.
 #[derive(Debug, Clone)]
 pub struct HttpRecordFetcher {
-    client: reqwest::Client,
+    client: GuardedClient,
+    user_agent: String,
     allow_private: bool,
 }
 
 impl HttpRecordFetcher {
-    /// A fetcher with a 10 s timeout and a descriptive user agent.
-    pub fn new(user_agent: &str) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .user_agent(user_agent)
-            .build()?;
+    /// A fetcher with a 10 s timeout and a descriptive user agent; private hosts refused.
+    pub fn new(user_agent: &str) -> Result<Self, NetError> {
+        let client = GuardedClient::new(Policy::with_timeout(false, TIMEOUT, user_agent))?;
         Ok(Self {
             client,
+            user_agent: user_agent.to_owned(),
             allow_private: false,
         })
     }
 
-    /// Uses an existing client.
-    pub fn with_client(client: reqwest::Client) -> Self {
-        Self {
-            client,
-            allow_private: false,
-        }
-    }
-
-    /// Whether PDS URLs on `http`, `localhost` or a non-public IP literal may be fetched
+    /// Whether PDS URLs on `http`, `localhost` or a non-public address may be fetched
     /// (default: refused; the devnet and tests allow them).
     pub fn allow_private_network(mut self, allow: bool) -> Self {
-        self.allow_private = allow;
+        match GuardedClient::new(Policy::with_timeout(allow, TIMEOUT, &self.user_agent)) {
+            Ok(client) => {
+                self.client = client;
+                self.allow_private = allow;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "guarded client not rebuilt; private hosts stay refused")
+            }
+        }
         self
+    }
+
+    async fn get(&self, url: &str, max: usize) -> Result<netguard::Fetched, LookupError> {
+        check_pds_url(url, self.allow_private)?;
+        self.client.get(url, max).await.map_err(lookup_error)
     }
 }
 
-/// Refuses a PDS URL that the SSRF rule of `identity::check_url` does not allow.
+/// A refusal (the address or URL is not allowed) is final; the rest may pass.
+pub fn lookup_error(e: NetError) -> LookupError {
+    match e {
+        NetError::Forbidden(_) | NetError::BadUrl(_) => LookupError::NotFound(e.to_string()),
+        e => LookupError::Transient(e.to_string()),
+    }
+}
+
+/// Refuses a PDS URL that the SSRF rule of [`netguard::check_url`] does not allow (before
+/// any request, for a clear message; the client checks every address again at connect).
 pub fn check_pds_url(url: &str, allow_private: bool) -> Result<(), LookupError> {
-    let parsed = reqwest::Url::parse(url)
+    let parsed = netguard::Url::parse(url)
         .map_err(|e| LookupError::NotFound(format!("PDS URL {url}: {e}")))?;
-    identity::check_url(&parsed, allow_private)
+    netguard::check_url(&parsed, allow_private)
         .map_err(|why| LookupError::NotFound(format!("PDS URL {url} refused: {why}")))
 }
 
@@ -74,10 +93,10 @@ pub fn repo_status_url(pds: &str, did: &str) -> String {
 }
 
 /// Largest getRepoStatus answer read.
-const MAX_STATUS_BYTES: usize = 16 * 1024;
+pub const MAX_STATUS_BYTES: usize = 16 * 1024;
 
 /// Reads a getRepoStatus body (`{"did","active","status"?}`).
-fn parse_repo_status(body: &[u8]) -> Result<RepoStatus, LookupError> {
+pub fn parse_repo_status(body: &[u8]) -> Result<RepoStatus, LookupError> {
     #[derive(serde::Deserialize)]
     struct Body {
         active: bool,
@@ -108,37 +127,19 @@ impl RecordFetcher for HttpRecordFetcher {
         did: &'a str,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
-            let url = get_record_url(pds, did);
-            check_pds_url(&url, self.allow_private)?;
-            let resp = self
-                .client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| LookupError::Transient(e.to_string()))?;
-            let status = resp.status();
-            if status.is_success() {
-                if resp
-                    .content_length()
-                    .is_some_and(|n| n as usize > MAX_PROOF_BYTES)
-                {
-                    return Err(LookupError::Transient("proof too large".into()));
-                }
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| LookupError::Transient(e.to_string()))?;
-                if body.len() > MAX_PROOF_BYTES {
-                    return Err(LookupError::Transient("proof too large".into()));
-                }
-                return Ok(FetchedRecord::Car(body.to_vec()));
+            let f = self.get(&get_record_url(pds, did), MAX_PROOF_BYTES).await?;
+            if f.status.is_success() {
+                return Ok(FetchedRecord::Car(f.body));
             }
-            let body = resp.text().await.unwrap_or_default();
-            if (status.as_u16() == 400 || status.as_u16() == 404) && body.contains("RecordNotFound")
+            if matches!(f.status.as_u16(), 400 | 404)
+                && String::from_utf8_lossy(&f.body).contains("RecordNotFound")
             {
                 return Ok(FetchedRecord::NotFound);
             }
-            Err(LookupError::Transient(format!("getRecord HTTP {status}")))
+            Err(LookupError::Transient(format!(
+                "getRecord HTTP {}",
+                f.status
+            )))
         })
     }
 
@@ -148,37 +149,20 @@ impl RecordFetcher for HttpRecordFetcher {
         did: &'a str,
     ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
         Box::pin(async move {
-            let url = repo_status_url(pds, did);
-            check_pds_url(&url, self.allow_private)?;
-            let mut resp = self
-                .client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| LookupError::Transient(e.to_string()))?;
-            let status = resp.status();
-            let mut body = Vec::new();
-            while let Some(chunk) = resp
-                .chunk()
-                .await
-                .map_err(|e| LookupError::Transient(e.to_string()))?
+            let f = self
+                .get(&repo_status_url(pds, did), MAX_STATUS_BYTES)
+                .await?;
+            if f.status.is_success() {
+                return parse_repo_status(&f.body).map(Some);
+            }
+            if f.status.as_u16() == 400 && String::from_utf8_lossy(&f.body).contains("RepoNotFound")
             {
-                if body.len() + chunk.len() > MAX_STATUS_BYTES {
-                    return Err(LookupError::Transient(
-                        "getRepoStatus answer too large".into(),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if status.is_success() {
-                return parse_repo_status(&body).map(Some);
-            }
-            if status.as_u16() == 400 && String::from_utf8_lossy(&body).contains("RepoNotFound") {
                 // The PDS does not host the repo (any more): not evidence of a status.
                 return Ok(None);
             }
             Err(LookupError::Transient(format!(
-                "getRepoStatus HTTP {status}"
+                "getRepoStatus HTTP {}",
+                f.status
             )))
         })
     }
