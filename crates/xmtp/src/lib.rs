@@ -36,9 +36,11 @@ pub mod text;
 pub use api::{ApiError, IdentityApi, InboxLog, LogEntry};
 pub use client::{ClientConfig, GrpcIdentityApi, XmtpEnv};
 pub use installation::{InstallationKey, verify_did_signature, verify_signed_with_public_key};
-pub use replay::ReplayError;
+pub use replay::{ReplayClass, ReplayError, ReplayErrorKind};
 pub use state::{CachedInbox, InboxState};
 
+#[cfg(test)]
+mod replay_class_tests;
 #[cfg(test)]
 mod replay_tests;
 #[cfg(test)]

@@ -12,7 +12,9 @@ use crate::signature::{
 use crate::state::{InboxState, Member};
 use crate::text::signature_text;
 
-/// Why a log does not replay (evidence against the inbox, never a transport fault).
+/// Why a log does not replay. Most variants are evidence against the inbox; a few only
+/// say that the log could not be evaluated ([`ReplayError::class`]). Never a transport
+/// fault: those are [`crate::ApiError`]s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
     /// An update does not decode or is structurally incomplete.
@@ -60,6 +62,150 @@ pub enum ReplayError {
     /// Creator identifier is not a valid address.
     #[error(transparent)]
     InboxId(#[from] InboxIdError),
+}
+
+/// Whether a replay failure is evidence or only says the log could not be evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ReplayClass {
+    /// The log is invalid under libxmtp's rules; it stays invalid (the log is append-only).
+    Evidence,
+    /// This verifier could not decide (an update it cannot decode or does not know, a
+    /// smart-contract-wallet signature the network could not check): try again later.
+    Unevaluable,
+}
+
+/// The typed kind of a [`ReplayError`] (stable, fieldless; its [`ReplayErrorKind::code`]
+/// is logged and cached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ReplayErrorKind {
+    /// An update's bytes do not decode as an `IdentityUpdate`.
+    UndecodableUpdate,
+    /// A oneof (action, signature or member kind) is absent: a kind this verifier does not
+    /// know (e.g. one XMTP added later) or an incomplete update.
+    UnknownKind,
+    /// A field of a known kind is malformed (installation key, passkey, CAIP-10 id).
+    MalformedField,
+    /// A signature does not verify.
+    InvalidSignature,
+    /// The network said a smart-contract-wallet signature is invalid.
+    ScwInvalid,
+    /// A smart-contract-wallet signature was not checked (no answer, or an `error` answer).
+    ScwUnchecked,
+    /// No updates at all.
+    MissingIdentityUpdate,
+    /// A second CreateInbox.
+    MultipleCreate,
+    /// An action before CreateInbox.
+    NotCreated,
+    /// The signer may not do this.
+    MissingExistingMember,
+    /// Misuse of a legacy signature.
+    LegacySignatureReuse,
+    /// The new member is not the new member's signer.
+    NewMemberIdSignatureMismatch,
+    /// A member added itself.
+    AddSelf,
+    /// An installation added an installation.
+    MemberNotAllowed,
+    /// Signature kind not allowed for the member kind.
+    SignatureNotAllowed,
+    /// A signature was reused.
+    Replay,
+    /// An update names another inbox.
+    WrongInboxId,
+    /// Smart-contract wallet from another chain.
+    ChainIdMismatch,
+    /// The creator identifier cannot derive an inbox id.
+    InvalidIdentifier,
+}
+
+impl ReplayErrorKind {
+    /// Evidence or not.
+    pub fn class(self) -> ReplayClass {
+        use ReplayErrorKind as K;
+        match self {
+            K::UndecodableUpdate | K::UnknownKind | K::MalformedField | K::ScwUnchecked => {
+                ReplayClass::Unevaluable
+            }
+            _ => ReplayClass::Evidence,
+        }
+    }
+
+    /// A short snake-case code (logs, metrics).
+    pub fn code(self) -> &'static str {
+        use ReplayErrorKind as K;
+        match self {
+            K::UndecodableUpdate => "undecodable_update",
+            K::UnknownKind => "unknown_kind",
+            K::MalformedField => "malformed_field",
+            K::InvalidSignature => "invalid_signature",
+            K::ScwInvalid => "scw_invalid",
+            K::ScwUnchecked => "scw_unchecked",
+            K::MissingIdentityUpdate => "missing_identity_update",
+            K::MultipleCreate => "multiple_create",
+            K::NotCreated => "not_created",
+            K::MissingExistingMember => "missing_existing_member",
+            K::LegacySignatureReuse => "legacy_signature_reuse",
+            K::NewMemberIdSignatureMismatch => "new_member_id_signature_mismatch",
+            K::AddSelf => "add_self",
+            K::MemberNotAllowed => "member_not_allowed",
+            K::SignatureNotAllowed => "signature_not_allowed",
+            K::Replay => "replay",
+            K::WrongInboxId => "wrong_inbox_id",
+            K::ChainIdMismatch => "chain_id_mismatch",
+            K::InvalidIdentifier => "invalid_identifier",
+        }
+    }
+}
+
+fn decode_kind(e: &DecodeError) -> ReplayErrorKind {
+    match e {
+        DecodeError::Protobuf(_) => ReplayErrorKind::UndecodableUpdate,
+        DecodeError::Missing(_) => ReplayErrorKind::UnknownKind,
+        DecodeError::InvalidInstallationKey
+        | DecodeError::InvalidPasskey
+        | DecodeError::InvalidAccountId(_) => ReplayErrorKind::MalformedField,
+    }
+}
+
+impl ReplayError {
+    /// The typed kind.
+    pub fn kind(&self) -> ReplayErrorKind {
+        use ReplayErrorKind as K;
+        match self {
+            ReplayError::Decode(d) => decode_kind(d),
+            ReplayError::Signature(SignatureError::Decode(d)) => decode_kind(d),
+            ReplayError::Signature(SignatureError::SmartContractWallet) => K::ScwInvalid,
+            ReplayError::Signature(
+                SignatureError::SmartContractWalletUnchecked
+                | SignatureError::SmartContractWalletError(_),
+            ) => K::ScwUnchecked,
+            ReplayError::Signature(_) => K::InvalidSignature,
+            ReplayError::MissingIdentityUpdate => K::MissingIdentityUpdate,
+            ReplayError::MultipleCreate => K::MultipleCreate,
+            ReplayError::NotCreated => K::NotCreated,
+            ReplayError::MissingExistingMember => K::MissingExistingMember,
+            ReplayError::LegacySignatureReuse => K::LegacySignatureReuse,
+            ReplayError::NewMemberIdSignatureMismatch => K::NewMemberIdSignatureMismatch,
+            ReplayError::AddSelf => K::AddSelf,
+            ReplayError::MemberNotAllowed => K::MemberNotAllowed,
+            ReplayError::SignatureNotAllowed => K::SignatureNotAllowed,
+            ReplayError::Replay => K::Replay,
+            ReplayError::WrongInboxId => K::WrongInboxId,
+            ReplayError::ChainIdMismatch => K::ChainIdMismatch,
+            ReplayError::InboxId(_) => K::InvalidIdentifier,
+        }
+    }
+
+    /// Evidence, or could not evaluate.
+    pub fn class(&self) -> ReplayClass {
+        self.kind().class()
+    }
+
+    /// Whether this failure is evidence that the log is invalid.
+    pub fn is_evidence(&self) -> bool {
+        self.class() == ReplayClass::Evidence
+    }
 }
 
 /// The smart-contract-wallet checks the updates need (ask the network, then replay).
@@ -152,6 +298,7 @@ fn apply_action(
                     chain_id: sig.chain_id,
                 }],
                 seen_signatures: Default::default(),
+                revoked_installations: Default::default(),
             })
         }
         DecodedAction::Add { new_member, .. } => {
@@ -209,11 +356,17 @@ fn apply_action(
             if sig.signer != state.recovery {
                 return Err(ReplayError::MissingExistingMember);
             }
+            let mut revoked = Vec::new();
             state.members.retain(|m| {
                 let child_installation =
                     m.added_by.as_ref() == Some(member) && m.id.kind() == MemberKind::Installation;
-                &m.id != member && !child_installation
+                let keep = &m.id != member && !child_installation;
+                if let (false, MemberId::Installation(k)) = (keep, &m.id) {
+                    revoked.push(hex::encode(k));
+                }
+                keep
             });
+            state.revoked_installations.extend(revoked);
             Ok(state)
         }
         DecodedAction::ChangeRecovery { identifier, .. } => {
