@@ -170,7 +170,7 @@ async fn revoking_the_installation_turns_the_link_invalid_on_recheck() {
     assert_eq!(stats.links, 1);
     assert_eq!(
         e.status("did:plc:alice").await.1.as_deref(),
-        Some("signature_mismatch")
+        Some("installation_revoked")
     );
 }
 
@@ -215,7 +215,7 @@ async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
     assert_eq!(e.status("did:plc:bob").await.0, Status::Verified);
     assert_eq!(
         e.status("did:plc:alice").await.1.as_deref(),
-        Some("signature_mismatch")
+        Some("installation_revoked")
     );
 }
 
@@ -235,7 +235,7 @@ async fn an_outage_keeps_links_pending_until_the_api_returns() {
         assert_eq!(stats.retried, 1, "{mode:?}");
         assert_eq!(
             e.status("did:plc:alice").await,
-            (Status::Pending, None, None),
+            (Status::Pending, Some("xmtp_unavailable".into()), None),
             "{mode:?}"
         );
         // RetryLater: not offered again right away.
