@@ -17,6 +17,8 @@ mod pool;
 mod verdict;
 
 #[cfg(test)]
+mod evidence_tests;
+#[cfg(test)]
 mod tests;
 
 pub use config::VerifierConfig;

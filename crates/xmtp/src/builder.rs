@@ -315,3 +315,20 @@ pub fn revoke_installation(
         inbox_id: inbox_id.to_string(),
     }
 }
+
+/// Bytes of an `IdentityUpdate` of `inbox_id` whose one action has a kind this codebase
+/// does not know (oneof field 9, as a kind XMTP might add later). For tests and the devnet.
+pub fn update_of_unknown_kind(inbox_id: &str, ts: u64) -> Vec<u8> {
+    use prost::Message as _;
+    // actions (field 1) = one IdentityAction holding field 9, length-delimited, empty.
+    let mut bytes = vec![0x0a, 0x02, 0x4a, 0x00];
+    bytes.extend(
+        pb::IdentityUpdate {
+            actions: vec![],
+            client_timestamp_ns: ts,
+            inbox_id: inbox_id.to_string(),
+        }
+        .encode_to_vec(),
+    );
+    bytes
+}

@@ -85,18 +85,7 @@ fn an_unknown_update_kind_is_unevaluable() {
     let wallet = Wallet::from_bytes(&[7; 32]).unwrap();
     let key = InstallationKey::from_seed([5; 32]);
     let create = create_inbox(&wallet, 1, &key, 1_000);
-    // IdentityUpdate.actions (field 1) holding an IdentityAction with field 9 (a new kind).
-    let action = [0x4a, 0x00]; // field 9, length-delimited, empty
-    let mut future = vec![0x0a, action.len() as u8];
-    future.extend_from_slice(&action);
-    future.extend(
-        crate::proto::associations::IdentityUpdate {
-            actions: vec![],
-            client_timestamp_ns: 2_000,
-            inbox_id: create.inbox_id.clone(),
-        }
-        .encode_to_vec(),
-    );
+    let future = crate::builder::update_of_unknown_kind(&create.inbox_id, 2_000);
     let err =
         replay_bytes(None, &[create.encode_to_vec(), future], &ScwResults::new()).unwrap_err();
     assert_eq!(err.kind(), ReplayErrorKind::UnknownKind, "{err}");
