@@ -139,3 +139,22 @@ async fn an_invalid_inbox_cached_without_a_kind_is_replayed_again() {
     assert_eq!(stats.verified, 1);
     assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
 }
+
+#[tokio::test]
+async fn a_fault_during_a_recheck_leaves_a_verified_link_verified() {
+    let e = env().await;
+    let inbox = e.node.create_inbox();
+    e.put_signed("did:plc:alice", "bafya", &inbox).await;
+    let mut v = e.verifier();
+    v.round(unix_now()).await.unwrap();
+    let verified = e.status("did:plc:alice").await;
+    assert_eq!(verified.0, Status::Verified);
+    e.node.set_mode(FaultMode::Down);
+    let stats = v.round(unix_now() + 2 * 24 * 3600).await.unwrap();
+    assert_eq!((stats.links, stats.retried), (1, 1));
+    assert_eq!(
+        e.status("did:plc:alice").await,
+        verified,
+        "a fault is no evidence"
+    );
+}
