@@ -78,8 +78,8 @@ fn of_state(requested: &str, last: u64, state: xmtp::InboxState, grew: bool) -> 
     }
 }
 
-/// Applies new entries to the cached state (CPU only). `cached` must have gone through
-/// [`usable`].
+/// Applies new entries to the cached state (CPU only). A cached invalid entry is taken
+/// as final: the pool drops entries that are not (see `usable`) before calling this.
 pub fn advance(
     cached: Option<CachedInbox>,
     log: &InboxLog,

@@ -14,9 +14,10 @@
 //!
 //! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
 //! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
-//! [`signature`] / [`replay`] / [`state`] (identity-update replay), [`builder`] (signing
-//! updates, for the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`]
-//! (tonic implementation with rate limiting and retries).
+//! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
+//! `replay_error` says whether a failure is evidence), [`builder`] (signing updates, for
+//! the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`] (tonic
+//! implementation with rate limiting and retries).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
@@ -29,6 +30,7 @@ pub mod model;
 pub mod proto;
 pub mod ratelimit;
 pub mod replay;
+pub mod replay_error;
 pub mod signature;
 pub mod state;
 pub mod text;

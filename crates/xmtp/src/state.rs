@@ -3,7 +3,7 @@
 //! the new log entries).
 
 use crate::model::MemberId;
-use crate::replay::{ReplayClass, ReplayErrorKind};
+use crate::replay_error::{ReplayClass, ReplayErrorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
