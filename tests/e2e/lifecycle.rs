@@ -76,7 +76,7 @@ async fn revoking_the_installation_turns_a_verified_link_invalid() {
 
     env.devnet.revoke_link_installation(&user.did).unwrap();
     let link = env.wait_status(&user.did, "invalid").await;
-    assert_eq!(link["reason"], "signature_mismatch", "{link}");
+    assert_eq!(link["reason"], "installation_revoked", "{link}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

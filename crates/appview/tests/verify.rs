@@ -91,7 +91,7 @@ async fn verify_reports_valid_forged_revoked_missing_and_unknown_with_their_exit
     let (code, json) = verify_json(&devnet, &handle_of(&devnet, &revoked)).await;
     assert_eq!(
         (code, json["reason"].as_str()),
-        (1, Some("signature_mismatch")),
+        (1, Some("installation_revoked")),
         "{json}"
     );
 

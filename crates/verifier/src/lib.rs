@@ -6,8 +6,12 @@
 //! fetches inbox logs through an [`xmtp::IdentityApi`] (incrementally from each inbox's
 //! cached position), replays them and writes verdicts and inbox states back.
 //!
-//! Invariants: transport faults never produce `invalid` (they produce `RetryLater`); every
-//! verdict is against the current state; a grown log re-checks the inbox's other links.
+//! Invariants: only evidence produces `invalid`. A transport fault, or a log that cannot be
+//! evaluated (a smart-contract-wallet check the node could not run, an update that does
+//! not decode or has an unknown kind), leaves a pending link `pending` with a reason and a
+//! `RetryLater`, and is never cached as a final invalid inbox. A replayed state must have
+//! the record's inbox ID. Every verdict is against the current state; a grown log
+//! re-checks the inbox's other links.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
@@ -16,6 +20,8 @@ mod oneshot;
 mod pool;
 mod verdict;
 
+#[cfg(test)]
+mod evidence_tests;
 #[cfg(test)]
 mod tests;
 

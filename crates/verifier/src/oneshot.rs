@@ -5,7 +5,8 @@ use crate::inbox::{advance, decode, scw_results};
 use crate::verdict::{Reason, Verdict, evaluate, precheck};
 use xmtp::api::{ApiError, IdentityApi};
 
-/// Verifies one link. `Err` only for transport faults (never evidence).
+/// Verifies one link. `Err` only for transport faults (never evidence); a log that cannot
+/// be evaluated gives a `pending` verdict with its reason.
 pub async fn verify_link(
     api: &dyn IdentityApi,
     did: &str,
@@ -13,13 +14,13 @@ pub async fn verify_link(
     verification_signature: &str,
 ) -> Result<Verdict, ApiError> {
     if let Err(reason) = precheck(inbox_id, verification_signature) {
-        return Ok(Verdict::invalid(reason));
+        return Ok(Verdict::not_verified(reason));
     }
     let mut logs = api
         .get_identity_updates(&[(inbox_id.to_string(), 0)])
         .await?;
     let Some(log) = logs.pop() else {
-        return Ok(Verdict::invalid(Reason::InboxNotFound));
+        return Ok(Verdict::not_verified(Reason::InboxNotFound));
     };
     let decoded = decode(&log);
     let scw = scw_results(api, &[&decoded]).await?;

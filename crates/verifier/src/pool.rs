@@ -1,11 +1,12 @@
 //! The verifier pool: rounds of `links_to_check` → group by inbox → fetch the new log
 //! entries of ≤ 50 inboxes per request (incremental from the cached position) → replay →
 //! check each link against the CURRENT installations → one store batch of verdicts and
-//! inbox states. Transport faults become `RetryLater` with backoff, never `invalid`.
+//! inbox states. Transport faults and logs that cannot be evaluated leave a link `pending`
+//! with a reason and a `RetryLater` with backoff, never `invalid`.
 
 use crate::config::VerifierConfig;
-use crate::inbox::{Advanced, advance, decode, scw_results};
-use crate::verdict::{Verdict, evaluate};
+use crate::inbox::{Advanced, advance, decode, scw_results, usable};
+use crate::verdict::{Reason, Verdict, evaluate};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -31,8 +32,11 @@ pub struct RoundStats {
     pub verified: usize,
     /// Invalid verdicts written.
     pub invalid: usize,
-    /// Links put back with `RetryLater`.
+    /// Links put back with `RetryLater` after a transport fault.
     pub retried: usize,
+    /// Links left `pending` because their inbox's log could not be evaluated (a
+    /// smart-contract-wallet check the node could not run, an unsupported update).
+    pub deferred: usize,
     /// Links of grown inboxes re-checked besides the round's own.
     pub rechecked_by_growth: usize,
 }
@@ -44,6 +48,7 @@ struct Item {
     inbox_id: String,
     signature: String,
     record_cid: String,
+    status: Status,
 }
 
 impl From<CheckItem> for Item {
@@ -53,6 +58,7 @@ impl From<CheckItem> for Item {
             inbox_id: c.inbox_id,
             signature: c.verification_signature,
             record_cid: c.record_cid,
+            status: c.status,
         }
     }
 }
@@ -79,6 +85,9 @@ fn record_verdict(v: &Verdict, item: &Item, out: &mut ChunkOut) {
         .increment(1);
     if v.is_verified() {
         out.stats.verified += 1;
+    } else if v.status == Status::Pending {
+        out.stats.deferred += 1;
+        tracing::debug!(did = %item.did, inbox_id = %item.inbox_id, reason, "link left pending");
     } else {
         out.stats.invalid += 1;
         tracing::debug!(did = %item.did, inbox_id = %item.inbox_id, reason, "link not verified");
@@ -88,7 +97,7 @@ fn record_verdict(v: &Verdict, item: &Item, out: &mut ChunkOut) {
 
 async fn cached_state(reader: &Reader, inbox_id: &str) -> Option<CachedInbox> {
     match reader.inbox_state(inbox_id).await {
-        Ok(Some((_, bytes))) => CachedInbox::from_bytes(&bytes).ok(),
+        Ok(Some((_, bytes))) => CachedInbox::from_bytes(&bytes).ok().and_then(usable),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, inbox_id, "reading cached inbox state failed; replaying from 0");
@@ -110,7 +119,7 @@ async fn process_chunk(
     let requests: Vec<(String, u64)> = group
         .iter()
         .zip(&cached)
-        .filter(|(_, c)| !matches!(c, Some(CachedInbox::Invalid { .. })))
+        .filter(|(_, c)| !c.as_ref().is_some_and(CachedInbox::is_final_invalid))
         .map(|((id, _), c)| {
             (
                 id.clone(),
@@ -202,7 +211,13 @@ async fn process_chunk(
             if link.status == Status::Invalid
                 && !matches!(
                     link.reason.as_deref(),
-                    Some("signature_mismatch" | "inbox_not_found" | "inbox_state_invalid")
+                    Some(
+                        "signature_mismatch"
+                            | "installation_revoked"
+                            | "inbox_id_mismatch"
+                            | "inbox_not_found"
+                            | "inbox_state_invalid"
+                    )
                 )
             {
                 continue;
@@ -212,6 +227,7 @@ async fn process_chunk(
                 inbox_id: link.inbox_id,
                 signature: link.record.verification_signature,
                 record_cid: link.record.cid,
+                status: link.status,
             };
             let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
             record_verdict(&v, &item, &mut out);
@@ -307,6 +323,7 @@ impl Verifier {
                     changes.extend(out.changes);
                     stats.verified += out.stats.verified;
                     stats.invalid += out.stats.invalid;
+                    stats.deferred += out.stats.deferred;
                     stats.rechecked_by_growth += out.stats.rechecked_by_growth;
                 }
                 Ok(Err((e, items))) => {
@@ -324,14 +341,51 @@ impl Verifier {
             metrics::counter!("verifier_retries_total", "error" => e.label())
                 .increment(failed.len() as u64);
             stats.retried = failed.len();
-            changes.extend(failed.into_iter().map(|i| Change::RetryLater {
-                did: i.did,
-                record_cid: i.record_cid,
-                not_before,
-            }));
+            for i in failed {
+                // A pending link says why it is still pending; a verified (or invalid) one
+                // keeps its status: a fault is never evidence either way.
+                if i.status == Status::Pending {
+                    changes.push(
+                        Verdict::not_verified(Reason::XmtpUnavailable)
+                            .to_change(&i.did, &i.record_cid),
+                    );
+                }
+                changes.push(Change::RetryLater {
+                    did: i.did,
+                    record_cid: i.record_cid,
+                    not_before,
+                });
+            }
         } else {
             self.failures = 0;
         }
+        // Left pending because the log could not be evaluated: a node that could not run a
+        // smart-contract-wallet check is retried like a fault; an update this verifier
+        // cannot decode only after `retry_max` (it takes a new release to read it).
+        let retry_soon = now + self.retry_delay().as_secs().max(1) as i64;
+        let retry_late = now + self.cfg.retry_max.as_secs().max(1) as i64;
+        let deferred: Vec<Change> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Verdict {
+                    did,
+                    record_cid,
+                    status: Status::Pending,
+                    reason: Some(reason),
+                    ..
+                } if reason != Reason::XmtpUnavailable.code() => Some(Change::RetryLater {
+                    did: did.clone(),
+                    record_cid: record_cid.clone(),
+                    not_before: if reason == "identity_update_unsupported" {
+                        retry_late
+                    } else {
+                        retry_soon
+                    },
+                }),
+                _ => None,
+            })
+            .collect();
+        changes.extend(deferred);
         // An inbox that had no updates yet, or whose log did not replay, may become usable:
         // such links are offered again after --reverify-after, like verified ones.
         let recheck_at = now.saturating_add(self.cfg.reverify_after.as_secs() as i64);
@@ -413,5 +467,9 @@ pub fn describe_metrics() {
         "Links put back for later after an XMTP API fault, by error kind"
     );
     metrics::describe_counter!("verifier_rounds_total", "Verifier rounds completed");
+    metrics::describe_counter!(
+        "verifier_unevaluable_total",
+        "Inbox logs that could not be evaluated (links left pending), by replay error kind"
+    );
     xmtp::client::describe_metrics();
 }

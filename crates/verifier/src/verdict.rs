@@ -1,36 +1,80 @@
 //! Verdicts and their reasons, and the pure check of one link against an inbox outcome:
 //! valid iff `verificationSignature` verifies over the DID against a *current*
-//! installation (Ed25519ph, `PUBLIC SIGNATURE CONTEXT`, Node-compatible base64).
+//! installation (Ed25519ph, `PUBLIC SIGNATURE CONTEXT`, Node-compatible base64) of a state
+//! whose inbox ID is the record's.
+//!
+//! Only evidence makes a link `invalid`. When the XMTP side could not be evaluated (a
+//! transport fault, a smart-contract-wallet check the node could not run, an update this
+//! verifier cannot decode or does not know), the link is `pending` with a reason and is
+//! retried.
 
 use ed25519_dalek::VerifyingKey;
 use store::Status;
 use xmtp::installation::{PUBLIC_SIGNATURE_CONTEXT, verify_with_key};
+use xmtp::{ReplayError, ReplayErrorKind};
 
-/// Why a link is not verified. Only evidence from a successful XMTP answer (or the record
-/// itself) ever produces one; transport faults never do.
+/// Why a link is not verified: evidence ([`Reason::is_evidence`], the link is `invalid`)
+/// or why it could not be evaluated (the link stays `pending`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     /// No current installation's signature matches.
     SignatureMismatch,
+    /// The signature is by an installation the inbox has revoked.
+    InstallationRevoked,
     /// The inbox has no identity updates at all.
     InboxNotFound,
     /// The inbox's log does not replay (the SDK's `fetchInboxStates` throws).
     InboxStateInvalid(String),
+    /// The log served for the record's inbox replays to another inbox.
+    InboxIdMismatch {
+        /// The inbox ID the replayed state has.
+        replayed: String,
+    },
     /// `verificationSignature` does not decode to 64 bytes.
     MalformedSignature,
     /// The record's inbox id is not 64 lower-case hex characters.
     MalformedInboxId,
+    /// Pending: the identity API could not be reached or failed.
+    XmtpUnavailable,
+    /// Pending: the network could not check a smart-contract-wallet signature.
+    ScwUnchecked(String),
+    /// Pending: an update the API returned does not decode or has a kind this verifier
+    /// does not know (e.g. one XMTP added later).
+    UpdateUnsupported(String),
 }
 
 impl Reason {
-    /// The stable reason code stored with the link.
+    /// The stable reason code stored with the link (`links.reason`).
     pub fn code(&self) -> &'static str {
         match self {
             Reason::SignatureMismatch => "signature_mismatch",
+            Reason::InstallationRevoked => "installation_revoked",
             Reason::InboxNotFound => "inbox_not_found",
             Reason::InboxStateInvalid(_) => "inbox_state_invalid",
+            Reason::InboxIdMismatch { .. } => "inbox_id_mismatch",
             Reason::MalformedSignature => "malformed_signature",
             Reason::MalformedInboxId => "malformed_inbox_id",
+            Reason::XmtpUnavailable => "xmtp_unavailable",
+            Reason::ScwUnchecked(_) => "scw_unchecked",
+            Reason::UpdateUnsupported(_) => "identity_update_unsupported",
+        }
+    }
+
+    /// Whether this reason is evidence (`invalid`) rather than "could not evaluate"
+    /// (`pending`, retried).
+    pub fn is_evidence(&self) -> bool {
+        !matches!(
+            self,
+            Reason::XmtpUnavailable | Reason::ScwUnchecked(_) | Reason::UpdateUnsupported(_)
+        )
+    }
+
+    /// The reason for a replay failure.
+    pub fn of_replay(e: &ReplayError) -> Self {
+        match e.kind() {
+            ReplayErrorKind::ScwUnchecked => Reason::ScwUnchecked(e.to_string()),
+            k if !e.is_evidence() => Reason::UpdateUnsupported(format!("{}: {e}", k.code())),
+            _ => Reason::InboxStateInvalid(e.to_string()),
         }
     }
 }
@@ -38,7 +82,7 @@ impl Reason {
 /// The outcome of checking one link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    /// `Verified` or `Invalid`.
+    /// `Verified`, `Invalid`, or `Pending` when it could not be evaluated.
     pub status: Status,
     /// Why not verified.
     pub reason: Option<Reason>,
@@ -56,10 +100,14 @@ impl Verdict {
         }
     }
 
-    /// An invalid verdict.
-    pub fn invalid(reason: Reason) -> Self {
+    /// `invalid` for an evidence reason, `pending` for a could-not-evaluate one.
+    pub fn not_verified(reason: Reason) -> Self {
         Self {
-            status: Status::Invalid,
+            status: if reason.is_evidence() {
+                Status::Invalid
+            } else {
+                Status::Pending
+            },
             reason: Some(reason),
             installation_key: None,
         }
@@ -85,19 +133,29 @@ impl Verdict {
 /// What replaying an inbox's log gave.
 #[derive(Debug, Clone)]
 pub enum InboxOutcome {
-    /// The current installations, keys decompressed once.
-    Valid(Vec<(Vec<u8>, VerifyingKey)>),
+    /// A state.
+    Valid {
+        /// The inbox ID the replayed state has (must be the record's).
+        inbox_id: String,
+        /// The current installations, keys decompressed once.
+        keys: Vec<(Vec<u8>, VerifyingKey)>,
+        /// Keys of revoked installations (checked only when no current one matches).
+        revoked: Vec<Vec<u8>>,
+    },
     /// No updates.
     NotFound,
-    /// The log fails.
+    /// The log fails (evidence).
     Invalid(String),
+    /// The log could not be evaluated: a reason that is not evidence.
+    Unevaluable(Reason),
 }
 
 impl InboxOutcome {
     /// From a replayed state.
     pub fn from_state(state: &xmtp::InboxState) -> Self {
-        InboxOutcome::Valid(
-            state
+        InboxOutcome::Valid {
+            inbox_id: state.inbox_id.clone(),
+            keys: state
                 .installations()
                 .into_iter()
                 .filter_map(|i| {
@@ -106,7 +164,12 @@ impl InboxOutcome {
                     Some((i.key, vk))
                 })
                 .collect(),
-        )
+            revoked: state
+                .revoked_installations
+                .iter()
+                .filter_map(|k| hex::decode(k).ok())
+                .collect(),
+        }
     }
 }
 
@@ -119,6 +182,14 @@ pub fn precheck(inbox_id: &str, verification_signature: &str) -> Result<[u8; 64]
     sig.try_into().map_err(|_| Reason::MalformedSignature)
 }
 
+fn signed_by(did: &str, sig: &[u8; 64], key: &[u8]) -> bool {
+    let Ok(pk) = <[u8; 32]>::try_from(key) else {
+        return false;
+    };
+    VerifyingKey::from_bytes(&pk)
+        .is_ok_and(|vk| verify_with_key(did.as_bytes(), sig, &vk, PUBLIC_SIGNATURE_CONTEXT))
+}
+
 /// The verdict of one link given its inbox's outcome.
 pub fn evaluate(
     did: &str,
@@ -128,15 +199,29 @@ pub fn evaluate(
 ) -> Verdict {
     let sig = match precheck(inbox_id, verification_signature) {
         Ok(sig) => sig,
-        Err(reason) => return Verdict::invalid(reason),
+        Err(reason) => return Verdict::not_verified(reason),
     };
     match outcome {
-        InboxOutcome::NotFound => Verdict::invalid(Reason::InboxNotFound),
-        InboxOutcome::Invalid(why) => Verdict::invalid(Reason::InboxStateInvalid(why.clone())),
-        InboxOutcome::Valid(keys) => keys
-            .iter()
-            .find(|(_, vk)| verify_with_key(did.as_bytes(), &sig, vk, PUBLIC_SIGNATURE_CONTEXT))
-            .map(|(k, _)| Verdict::verified(k))
-            .unwrap_or_else(|| Verdict::invalid(Reason::SignatureMismatch)),
+        InboxOutcome::NotFound => Verdict::not_verified(Reason::InboxNotFound),
+        InboxOutcome::Invalid(why) => Verdict::not_verified(Reason::InboxStateInvalid(why.clone())),
+        InboxOutcome::Unevaluable(reason) => Verdict::not_verified(reason.clone()),
+        InboxOutcome::Valid {
+            inbox_id: replayed, ..
+        } if replayed != inbox_id => Verdict::not_verified(Reason::InboxIdMismatch {
+            replayed: replayed.clone(),
+        }),
+        InboxOutcome::Valid { keys, revoked, .. } => {
+            if let Some((k, _)) = keys
+                .iter()
+                .find(|(_, vk)| verify_with_key(did.as_bytes(), &sig, vk, PUBLIC_SIGNATURE_CONTEXT))
+            {
+                return Verdict::verified(k);
+            }
+            if revoked.iter().any(|k| signed_by(did, &sig, k)) {
+                Verdict::not_verified(Reason::InstallationRevoked)
+            } else {
+                Verdict::not_verified(Reason::SignatureMismatch)
+            }
+        }
     }
 }

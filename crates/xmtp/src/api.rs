@@ -5,7 +5,7 @@
 //! Every [`ApiError`] is a transport or server fault: never evidence about a link. Evidence
 //! comes only from a successful answer (an empty log, an update that fails replay).
 
-use crate::signature::ScwRequest;
+use crate::signature::{ScwRequest, ScwVerdict};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -105,11 +105,12 @@ pub trait IdentityApi: Send + Sync {
         requests: &'a [(String, u64)],
     ) -> BoxFuture<'a, Result<Vec<InboxLog>, ApiError>>;
 
-    /// On-chain smart-contract-wallet checks, one verdict per request, same order.
+    /// On-chain smart-contract-wallet checks, one verdict per request, same order. A
+    /// verdict the node could not reach ([`ScwVerdict::Error`]) is not evidence.
     fn verify_smart_contract_wallet_signatures<'a>(
         &'a self,
         requests: &'a [ScwRequest],
-    ) -> BoxFuture<'a, Result<Vec<bool>, ApiError>>;
+    ) -> BoxFuture<'a, Result<Vec<ScwVerdict>, ApiError>>;
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use crate::api::{ApiError, BoxFuture, IdentityApi, InboxLog, LogEntry};
 use crate::proto::api as pb;
 use crate::ratelimit::{RateLimit, TokenBucket};
-use crate::signature::ScwRequest;
+use crate::signature::{ScwRequest, ScwVerdict};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -345,7 +345,7 @@ impl IdentityApi for GrpcIdentityApi {
     fn verify_smart_contract_wallet_signatures<'a>(
         &'a self,
         requests: &'a [ScwRequest],
-    ) -> BoxFuture<'a, Result<Vec<bool>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Vec<ScwVerdict>, ApiError>> {
         Box::pin(async move {
             let req = pb::VerifySmartContractWalletSignaturesRequest {
                 signatures: requests
@@ -365,7 +365,11 @@ impl IdentityApi for GrpcIdentityApi {
                     "verdict count differs from request count".into(),
                 ));
             }
-            Ok(resp.responses.into_iter().map(|r| r.is_valid).collect())
+            Ok(resp
+                .responses
+                .into_iter()
+                .map(|r| ScwVerdict::from_response(r.is_valid, r.error.as_deref()))
+                .collect())
         })
     }
 }

@@ -14,9 +14,10 @@
 //!
 //! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
 //! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
-//! [`signature`] / [`replay`] / [`state`] (identity-update replay), [`builder`] (signing
-//! updates, for the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`]
-//! (tonic implementation with rate limiting and retries).
+//! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
+//! `replay_error` says whether a failure is evidence), [`builder`] (signing updates, for
+//! the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`] (tonic
+//! implementation with rate limiting and retries).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
@@ -29,6 +30,7 @@ pub mod model;
 pub mod proto;
 pub mod ratelimit;
 pub mod replay;
+pub mod replay_error;
 pub mod signature;
 pub mod state;
 pub mod text;
@@ -36,9 +38,11 @@ pub mod text;
 pub use api::{ApiError, IdentityApi, InboxLog, LogEntry};
 pub use client::{ClientConfig, GrpcIdentityApi, XmtpEnv};
 pub use installation::{InstallationKey, verify_did_signature, verify_signed_with_public_key};
-pub use replay::ReplayError;
+pub use replay::{ReplayClass, ReplayError, ReplayErrorKind};
 pub use state::{CachedInbox, InboxState};
 
+#[cfg(test)]
+mod replay_class_tests;
 #[cfg(test)]
 mod replay_tests;
 #[cfg(test)]

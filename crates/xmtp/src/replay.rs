@@ -1,66 +1,15 @@
 //! Replaying an identity-update log into an [`InboxState`] with libxmtp's rules
 //! (`docs/xmtp-identity.md` §4.4). Any failure fails the whole log: nothing is skipped.
 
-use crate::inbox_id::{InboxIdError, inbox_id_raw, inbox_id_verbatim_eth};
+use crate::inbox_id::{inbox_id_raw, inbox_id_verbatim_eth};
 use crate::model::{
-    DecodeError, DecodedAction, DecodedUpdate, MemberId, MemberKind, SignatureKind,
-    signature_allowed,
+    DecodedAction, DecodedUpdate, MemberId, MemberKind, SignatureKind, signature_allowed,
 };
-use crate::signature::{
-    ScwRequest, ScwResults, SignatureError, VerifiedSignature, scw_request, verify_signature,
-};
+use crate::signature::{ScwRequest, ScwResults, VerifiedSignature, scw_request, verify_signature};
+
+pub use crate::replay_error::{ReplayClass, ReplayError, ReplayErrorKind};
 use crate::state::{InboxState, Member};
 use crate::text::signature_text;
-
-/// Why a log does not replay (evidence against the inbox, never a transport fault).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReplayError {
-    /// An update does not decode or is structurally incomplete.
-    #[error(transparent)]
-    Decode(#[from] DecodeError),
-    /// A signature does not verify.
-    #[error(transparent)]
-    Signature(#[from] SignatureError),
-    /// The inbox has no updates.
-    #[error("Missing identity update")]
-    MissingIdentityUpdate,
-    /// A second CreateInbox.
-    #[error("Multiple create operations detected")]
-    MultipleCreate,
-    /// An action before CreateInbox.
-    #[error("XID not yet created")]
-    NotCreated,
-    /// Signer is neither the expected member nor the recovery identifier.
-    #[error("Missing existing member")]
-    MissingExistingMember,
-    /// Legacy signature outside a nonce-0 inbox.
-    #[error("Legacy key is only allowed to be associated using a legacy signature with nonce 0")]
-    LegacySignatureReuse,
-    /// The new member's signer is not the new member.
-    #[error("The new member identifier does not match the signer")]
-    NewMemberIdSignatureMismatch,
-    /// A member tried to add itself.
-    #[error("tried to add self")]
-    AddSelf,
-    /// An installation tried to add an installation.
-    #[error("Member of kind installation not allowed to add installation")]
-    MemberNotAllowed,
-    /// Signature kind not allowed for the member kind.
-    #[error("Signature not allowed for role")]
-    SignatureNotAllowed,
-    /// A signature was already used in an earlier update.
-    #[error("Replay detected")]
-    Replay,
-    /// The update's inbox id is not the state's.
-    #[error("Wrong inbox_id specified on association")]
-    WrongInboxId,
-    /// Smart-contract wallet signing from another chain.
-    #[error("Wrong chain id")]
-    ChainIdMismatch,
-    /// Creator identifier is not a valid address.
-    #[error(transparent)]
-    InboxId(#[from] InboxIdError),
-}
 
 /// The smart-contract-wallet checks the updates need (ask the network, then replay).
 pub fn scw_requests(updates: &[DecodedUpdate]) -> Vec<ScwRequest> {
@@ -152,6 +101,7 @@ fn apply_action(
                     chain_id: sig.chain_id,
                 }],
                 seen_signatures: Default::default(),
+                revoked_installations: Default::default(),
             })
         }
         DecodedAction::Add { new_member, .. } => {
@@ -209,11 +159,17 @@ fn apply_action(
             if sig.signer != state.recovery {
                 return Err(ReplayError::MissingExistingMember);
             }
+            let mut revoked = Vec::new();
             state.members.retain(|m| {
                 let child_installation =
                     m.added_by.as_ref() == Some(member) && m.id.kind() == MemberKind::Installation;
-                &m.id != member && !child_installation
+                let keep = &m.id != member && !child_installation;
+                if let (false, MemberId::Installation(k)) = (keep, &m.id) {
+                    revoked.push(hex::encode(k));
+                }
+                keep
             });
+            state.revoked_installations.extend(revoked);
             Ok(state)
         }
         DecodedAction::ChangeRecovery { identifier, .. } => {

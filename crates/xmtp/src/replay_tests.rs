@@ -493,7 +493,7 @@ fn erc191_recovery_follows_libxmtp_normalisation() {
 /// signs from another chain: `ChainIdMismatch`. Without the network's answer: no state.
 #[test]
 fn smart_contract_wallet_signatures_use_the_network_answer_and_the_chain_id() {
-    use crate::signature::{ScwRequest, eip191_hash};
+    use crate::signature::{ScwRequest, ScwVerdict, eip191_hash};
     let address = "0x00000000000000000000000000000000000000aa".to_string();
     let inbox = inbox_id_raw(&address, 0);
     let scw_sig = |chain: u64| {
@@ -558,16 +558,16 @@ fn smart_contract_wallet_signatures_use_the_network_answer_and_the_chain_id() {
         replay(None, std::slice::from_ref(&create), &answers).is_err(),
         "unchecked is not valid"
     );
-    answers.insert(req1.clone(), false);
+    answers.insert(req1.clone(), ScwVerdict::Invalid);
     assert!(
         replay(None, std::slice::from_ref(&create), &answers).is_err(),
         "network says invalid"
     );
-    answers.insert(req1, true);
+    answers.insert(req1, ScwVerdict::Valid);
     let state = replay(None, std::slice::from_ref(&create), &answers).unwrap();
     assert_eq!(state.installations().len(), 1);
     let (other_chain, req2) = build(2, 2, false);
-    answers.insert(req2, true);
+    answers.insert(req2, ScwVerdict::Valid);
     assert_eq!(
         replay(Some(state), &[other_chain], &answers),
         Err(ReplayError::ChainIdMismatch)

@@ -22,7 +22,10 @@ pub struct VerifiedSignature {
     pub chain_id: Option<u64>,
 }
 
-/// Why a signature does not verify (evidence: the log is invalid).
+/// Why a signature does not verify. Every variant is evidence that the log is invalid,
+/// except [`SignatureError::SmartContractWalletUnchecked`] and
+/// [`SignatureError::SmartContractWalletError`]: those say the signature could not be
+/// checked (see [`SignatureError::is_evidence`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// ECDSA signature is not 65 bytes.
@@ -46,9 +49,25 @@ pub enum SignatureError {
     /// No network answer was supplied for a smart-contract wallet signature.
     #[error("smart contract wallet signature not checked")]
     SmartContractWalletUnchecked,
+    /// The network could not check a smart-contract wallet signature (its answer carried an
+    /// `error`, e.g. the node's chain RPC failed): not evidence either way.
+    #[error("smart contract wallet signature could not be checked: {0}")]
+    SmartContractWalletError(String),
     /// Malformed CAIP-10 id.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+}
+
+impl SignatureError {
+    /// Whether this failure is evidence against the signature (`false`: it was not checked).
+    pub fn is_evidence(&self) -> bool {
+        !matches!(
+            self,
+            SignatureError::SmartContractWalletUnchecked
+                | SignatureError::SmartContractWalletError(_)
+                | SignatureError::Decode(_)
+        )
+    }
 }
 
 /// A smart-contract-wallet check to ask the network for.
@@ -64,8 +83,41 @@ pub struct ScwRequest {
     pub hash: [u8; 32],
 }
 
-/// Network answers to [`ScwRequest`]s (`true` = valid).
-pub type ScwResults = HashMap<ScwRequest, bool>;
+/// The network's answer to one [`ScwRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScwVerdict {
+    /// The chain says the signature is valid.
+    Valid,
+    /// The chain says the signature is invalid (evidence).
+    Invalid,
+    /// The node could not check it (its answer's `error` field): not evidence.
+    Error(String),
+}
+
+impl ScwVerdict {
+    /// From a `ValidationResponse`: a non-empty `error` wins over `is_valid`, so a node that
+    /// failed to reach its chain never decides either way.
+    pub fn from_response(is_valid: bool, error: Option<&str>) -> Self {
+        match error {
+            Some(e) if !e.trim().is_empty() => ScwVerdict::Error(e.chars().take(200).collect()),
+            _ if is_valid => ScwVerdict::Valid,
+            _ => ScwVerdict::Invalid,
+        }
+    }
+}
+
+impl From<bool> for ScwVerdict {
+    fn from(valid: bool) -> Self {
+        if valid {
+            ScwVerdict::Valid
+        } else {
+            ScwVerdict::Invalid
+        }
+    }
+}
+
+/// Network answers to [`ScwRequest`]s.
+pub type ScwResults = HashMap<ScwRequest, ScwVerdict>;
 
 /// `keccak256("\x19Ethereum Signed Message:\n" ++ len ++ text)`.
 pub fn eip191_hash(text: &[u8]) -> [u8; 32] {
@@ -87,6 +139,19 @@ pub fn eth_address(key: &VerifyingKey) -> String {
 /// low-s WITHOUT adjusting `v`; `v` in {0, 1, 27, 28}. Returns the lower-case address and
 /// the normalised bytes (the replay key).
 pub fn recover_erc191(text: &[u8], bytes: &[u8]) -> Result<(String, Vec<u8>), SignatureError> {
+    let (key, raw) = recover_hash(&eip191_hash(text), bytes)?;
+    Ok((eth_address(&key), raw))
+}
+
+/// The lower-case address that signed the 32-byte `hash` (65 bytes `r || s || v`, the same
+/// rules as [`recover_erc191`]). The devnet's simulated ERC-1271 wallets check their
+/// owner's signature with it.
+pub fn recover_hash_signer(hash: &[u8; 32], bytes: &[u8]) -> Result<String, SignatureError> {
+    recover_hash(hash, bytes).map(|(key, _)| eth_address(&key))
+}
+
+/// Recovery over a prehash; returns the key and the normalised bytes (the replay key).
+fn recover_hash(hash: &[u8; 32], bytes: &[u8]) -> Result<(VerifyingKey, Vec<u8>), SignatureError> {
     let bytes: [u8; 65] = bytes.try_into().map_err(|_| SignatureError::EcdsaLength)?;
     let sig = EcdsaSignature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Ecdsa)?;
     let sig = sig.normalize_s().unwrap_or(sig);
@@ -96,11 +161,10 @@ pub fn recover_erc191(text: &[u8], bytes: &[u8]) -> Result<(String, Vec<u8>), Si
         _ => return Err(SignatureError::Ecdsa),
     };
     let recid = RecoveryId::from_byte(parity).ok_or(SignatureError::Ecdsa)?;
-    let digest = eip191_hash(text);
-    let key = recover_prehash(&digest, &sig, recid).ok_or(SignatureError::Ecdsa)?;
+    let key = recover_prehash(hash, &sig, recid).ok_or(SignatureError::Ecdsa)?;
     let mut raw = sig.to_bytes().to_vec();
     raw.push(bytes[64]);
-    Ok((eth_address(&key), raw))
+    Ok((key, raw))
 }
 
 /// Public-key recovery, `Q = r⁻¹(s·R − z·G)`: the same arithmetic as ecdsa's
@@ -275,13 +339,16 @@ pub fn verify_signature(
             let (chain, addr) = parse_caip10(&w.account_id)?;
             let req = scw_request(text, sig).ok_or(SignatureError::SmartContractWalletUnchecked)?;
             match scw.get(&req) {
-                Some(true) => Ok(VerifiedSignature {
+                Some(ScwVerdict::Valid) => Ok(VerifiedSignature {
                     signer: MemberId::Ethereum(addr),
                     kind: SignatureKind::Erc1271,
                     raw: w.signature.clone(),
                     chain_id: Some(chain),
                 }),
-                Some(false) => Err(SignatureError::SmartContractWallet),
+                Some(ScwVerdict::Invalid) => Err(SignatureError::SmartContractWallet),
+                Some(ScwVerdict::Error(e)) => {
+                    Err(SignatureError::SmartContractWalletError(e.clone()))
+                }
                 None => Err(SignatureError::SmartContractWalletUnchecked),
             }
         }

@@ -3,6 +3,7 @@
 //! the new log entries).
 
 use crate::model::MemberId;
+use crate::replay_error::{ReplayClass, ReplayErrorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -39,6 +40,11 @@ pub struct InboxState {
     pub members: Vec<Member>,
     /// Replay protection: hex of every signature's raw bytes seen in applied updates.
     pub seen_signatures: BTreeSet<String>,
+    /// Hex keys of installations revoked and not re-added since (so that a verdict can say
+    /// "revoked" rather than only "no current installation signed"). Absent in states
+    /// cached before it existed.
+    #[serde(default)]
+    pub revoked_installations: BTreeSet<String>,
 }
 
 impl InboxState {
@@ -47,8 +53,11 @@ impl InboxState {
         self.members.iter().find(|m| &m.id == id)
     }
 
-    /// Inserts or overwrites a member.
+    /// Inserts or overwrites a member (a re-added installation is no longer revoked).
     pub fn upsert(&mut self, member: Member) {
+        if let MemberId::Installation(k) = &member.id {
+            self.revoked_installations.remove(&hex::encode(k));
+        }
         match self.members.iter_mut().find(|m| m.id == member.id) {
             Some(slot) => *slot = member,
             None => self.members.push(member),
@@ -88,7 +97,9 @@ impl InboxState {
 }
 
 /// What the verifier caches per inbox: the log position and the replay outcome so far.
-/// A failed replay is final: libxmtp fails the whole log, so later entries cannot repair it.
+/// Only a failure that is evidence is cached, and it is final: libxmtp fails the whole
+/// log, so later entries cannot repair it. A failure that only says "could not evaluate"
+/// is never cached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CachedInbox {
     /// Replay succeeded up to `last_sequence_id`.
@@ -104,6 +115,11 @@ pub enum CachedInbox {
         last_sequence_id: u64,
         /// Why.
         reason: String,
+        /// The failure's kind. `None` in entries cached before kinds existed: those may
+        /// hold a failure that was not evidence, so they are not trusted
+        /// ([`CachedInbox::is_final_invalid`]).
+        #[serde(default)]
+        kind: Option<ReplayErrorKind>,
     },
 }
 
@@ -123,6 +139,15 @@ impl CachedInbox {
                 last_sequence_id, ..
             } => *last_sequence_id,
         }
+    }
+
+    /// Whether this is an invalid log whose failure is evidence (final: no need to fetch
+    /// the log again). A legacy entry without a kind is not.
+    pub fn is_final_invalid(&self) -> bool {
+        matches!(
+            self,
+            CachedInbox::Invalid { kind: Some(k), .. } if k.class() == ReplayClass::Evidence
+        )
     }
 
     /// Serializes for `store::Change::InboxState`.

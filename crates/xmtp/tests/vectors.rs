@@ -9,16 +9,28 @@ use xmtp::base64::node_base64_decode;
 use xmtp::inbox_id::{IdentifierKind, generate_inbox_id};
 use xmtp::model::DecodedUpdate;
 use xmtp::proto::associations as pb;
-use xmtp::replay::replay_bytes;
+use xmtp::replay::{ReplayClass, ReplayErrorKind, replay_bytes};
 use xmtp::signature::ScwResults;
 use xmtp::text::signature_text;
 use xmtp::{InstallationKey, verify_did_signature};
 
+/// `shared/vectors/xmtp` beside the nearest ancestor of this crate that has it (the
+/// workspace's parent for a checkout, further up for a git worktree).
+fn vectors_dir() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .map(|a| a.join("shared/vectors/xmtp"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| here.join("../../../shared/vectors/xmtp"))
+}
+
 fn load(name: &str) -> Value {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/xmtp");
-    let path = format!("{dir}/{name}");
+    let path = vectors_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("XMTP vector file {path} is missing ({e}); the tests need shared/vectors")
+        panic!(
+            "XMTP vector file {} is missing ({e}); the tests need shared/vectors",
+            path.display()
+        )
     });
     serde_json::from_str(&text).unwrap()
 }
@@ -305,6 +317,46 @@ fn builder_produces_the_captured_structure() {
     );
 }
 
+/// The kind of failure each failing scenario must produce, from the SDK's error text
+/// (`sdk.error`, e.g. "Association error: Replay detected"). Every one is evidence: the
+/// SDK-produced scenarios contain no unknown kinds, undecodable bytes or unchecked wallets.
+fn expected_kind(sdk_error: &str) -> ReplayErrorKind {
+    const TABLE: [(&str, ReplayErrorKind); 8] = [
+        ("Replay detected", ReplayErrorKind::Replay),
+        ("XID not yet created", ReplayErrorKind::NotCreated),
+        (
+            "Missing existing member",
+            ReplayErrorKind::MissingExistingMember,
+        ),
+        (
+            "Member of kind installation not allowed to add installation",
+            ReplayErrorKind::MemberNotAllowed,
+        ),
+        (
+            "Multiple create operations detected",
+            ReplayErrorKind::MultipleCreate,
+        ),
+        (
+            "ed25519 Signature failed",
+            ReplayErrorKind::InvalidSignature,
+        ),
+        (
+            "expected exactly 65 bytes",
+            ReplayErrorKind::InvalidSignature,
+        ),
+        (
+            "Missing identity update",
+            ReplayErrorKind::MissingIdentityUpdate,
+        ),
+    ];
+    let mut hits = TABLE.iter().filter(|(text, _)| sdk_error.contains(text));
+    let (_, kind) = hits
+        .next()
+        .unwrap_or_else(|| panic!("no expected kind for SDK error {sdk_error:?}"));
+    assert!(hits.next().is_none(), "ambiguous SDK error {sdk_error:?}");
+    *kind
+}
+
 #[test]
 fn inbox_state_replay_scenarios_match_fetch_inbox_states() {
     let v = load("inbox-state-replay.json");
@@ -321,7 +373,7 @@ fn inbox_state_replay_scenarios_match_fetch_inbox_states() {
         );
     }
     let scw = ScwResults::new();
-    let (mut scenarios, mut ok, mut verdicts) = (0, 0, 0);
+    let (mut scenarios, mut ok, mut verdicts, mut failing) = (0, 0, 0, 0);
     for sc in v["scenarios"].as_array().unwrap() {
         let name = s(&sc["name"]);
         let raw: Vec<Vec<u8>> = sc["identityUpdates"]
@@ -345,6 +397,13 @@ fn inbox_state_replay_scenarios_match_fetch_inbox_states() {
             "{name}: {got:?} vs {}",
             sdk["error"]
         );
+        if let Err(e) = &got {
+            // Failing for the wrong reason (say, a decode error) must not pass.
+            let want = expected_kind(s(&sdk["error"]));
+            assert_eq!(e.kind(), want, "{name}: {e} vs {}", sdk["error"]);
+            assert_eq!(e.class(), ReplayClass::Evidence, "{name}");
+            failing += 1;
+        }
         if let Ok(state) = &got {
             ok += 1;
             assert_eq!(
@@ -374,4 +433,9 @@ fn inbox_state_replay_scenarios_match_fetch_inbox_states() {
     assert_eq!(scenarios, 28);
     assert_eq!(verdicts, 29);
     assert!(ok >= 12, "ok scenarios {ok}");
+    assert_eq!(
+        ok + failing,
+        scenarios,
+        "every failing scenario's kind checked"
+    );
 }

@@ -330,6 +330,12 @@ pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
             );
             Ok(report.finish(Outcome::Verified, None))
         }
+        // The XMTP side could not be evaluated (not evidence): no verdict.
+        Ok(v) if v.reason.as_ref().is_some_and(|r| !r.is_evidence()) => {
+            let code = v.reason.as_ref().map_or("not_verified", |r| r.code());
+            report.step("xmtp", false, format!("inbox {}: {code}", record.inbox_id));
+            Ok(report.finish(Outcome::Error, Some(code)))
+        }
         Ok(v) => {
             let code = v.reason.as_ref().map_or("not_verified", |r| r.code());
             let detail = match &v.reason {

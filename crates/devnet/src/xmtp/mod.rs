@@ -6,7 +6,11 @@
 //! ([`xmtp::builder`]: the wallet signs EIP-191 over the identity-update text, installations
 //! are Ed25519 keys), validates published updates by replaying them, and offers controls:
 //! create inboxes, add and revoke installations, sign DIDs, and faults (down, slow, garbage,
-//! rate-limited).
+//! rate-limited, a chain RPC that fails smart-contract-wallet checks).
+//!
+//! Smart-contract wallets live on a simulated chain: each registered contract
+//! ([`XmtpStandIn::create_scw_inbox`]) accepts its owner's ECDSA signature over the hash,
+//! as an ERC-1271 `isValidSignature` would; any other signature or account is invalid.
 
 mod service;
 mod store;
@@ -35,6 +39,9 @@ pub enum FaultMode {
     RateLimited,
     /// Every call answers bytes that do not decode as the response message.
     Garbage,
+    /// `VerifySmartContractWalletSignatures` answers every signature with `is_valid: false`
+    /// and an `error`, as a node whose chain RPC fails does; other calls are normal.
+    ScwError,
 }
 
 /// Stand-in settings.
@@ -120,6 +127,18 @@ impl XmtpStandIn {
         self.shared.create_inbox(wallet, nonce, installation)
     }
 
+    /// A new inbox created by a smart-contract wallet on the simulated chain (chain id 1,
+    /// random owner), with one installation. Its wallet signatures are `erc_6492`, checked
+    /// through `VerifySmartContractWalletSignatures`. (The add/revoke controls sign with
+    /// an EOA, so they do not apply to it.)
+    pub fn create_scw_inbox(&self) -> (DevInbox, xmtp::builder::ScwWallet) {
+        let scw = xmtp::builder::ScwWallet::generate(1);
+        let inbox = self
+            .shared
+            .create_scw_inbox(scw.clone(), InstallationKey::generate());
+        (inbox, scw)
+    }
+
     /// The inbox's wallet adds a new installation; returns its key.
     pub fn add_installation(&self, inbox_id: &str) -> Result<InstallationKey, StandInError> {
         self.shared
@@ -152,6 +171,12 @@ impl XmtpStandIn {
     /// Appends an update without validating it (crafted/broken logs in tests).
     pub fn append_unchecked(&self, inbox_id: &str, update: IdentityUpdate) {
         self.shared.append(inbox_id, update);
+    }
+
+    /// Appends raw bytes as a log entry without decoding them (an update kind this
+    /// codebase does not know, or junk).
+    pub fn append_raw(&self, inbox_id: &str, update: Vec<u8>) {
+        self.shared.append_raw(inbox_id, update);
     }
 
     /// Current inbox snapshot.

@@ -110,7 +110,7 @@ impl Service<http::Request<Body>> for IdentityService {
                         Status::resource_exhausted("devnet: rate limit exhausted").into_http()
                     );
                 }
-                FaultMode::Normal | FaultMode::Garbage => {}
+                FaultMode::Normal | FaultMode::Garbage | FaultMode::ScwError => {}
             }
             let garbage = mode == FaultMode::Garbage;
             let resp = match path.as_str() {
@@ -129,20 +129,15 @@ impl Service<http::Request<Body>> for IdentityService {
                     .await
                 }
                 pb::PATH_VERIFY_SCW => {
-                    // The devnet has no chain: every smart-contract-wallet signature is invalid.
-                    unary(req, garbage, |r: pb::VerifySmartContractWalletSignaturesRequest| {
-                        Ok(pb::VerifySmartContractWalletSignaturesResponse {
-                            responses: r
-                                .signatures
-                                .iter()
-                                .map(|_| pb::verify_smart_contract_wallet_signatures_response::ValidationResponse {
-                                    is_valid: false,
-                                    block_number: None,
-                                    error: Some("devnet has no chain".into()),
-                                })
-                                .collect(),
-                        })
-                    })
+                    let s = shared.clone();
+                    let rpc_down = mode == FaultMode::ScwError;
+                    unary(
+                        req,
+                        garbage,
+                        move |r: pb::VerifySmartContractWalletSignaturesRequest| {
+                            Ok(s.verify_scw(r, rpc_down))
+                        },
+                    )
                     .await
                 }
                 pb::PATH_PUBLISH_IDENTITY_UPDATE => {

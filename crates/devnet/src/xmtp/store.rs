@@ -1,5 +1,6 @@
 //! The stand-in's in-memory state: inbox logs (a global sequence like xmtp-node-go), the
-//! keys of devnet-created inboxes, fault mode and call counters.
+//! keys of devnet-created inboxes, the simulated chain's smart-contract wallets, fault mode
+//! and call counters.
 
 use super::FaultMode;
 use prost::Message as _;
@@ -8,10 +9,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xmtp::InstallationKey;
-use xmtp::builder::{self, Wallet};
+use xmtp::builder::{self, ScwWallet, Wallet};
 use xmtp::proto::api as pb;
 use xmtp::proto::associations::IdentityUpdate;
-use xmtp::signature::ScwResults;
+use xmtp::signature::{ScwRequest, ScwResults, ScwVerdict};
 
 /// A devnet inbox: its keys and current installations.
 #[derive(Debug, Clone)]
@@ -55,6 +56,8 @@ struct Inbox {
 pub(super) struct Shared {
     inboxes: Mutex<HashMap<String, Inbox>>,
     by_address: Mutex<HashMap<String, String>>,
+    /// Simulated chain: `eip155:<chain>:<contract>` → owner address.
+    contracts: Mutex<HashMap<String, String>>,
     next_sequence: AtomicU64,
     mode: Mutex<FaultMode>,
     latency: Mutex<Duration>,
@@ -73,6 +76,7 @@ impl Shared {
         Self {
             inboxes: Mutex::new(HashMap::new()),
             by_address: Mutex::new(HashMap::new()),
+            contracts: Mutex::new(HashMap::new()),
             next_sequence: AtomicU64::new(1),
             mode: Mutex::new(FaultMode::Normal),
             latency: Mutex::new(latency),
@@ -120,14 +124,48 @@ impl Shared {
 
     /// Appends without validation; returns the sequence id.
     pub(super) fn append(&self, inbox_id: &str, update: IdentityUpdate) -> u64 {
+        self.append_raw(inbox_id, update.encode_to_vec())
+    }
+
+    /// Appends bytes as they are; returns the sequence id.
+    pub(super) fn append_raw(&self, inbox_id: &str, update: Vec<u8>) -> u64 {
         let seq = self.next_sequence.fetch_add(1, Ordering::SeqCst);
         let mut inboxes = self.lock_inboxes();
-        inboxes.entry(inbox_id.to_string()).or_default().log.push((
-            seq,
-            now_ns(),
-            update.encode_to_vec(),
-        ));
+        inboxes
+            .entry(inbox_id.to_string())
+            .or_default()
+            .log
+            .push((seq, now_ns(), update));
         seq
+    }
+
+    /// The simulated chain's answer: valid iff the account is a registered contract and
+    /// its owner signed the hash. (The chain-RPC fault is applied by the service.)
+    pub(super) fn check_scw(&self, account_id: &str, hash: &[u8], signature: &[u8]) -> bool {
+        let owner = self
+            .contracts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&account_id.to_ascii_lowercase())
+            .cloned();
+        let (Some(owner), Ok(hash)) = (owner, <[u8; 32]>::try_from(hash)) else {
+            return false;
+        };
+        xmtp::signature::recover_hash_signer(&hash, signature).is_ok_and(|a| a == owner)
+    }
+
+    fn scw_results(&self, raw: &[Vec<u8>]) -> ScwResults {
+        let decoded: Vec<_> = raw
+            .iter()
+            .filter_map(|b| xmtp::model::DecodedUpdate::from_bytes(b).ok())
+            .collect();
+        xmtp::replay::scw_requests(&decoded)
+            .into_iter()
+            .map(|r: ScwRequest| {
+                let ok = self.check_scw(&r.account_id, &r.hash, &r.signature);
+                (r, ScwVerdict::from(ok))
+            })
+            .collect()
     }
 
     /// Validates `update` by replaying the whole log plus it (as xmtp-node-go does through
@@ -140,7 +178,7 @@ impl Shared {
             .map(|i| i.log.iter().map(|(_, _, u)| u.clone()).collect())
             .unwrap_or_default();
         raw.push(update.encode_to_vec());
-        xmtp::replay::replay_bytes(None, &raw, &ScwResults::new())
+        xmtp::replay::replay_bytes(None, &raw, &self.scw_results(&raw))
             .map_err(|e| StandInError::Rejected(e.to_string()))?;
         Ok(self.append(&inbox_id, update))
     }
@@ -167,6 +205,34 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(wallet.address(), inbox_id);
+        dev
+    }
+
+    pub(super) fn create_scw_inbox(
+        &self,
+        scw: ScwWallet,
+        installation: InstallationKey,
+    ) -> DevInbox {
+        self.contracts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scw.account_id(), scw.owner.address());
+        let update = builder::create_inbox_scw(&scw, 1, &installation, now_ns());
+        let inbox_id = update.inbox_id.clone();
+        self.append(&inbox_id, update);
+        let dev = DevInbox {
+            inbox_id: inbox_id.clone(),
+            wallet: scw.owner.clone(),
+            installations: vec![installation],
+        };
+        self.lock_inboxes()
+            .entry(inbox_id.clone())
+            .or_default()
+            .keys = Some(dev.clone());
+        self.by_address
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scw.address.clone(), inbox_id);
         dev
     }
 
@@ -254,6 +320,35 @@ impl Shared {
             })
             .collect();
         pb::RawGetIdentityUpdatesResponse { responses }
+    }
+
+    /// `VerifySmartContractWalletSignatures` on the simulated chain; with `rpc_down`, every
+    /// answer carries an `error` instead of a verdict.
+    pub(super) fn verify_scw(
+        &self,
+        req: pb::VerifySmartContractWalletSignaturesRequest,
+        rpc_down: bool,
+    ) -> pb::VerifySmartContractWalletSignaturesResponse {
+        use pb::verify_smart_contract_wallet_signatures_response::ValidationResponse;
+        let responses = req
+            .signatures
+            .iter()
+            .map(|sig| {
+                if rpc_down {
+                    return ValidationResponse {
+                        is_valid: false,
+                        block_number: None,
+                        error: Some("devnet: chain RPC unavailable".into()),
+                    };
+                }
+                ValidationResponse {
+                    is_valid: self.check_scw(&sig.account_id, &sig.hash, &sig.signature),
+                    block_number: sig.block_number,
+                    error: None,
+                }
+            })
+            .collect();
+        pb::VerifySmartContractWalletSignaturesResponse { responses }
     }
 
     pub(super) fn get_inbox_ids(&self, req: pb::GetInboxIdsRequest) -> pb::GetInboxIdsResponse {

@@ -202,3 +202,62 @@ async fn a_stopped_node_is_an_unavailable_transport_error() {
     );
     assert!(err.is_retryable());
 }
+
+/// The simulated chain vouches for a registered contract's owner signature; with the
+/// chain-RPC fault, the node answers an `error` (not a verdict), as a real node does.
+#[tokio::test]
+async fn smart_contract_wallet_checks_answer_from_the_chain_or_with_an_error() {
+    use xmtp::signature::ScwVerdict;
+    let node = XmtpStandIn::start(StandInConfig::default()).await.unwrap();
+    let (inbox, scw) = node.create_scw_inbox();
+    let api = client(node.url());
+    let log = api
+        .get_identity_updates(&[(inbox.inbox_id.clone(), 0)])
+        .await
+        .unwrap()
+        .remove(0);
+    let decoded: Vec<_> = log
+        .entries
+        .iter()
+        .map(|e| xmtp::model::DecodedUpdate::from_bytes(&e.update).unwrap())
+        .collect();
+    let requests = xmtp::replay::scw_requests(&decoded);
+    assert_eq!(
+        requests.len(),
+        2,
+        "create and add are both signed by the contract"
+    );
+    let mut forged = requests[0].clone();
+    forged.signature = xmtp::builder::Wallet::generate().sign_hash(&forged.hash);
+    let mut asked = requests.clone();
+    asked.push(forged);
+    let verdicts = api
+        .verify_smart_contract_wallet_signatures(&asked)
+        .await
+        .unwrap();
+    assert_eq!(
+        verdicts,
+        vec![ScwVerdict::Valid, ScwVerdict::Valid, ScwVerdict::Invalid]
+    );
+    let answers = requests.iter().cloned().zip(verdicts).collect();
+    let state = xmtp::replay::replay(None, &decoded, &answers).unwrap();
+    assert_eq!(state.recovery, xmtp::model::MemberId::Ethereum(scw.address));
+
+    node.set_mode(FaultMode::ScwError);
+    let verdicts = api
+        .verify_smart_contract_wallet_signatures(&requests)
+        .await
+        .unwrap();
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| matches!(v, ScwVerdict::Error(e) if e.contains("chain RPC"))),
+        "{verdicts:?}"
+    );
+    // Other calls still work in that mode.
+    assert!(
+        api.get_identity_updates(&[(inbox.inbox_id.clone(), 0)])
+            .await
+            .is_ok()
+    );
+}
