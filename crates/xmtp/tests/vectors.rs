@@ -1,4 +1,4 @@
-//! Every case of the SDK-produced vectors in `shared/vectors/xmtp` (see its README): our
+//! Every case of the SDK-produced vectors in `testdata/xmtp` (see its README): our
 //! verdicts must equal the real XMTP SDK's. Counts are asserted so a shrunken file fails.
 #![allow(clippy::unwrap_used)]
 
@@ -15,10 +15,10 @@ use xmtp::text::signature_text;
 use xmtp::{InstallationKey, verify_did_signature};
 
 fn load(name: &str) -> Value {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/xmtp");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/xmtp");
     let path = format!("{dir}/{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("XMTP vector file {path} is missing ({e}); the tests need shared/vectors")
+        panic!("XMTP vector file {path} is missing ({e}); the tests need <workspace>/testdata")
     });
     serde_json::from_str(&text).unwrap()
 }

@@ -10,14 +10,9 @@ use crate::support::lexicon::{refs, validate};
 use crate::support::server::TestServer;
 
 fn fixture(name: &str) -> Vec<(String, Value)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/atproto-interop-tests/lexicon/"
-    )
-    .to_owned()
-        + name;
+    let path = crate::support::testdata("atproto-interop-tests/lexicon").join(name);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("shared lexicon fixture missing at {path}: {e}"));
+        .unwrap_or_else(|e| panic!("lexicon fixture missing at {}: {e}", path.display()));
     let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
     cases
         .into_iter()
@@ -45,11 +40,9 @@ fn validator_rejects_every_invalid_lexicon_fixture() {
 
 #[test]
 fn validator_accepts_every_catalog_schema() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/atproto-interop-tests/lexicon/catalog"
-    );
-    let files = json_files(Path::new(dir));
+    let files = json_files(&crate::support::testdata(
+        "atproto-interop-tests/lexicon/catalog",
+    ));
     for (path, doc) in &files {
         validate(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }

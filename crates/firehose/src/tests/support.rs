@@ -11,16 +11,16 @@ use crate::process::{Processor, RepoCache};
 use crate::source::{IdentitySource, StaticAccount, StaticIdentity};
 use crate::worker::Job;
 
-/// `<workspace>/../shared/vectors/<rel>`; panics loudly when missing.
+/// `<workspace>/testdata/<rel>`; panics loudly when missing.
 pub fn vector(rel: &str) -> PathBuf {
     let p = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors"
+        "/../../testdata"
     ))
     .join(rel);
     assert!(
         p.exists(),
-        "test vector missing: {} (the shared vectors must be present)",
+        "test vector missing: {} (expected in <workspace>/testdata)",
         p.display()
     );
     p
