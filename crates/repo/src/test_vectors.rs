@@ -5,11 +5,7 @@ use std::path::PathBuf;
 
 /// Absolute path of a file under `<workspace>/testdata`; panics when it is missing.
 pub fn path(rel: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata"
-    ))
-    .join(rel);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(rel);
     assert!(
         p.exists(),
         "test vector missing: {} (expected in <workspace>/testdata)",
