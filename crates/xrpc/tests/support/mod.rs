@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod lexicon;
+pub mod record_data;
 pub mod seed;
 pub mod server;
 
