@@ -13,11 +13,7 @@ use crate::worker::Job;
 
 /// `<workspace>/testdata/<rel>`; panics loudly when missing.
 pub fn vector(rel: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata"
-    ))
-    .join(rel);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(rel);
     assert!(
         p.exists(),
         "test vector missing: {} (expected in <workspace>/testdata)",
