@@ -6,7 +6,7 @@ use prost::Message as _;
 use serde_json::Value;
 use std::collections::HashMap;
 use xmtp::base64::node_base64_decode;
-use xmtp::inbox_id::{IdentifierKind, generate_inbox_id};
+use xmtp::inbox_id::{IdentifierKind, InboxIdError, generate_inbox_id, parse_nonce};
 use xmtp::model::DecodedUpdate;
 use xmtp::proto::associations as pb;
 use xmtp::replay::replay_bytes;
@@ -102,12 +102,27 @@ fn inbox_id_vectors_match_generate_inbox_id() {
             "Passkey" => IdentifierKind::Passkey,
             other => panic!("kind {other}"),
         };
-        let nonce = match c["nonce"].as_str() {
-            None => Some(1u64),
-            Some(n) => n.parse::<u64>().ok(),
-        };
-        let got = nonce.and_then(|n| generate_inbox_id(s(&c["identifier"]), kind, n).ok());
-        assert_eq!(got.as_deref(), c["inboxId"].as_str(), "{c}");
+        // An omitted nonce is 1, as in the Node bindings.
+        let got = parse_nonce(c["nonce"].as_str().unwrap_or("1"))
+            .and_then(|n| generate_inbox_id(s(&c["identifier"]), kind, n));
+        match (got, c["inboxId"].as_str()) {
+            (Ok(id), Some(want)) => assert_eq!(id, want, "{c}"),
+            (Err(e), None) => {
+                // Refused for the SDK's reason.
+                let sdk = s(&c["sdkError"]);
+                let want = if sdk.contains("must be non-negative") {
+                    InboxIdError::NegativeNonce
+                } else if sdk.contains("is too large") {
+                    InboxIdError::NonceTooLarge
+                } else if kind == IdentifierKind::Passkey {
+                    InboxIdError::InvalidPasskeyHex
+                } else {
+                    InboxIdError::InvalidAccountAddress
+                };
+                assert_eq!(e, want, "{c}");
+            }
+            (got, want) => panic!("{c}: got {got:?}, the SDK gave {want:?}"),
+        }
     }
     assert_eq!(cases.len(), 19);
 }
