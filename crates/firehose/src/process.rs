@@ -371,6 +371,13 @@ impl Processor {
         Outcome::Accepted
     }
 
+    /// Whether the last `#account` event for `did` said it is inactive (the account state the
+    /// relay scenarios' `update` verdicts are about).
+    #[cfg(test)]
+    pub(crate) fn is_inactive(&self, did: &str) -> bool {
+        self.inactive.contains(did)
+    }
+
     fn account(&mut self, did: &str, active: bool, status: Option<String>) -> Outcome {
         if active {
             self.inactive.remove(did);

@@ -151,12 +151,12 @@ mod tests {
 
     const DIR: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/peers/indigo/atproto/identity/testdata"
+        "/../../testdata/peers/indigo/atproto/identity/testdata"
     );
 
     fn read(name: &str) -> Vec<u8> {
         std::fs::read(format!("{DIR}/{name}"))
-            .unwrap_or_else(|e| panic!("shared vector {DIR}/{name} missing: {e}"))
+            .unwrap_or_else(|e| panic!("test vector {DIR}/{name} missing: {e}"))
     }
 
     #[test]

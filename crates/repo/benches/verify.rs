@@ -46,9 +46,10 @@ fn main() {
 
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/peers/indigo/cmd/relay/testing/testdata"
+        "/../../testdata/peers/indigo/cmd/relay/testing/testdata"
     );
-    let text = std::fs::read(format!("{dir}/post_lifecycle.json")).expect("shared vectors missing");
+    let text =
+        std::fs::read(format!("{dir}/post_lifecycle.json")).expect("testdata/ vectors missing");
     let scenario: serde_json::Value = serde_json::from_slice(&text).unwrap();
     let mb = scenario["accounts"][0]["identity"]["keys"]["atproto"]["publicKeyMultibase"]
         .as_str()

@@ -180,12 +180,10 @@ mod tests {
 
     #[test]
     fn interop_cid_syntax_vectors_with_sha256_parse() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/atproto-interop-tests/syntax"
-        );
-        let valid = std::fs::read_to_string(format!("{dir}/cid_syntax_valid.txt"))
-            .unwrap_or_else(|e| panic!("shared vectors missing at {dir}: {e}"));
+        let valid = String::from_utf8(crate::test_vectors::read(
+            "atproto-interop-tests/syntax/cid_syntax_valid.txt",
+        ))
+        .unwrap();
         let mut n = 0;
         // Only the sha2-256 base32 CIDs: the others are syntax-only (identity hashes etc.).
         for line in valid.lines().filter(|l| l.starts_with("bafy")) {

@@ -1,18 +1,14 @@
-//! Shared helpers for tests that read the vectors in `<workspace>/../shared/vectors`.
+//! Shared helpers for tests that read the vectors in `<workspace>/testdata` (see its PROVENANCE.md).
 //! A missing vector directory fails the test loudly.
 
 use std::path::PathBuf;
 
-/// Absolute path of a file under the shared vectors directory; panics when it is missing.
+/// Absolute path of a file under `<workspace>/testdata`; panics when it is missing.
 pub fn path(rel: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors"
-    ))
-    .join(rel);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(rel);
     assert!(
         p.exists(),
-        "shared test vector missing: {} (expected /work/shared/vectors)",
+        "test vector missing: {} (expected in <workspace>/testdata)",
         p.display()
     );
     p

@@ -25,6 +25,10 @@ pub enum SyntaxKind {
     Cid,
     /// An XMTP inbox ID.
     InboxId,
+    /// A BCP 47 language tag.
+    Language,
+    /// A generic URI.
+    Uri,
 }
 
 impl SyntaxKind {
@@ -41,6 +45,8 @@ impl SyntaxKind {
             SyntaxKind::AtUri => "AT-URI",
             SyntaxKind::Cid => "CID",
             SyntaxKind::InboxId => "inbox ID",
+            SyntaxKind::Language => "language tag",
+            SyntaxKind::Uri => "URI",
         }
     }
 }

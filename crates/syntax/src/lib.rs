@@ -1,5 +1,6 @@
 //! ATProto and XMTP identifier syntax: `Did`, `Handle`, `AtIdentifier`, `Nsid`, `RecordKey`,
-//! `Tid`, `Datetime`, `AtUri`, `Cid` (string syntax only) and `InboxId` newtypes.
+//! `Tid`, `Datetime`, `AtUri`, `Cid` (string syntax only), `Language`, `Uri` and `InboxId`
+//! newtypes.
 //!
 //! Every type is built only through `parse` (or `FromStr` / serde `Deserialize`, which call
 //! it), so holding one is proof that the string passed the ATProto lexical rules. The rules
@@ -14,10 +15,12 @@ mod error;
 mod handle;
 mod identifier;
 mod inbox_id;
+mod language;
 mod macros;
 mod nsid;
 mod record_key;
 mod tid;
+mod uri;
 
 pub use aturi::AtUri;
 pub use cid::Cid;
@@ -27,6 +30,8 @@ pub use error::{SyntaxError, SyntaxKind};
 pub use handle::Handle;
 pub use identifier::AtIdentifier;
 pub use inbox_id::InboxId;
+pub use language::Language;
 pub use nsid::Nsid;
 pub use record_key::RecordKey;
 pub use tid::Tid;
+pub use uri::Uri;

@@ -1,4 +1,4 @@
-//! Runs every line of the shared atproto interop syntax fixtures through our parsers.
+//! Runs every line of the atproto interop syntax fixtures (`testdata/`) through our parsers.
 //!
 //! Lines starting with `#` and blank lines are skipped, as the fixtures document; other lines
 //! are used untrimmed (whitespace is part of a case). Each test asserts how many cases it ran.
@@ -7,16 +7,18 @@
 
 use std::path::PathBuf;
 
-use syntax::{AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Nsid, RecordKey, Tid};
+use syntax::{
+    AtIdentifier, AtUri, Cid, Datetime, Did, Handle, Language, Nsid, RecordKey, Tid, Uri,
+};
 
 fn vectors_dir() -> PathBuf {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/atproto-interop-tests/syntax"
+        "/../../testdata/atproto-interop-tests/syntax"
     ));
     assert!(
         dir.is_dir(),
-        "shared test vectors missing at {}: the syntax fixtures are required",
+        "test vectors missing at {}: the syntax fixtures are required",
         dir.display()
     );
     dir
@@ -108,6 +110,21 @@ fn every_cid_fixture_line_is_classified_correctly() {
 #[test]
 fn every_aturi_fixture_line_is_classified_correctly() {
     assert_eq!(check("aturi", AtUri::parse, None), (23, 72));
+}
+
+#[test]
+fn every_language_fixture_line_is_classified_correctly() {
+    let counts = check(
+        "language",
+        Language::parse,
+        Some("language_parse_invalid.txt"),
+    );
+    assert_eq!(counts, (18, 7 + 4));
+}
+
+#[test]
+fn every_uri_fixture_line_is_classified_correctly() {
+    assert_eq!(check("uri", Uri::parse, None), (9, 12));
 }
 
 #[test]

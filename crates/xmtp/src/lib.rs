@@ -5,7 +5,7 @@
 //! *current* installation of its inbox, exactly as the XMTP SDK's
 //! `verifySignedWithPublicKey` over `fetchInboxStates` decides. Everything here is a native,
 //! byte-exact re-implementation of libxmtp's code paths (`docs/xmtp-identity.md`), checked
-//! against the vectors the real SDK produced (`shared/vectors/xmtp`).
+//! against the vectors the real SDK produced (`testdata/xmtp`).
 //!
 //! Base64 policy: `verificationSignature` is decoded exactly like Node's lenient
 //! `Buffer.from(s, "base64")` (both alphabets, junk skipped, stop at the first `=`, partial

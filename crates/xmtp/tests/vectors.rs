@@ -1,4 +1,4 @@
-//! Every case of the SDK-produced vectors in `shared/vectors/xmtp` (see its README): our
+//! Every case of the SDK-produced vectors in `testdata/xmtp` (see its README): our
 //! verdicts must equal the real XMTP SDK's. Counts are asserted so a shrunken file fails.
 #![allow(clippy::unwrap_used)]
 
@@ -6,7 +6,7 @@ use prost::Message as _;
 use serde_json::Value;
 use std::collections::HashMap;
 use xmtp::base64::node_base64_decode;
-use xmtp::inbox_id::{IdentifierKind, generate_inbox_id};
+use xmtp::inbox_id::{IdentifierKind, InboxIdError, generate_inbox_id, parse_nonce};
 use xmtp::model::DecodedUpdate;
 use xmtp::proto::associations as pb;
 use xmtp::replay::{ReplayClass, ReplayErrorKind, replay_bytes};
@@ -14,23 +14,11 @@ use xmtp::signature::ScwResults;
 use xmtp::text::signature_text;
 use xmtp::{InstallationKey, verify_did_signature};
 
-/// `shared/vectors/xmtp` beside the nearest ancestor of this crate that has it (the
-/// workspace's parent for a checkout, further up for a git worktree).
-fn vectors_dir() -> std::path::PathBuf {
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.ancestors()
-        .map(|a| a.join("shared/vectors/xmtp"))
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| here.join("../../../shared/vectors/xmtp"))
-}
-
 fn load(name: &str) -> Value {
-    let path = vectors_dir().join(name);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/xmtp");
+    let path = format!("{dir}/{name}");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "XMTP vector file {} is missing ({e}); the tests need shared/vectors",
-            path.display()
-        )
+        panic!("XMTP vector file {path} is missing ({e}); the tests need <workspace>/testdata")
     });
     serde_json::from_str(&text).unwrap()
 }
@@ -114,12 +102,27 @@ fn inbox_id_vectors_match_generate_inbox_id() {
             "Passkey" => IdentifierKind::Passkey,
             other => panic!("kind {other}"),
         };
-        let nonce = match c["nonce"].as_str() {
-            None => Some(1u64),
-            Some(n) => n.parse::<u64>().ok(),
-        };
-        let got = nonce.and_then(|n| generate_inbox_id(s(&c["identifier"]), kind, n).ok());
-        assert_eq!(got.as_deref(), c["inboxId"].as_str(), "{c}");
+        // An omitted nonce is 1, as in the Node bindings.
+        let got = parse_nonce(c["nonce"].as_str().unwrap_or("1"))
+            .and_then(|n| generate_inbox_id(s(&c["identifier"]), kind, n));
+        match (got, c["inboxId"].as_str()) {
+            (Ok(id), Some(want)) => assert_eq!(id, want, "{c}"),
+            (Err(e), None) => {
+                // Refused for the SDK's reason.
+                let sdk = s(&c["sdkError"]);
+                let want = if sdk.contains("must be non-negative") {
+                    InboxIdError::NegativeNonce
+                } else if sdk.contains("is too large") {
+                    InboxIdError::NonceTooLarge
+                } else if kind == IdentifierKind::Passkey {
+                    InboxIdError::InvalidPasskeyHex
+                } else {
+                    InboxIdError::InvalidAccountAddress
+                };
+                assert_eq!(e, want, "{c}");
+            }
+            (got, want) => panic!("{c}: got {got:?}, the SDK gave {want:?}"),
+        }
     }
     assert_eq!(cases.len(), 19);
 }

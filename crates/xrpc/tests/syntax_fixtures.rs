@@ -5,14 +5,9 @@ use crate::support::http::{Conn, encode};
 use crate::support::server::TestServer;
 
 fn fixture(file: &str) -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/atproto-interop-tests/syntax/"
-    )
-    .to_owned()
-        + file;
+    let path = crate::support::testdata("atproto-interop-tests/syntax").join(file);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("shared syntax fixture missing at {path}: {e}"));
+        .unwrap_or_else(|e| panic!("syntax fixture missing at {}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_owned)

@@ -1,6 +1,7 @@
 //! The seven indigo relay scenario files: every message converted to our wire bytes, run
 //! through the gate and the processor in audit mode (`--verify-all-commits`), and the
-//! accept/drop decision compared with the file's `drop`/`invalid` verdicts.
+//! accept/drop decision compared with the file's `drop`/`invalid` verdicts, and the account
+//! state change (active/inactive) with its `update` verdict.
 
 use bytes::Bytes;
 
@@ -18,34 +19,55 @@ const FILES: [&str; 7] = [
     "seq_ordering.json",
 ];
 
-async fn run_file(name: &str) -> usize {
+/// (messages, updates) of one file.
+async fn run_file(name: &str) -> (usize, usize) {
     let v = json(&format!("peers/indigo/cmd/relay/testing/testdata/{name}"));
     let (_dir, store) = temp_store();
     let (mut gate, mut p, _jobs, _) = stages(&store, scenario_identity(&v), true);
     let msgs = v["messages"].as_array().unwrap();
+    let mut updates = 0;
     for (i, m) in msgs.iter().enumerate() {
         let bytes = Bytes::from(wire(&m["frame"]));
         let expect_drop = m["drop"].as_bool().unwrap() || m["invalid"].as_bool().unwrap();
+        let expect_update = m["update"].as_bool().unwrap();
+        let body = &m["frame"]["body"];
+        let did = body["did"].as_str().or(body["repo"].as_str()).unwrap();
+        let inactive_before = p.is_inactive(did);
         let outcome = match gate.on_message(bytes) {
             Verdict::Forward(item) => p.process(item).await,
             other => {
                 assert!(expect_drop, "{name}[{i}]: gate dropped it: {other:?}");
+                assert!(
+                    !expect_update,
+                    "{name}[{i}]: dropped, yet an update is expected"
+                );
                 continue;
             }
         };
         let accepted = outcome == Outcome::Accepted;
         assert_eq!(!accepted, expect_drop, "{name}[{i}]: {outcome:?}");
+        assert_eq!(
+            p.is_inactive(did) != inactive_before,
+            expect_update,
+            "{name}[{i}]: account state change (inactive {inactive_before} -> {})",
+            p.is_inactive(did)
+        );
+        updates += usize::from(expect_update);
     }
-    msgs.len()
+    (msgs.len(), updates)
 }
 
 #[tokio::test]
 async fn indigo_relay_scenarios_match_expected_verdicts() {
-    let mut total = 0;
+    let (mut total, mut updates) = (0, 0);
     for f in FILES {
-        total += run_file(f).await;
+        let (n, u) = run_file(f).await;
+        total += n;
+        updates += u;
     }
     assert_eq!(total, 4 + 8 + 3 + 6 + 6 + 4 + 4);
+    // account_lifecycle: deleted; deactivation: deactivated, then reactivated.
+    assert_eq!(updates, 1 + 2);
 }
 
 /// The same real frames through the whole in-memory pipeline: by default nothing is

@@ -10,16 +10,12 @@ use crate::gate::{Gate, TrackedSet};
 use crate::process::{Processor, ProcessorConfig, Shared};
 use sync::{IdentitySource, StaticAccount, StaticIdentity};
 
-/// `<workspace>/../shared/vectors/<rel>`; panics loudly when missing.
+/// `<workspace>/testdata/<rel>`; panics loudly when missing.
 pub fn vector(rel: &str) -> PathBuf {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors"
-    ))
-    .join(rel);
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata")).join(rel);
     assert!(
         p.exists(),
-        "test vector missing: {} (the shared vectors must be present)",
+        "test vector missing: {} (expected in <workspace>/testdata)",
         p.display()
     );
     p

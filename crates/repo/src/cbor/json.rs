@@ -16,6 +16,15 @@ pub enum JsonError {
     /// A malformed `$link` or `$bytes` object.
     #[error("malformed {0} object")]
     Special(&'static str),
+    /// The top level is not an object (a record, a frame header or body always is).
+    #[error("the top level must be an object")]
+    NotAnObject,
+    /// A `$type` that is not a non-empty string.
+    #[error("$type must be a non-empty string")]
+    Type,
+    /// A `{"$type": "blob"}` object without its `ref` link, `mimeType` string or integer `size`.
+    #[error("malformed blob: {0}")]
+    Blob(&'static str),
     /// Nesting too deep.
     #[error("JSON nesting too deep")]
     TooDeep,
@@ -26,8 +35,37 @@ pub enum JsonError {
 
 const MAX_DEPTH: usize = 64;
 
-/// Encodes atproto JSON as canonical DAG-CBOR.
+/// Checks an object's `$type`, and a blob's fields.
+fn check_type(t: &Json, obj: &serde_json::Map<String, Json>) -> Result<(), JsonError> {
+    match t.as_str() {
+        Some("") | None => Err(JsonError::Type),
+        Some("blob") => {
+            if !obj
+                .get("ref")
+                .and_then(Json::as_object)
+                .is_some_and(|r| r.contains_key("$link"))
+            {
+                return Err(JsonError::Blob("no ref link"));
+            }
+            if !obj.get("mimeType").is_some_and(Json::is_string) {
+                return Err(JsonError::Blob("no mimeType string"));
+            }
+            if !obj.get("size").is_some_and(|s| s.is_i64() || s.is_u64()) {
+                return Err(JsonError::Blob("size is not an integer"));
+            }
+            Ok(())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Encodes atproto JSON as canonical DAG-CBOR, enforcing the data model: the top level is an
+/// object, no real floats, `$link`/`$bytes` objects hold only that key, `$type` is a non-empty
+/// string and a blob has its `ref`, `mimeType` and integer `size`.
 pub fn json_to_cbor(json: &Json) -> Result<Vec<u8>, JsonError> {
+    if !json.is_object() {
+        return Err(JsonError::NotAnObject);
+    }
     let mut e = Encoder::new();
     write_json(&mut e, json, 0)?;
     Ok(e.into_bytes())
@@ -85,6 +123,9 @@ fn write_json(e: &mut Encoder, json: &Json, depth: usize) -> Result<(), JsonErro
                     .ok_or(JsonError::Special("$bytes"))?;
                 e.bytes(&bytes);
                 return Ok(());
+            }
+            if let Some(t) = obj.get("$type") {
+                check_type(t, obj)?;
             }
             let mut keys: Vec<&String> = obj.keys().collect();
             keys.sort_by(|a, b| (a.len(), a.as_bytes()).cmp(&(b.len(), b.as_bytes())));

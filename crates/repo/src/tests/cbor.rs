@@ -1,7 +1,7 @@
 //! DAG-CBOR reader/writer tests: interop data-model fixtures, real records, and hand-made
 //! non-canonical records that must still be readable in lenient mode.
 
-use crate::cbor::{self, CborError, Limits, Value, json_to_cbor, to_json};
+use crate::cbor::{self, CborError, JsonError, Limits, Value, json_to_cbor, to_json};
 use crate::cid_util::cid_for_cbor;
 use crate::test_vectors::{b64, json, read};
 
@@ -34,7 +34,7 @@ fn data_model_fixtures_encode_decode_and_hash_exactly() {
 }
 
 #[test]
-fn data_model_valid_json_encodes_and_invalid_floats_are_rejected() {
+fn data_model_valid_json_encodes_and_every_invalid_case_is_rejected_for_its_reason() {
     let valid = json("atproto-interop-tests/data-model/data-model-valid.json");
     let mut ran = 0;
     for case in valid.as_array().unwrap() {
@@ -44,16 +44,27 @@ fn data_model_valid_json_encodes_and_invalid_floats_are_rejected() {
     }
     assert_eq!(ran, 5);
     let invalid = json("atproto-interop-tests/data-model/data-model-invalid.json");
-    let floats: Vec<_> = invalid
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["note"].as_str().unwrap().contains("float"))
-        .collect();
-    assert!(!floats.is_empty());
-    for case in floats {
-        assert!(json_to_cbor(&case["json"]).is_err(), "{}", case["note"]);
+    let expected = |note: &str| match note {
+        "top-level not an object" => JsonError::NotAnObject,
+        "float" => JsonError::Float("123.456".into()),
+        "record with $type null"
+        | "record with $type wrong type"
+        | "record with empty $type string" => JsonError::Type,
+        "blob with string size" => JsonError::Blob("size is not an integer"),
+        "blob with missing key" => JsonError::Blob("no ref link"),
+        "bytes with wrong field type" | "bytes with extra fields" => JsonError::Special("$bytes"),
+        "link with wrong field type" | "link with bogus CID" | "link with extra fields" => {
+            JsonError::Special("$link")
+        }
+        other => panic!("new data-model-invalid case {other:?}: give it an expected reason"),
+    };
+    let mut ran = 0;
+    for case in invalid.as_array().unwrap() {
+        let note = case["note"].as_str().unwrap();
+        assert_eq!(json_to_cbor(&case["json"]), Err(expected(note)), "{note}");
+        ran += 1;
     }
+    assert_eq!(ran, 12);
 }
 
 #[test]
