@@ -207,6 +207,13 @@ async fn send_skipped(gate: &mut Gate, tx: &mpsc::Sender<Item>) -> Result<(), ()
     Ok(())
 }
 
+/// True when the first seq `first` replayed after resuming from `cursor` is more than
+/// `threshold` above it (events were missed). Seqs come from the relay, so the difference
+/// is computed without overflow (a relay that sent negative seqs must not panic us).
+fn cursor_jumped(cursor: i64, first: i64, threshold: i64) -> bool {
+    i128::from(first) - i128::from(cursor) > i128::from(threshold)
+}
+
 /// Reads one connection until it ends. Returns why, and whether it delivered any frame.
 pub(crate) async fn run_connection<S>(
     cfg: &FirehoseConfig,
@@ -247,7 +254,7 @@ where
                 if first {
                     first = false;
                     if let (Some(c), Some(s)) = (start_cursor, gate.last_seq())
-                        && s - c > cfg.cursor_jump_threshold {
+                        && cursor_jumped(c, s, cfg.cursor_jump_threshold) {
                             tracing::warn!(cursor = c, first_seq = s, "first replayed seq far above our cursor: events were missed; backfill needed");
                             status.set_needs_backfill();
                         }
@@ -337,6 +344,57 @@ mod tests {
                 None
             ),
             "ws://127.0.0.1:9/xrpc/com.atproto.sync.subscribeRepos"
+        );
+    }
+
+    #[test]
+    fn cursor_jump_is_computed_without_overflow() {
+        assert!(cursor_jumped(-5, i64::MAX, 5_000_000));
+        assert!(cursor_jumped(i64::MIN, 0, 5_000_000));
+        assert!(!cursor_jumped(i64::MAX - 1, i64::MAX, 5_000_000));
+        assert!(!cursor_jumped(100, 100 + 5_000_000, 5_000_000));
+        assert!(cursor_jumped(100, 101 + 5_000_000, 5_000_000));
+    }
+
+    /// A relay that once sent a negative seq (now our cursor) and then a huge one: the
+    /// reader flags the jump instead of overflowing `first - cursor`.
+    #[tokio::test]
+    async fn negative_cursor_then_huge_seq_flags_backfill_without_overflow() {
+        use crate::frame::{Frame, IdentityEvent};
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+        let mut server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        let frame = Frame::Identity(IdentityEvent {
+            seq: i64::MAX,
+            did: "did:plc:bad".into(),
+            time: "2026-07-04T12:00:00.000Z".into(),
+            handle: None,
+        })
+        .encode();
+        server.send(Message::Binary(frame.into())).await.unwrap();
+        server.close(None).await.unwrap();
+        let cfg = FirehoseConfig::default();
+        let tracked = Arc::new(std::sync::RwLock::new(Default::default()));
+        let mut gate = Gate::new(tracked, false, Some(-5));
+        let (tx, _rx) = mpsc::channel(8);
+        let status = LiveStatus::new();
+        let (why, got_any) = run_connection(
+            &cfg,
+            client,
+            &mut gate,
+            &tx,
+            &status,
+            &CancellationToken::new(),
+        )
+        .await;
+        assert!(got_any);
+        assert_eq!(why, Disconnect::Closed);
+        assert_eq!(gate.last_seq(), Some(i64::MAX));
+        assert!(
+            status.needs_backfill(),
+            "a jump from -5 to i64::MAX is a gap"
         );
     }
 
