@@ -153,7 +153,8 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
 }
 
 /// The general walk behind [`peek`]: any frame type, any valid key order, every error.
-fn peek_general(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
+/// Same results as [`peek`], without its fast path (public as the bench's baseline).
+pub fn peek_general(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
     let mut r = Reader::new(bytes);
     let kind = parse_header(&mut r)?;
     let mut p = Peek {
