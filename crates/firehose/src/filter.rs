@@ -7,6 +7,13 @@
 //! (and commits with another key order) are walked to the end, with the framing checked
 //! (valid CBOR structure, no trailing bytes). A corrupt tail of a dropped commit is thus
 //! not noticed; every forwarded frame is fully decoded and checked. Nothing is allocated.
+//!
+//! Almost every frame on the wire is a canonically encoded `#commit`, so [`peek`] first
+//! tries [`fast_commit`], a straight-line walk over the raw bytes for exactly that shape
+//! (short heads, known keys in canonical order, ASCII op fields, CID links or null). It
+//! either returns what the general walk would return, or gives up and the general walk
+//! runs from the start: it never decides an error itself, so behaviour (including every
+//! error and its reason) is the general walk's.
 
 use crate::cbor::{CborError, Reader};
 use crate::frame::{FrameError, MAX_FRAME_BYTES};
@@ -139,6 +146,15 @@ pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge(bytes.len()));
     }
+    if let Some(p) = fast_commit(bytes) {
+        return Ok(p);
+    }
+    peek_general(bytes)
+}
+
+/// The general walk behind [`peek`]: any frame type, any valid key order, every error.
+/// Same results as [`peek`], without its fast path (public as the bench's baseline).
+pub fn peek_general(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
     let mut r = Reader::new(bytes);
     let kind = parse_header(&mut r)?;
     let mut p = Peek {
@@ -253,4 +269,304 @@ fn finish(p: Peek<'_>, kind: FrameKind) -> Result<Peek<'_>, FrameError> {
         });
     }
     Ok(p)
+}
+
+/// A CBOR head at `*pos` (argument in the initial byte or 1, 2, 4 or 8 bytes after it): `(major, argument)`, or `None` (fall back).
+#[inline(always)]
+fn head(b: &[u8], pos: &mut usize) -> Option<(u8, usize)> {
+    let ib = *b.get(*pos)?;
+    let (arg, len) = match ib & 0x1f {
+        a @ 0..=23 => (usize::from(a), 1),
+        24 => (usize::from(*b.get(*pos + 1)?), 2),
+        25 => {
+            let s = b.get(*pos + 1..*pos + 3)?;
+            (usize::from(u16::from_be_bytes([s[0], s[1]])), 3)
+        }
+        26 => {
+            let s = b.get(*pos + 1..*pos + 5)?;
+            (
+                usize::try_from(u32::from_be_bytes([s[0], s[1], s[2], s[3]])).ok()?,
+                5,
+            )
+        }
+        27 => {
+            let s = b.get(*pos + 1..*pos + 9)?;
+            let v = u64::from_be_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+            (usize::try_from(v).ok()?, 9)
+        }
+        _ => return None,
+    };
+    *pos += len;
+    Some((ib >> 5, arg))
+}
+
+/// The raw bytes of a text string at `*pos` (not UTF-8 checked).
+#[inline(always)]
+fn text_raw<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+    let mut p = *pos;
+    let (3, n) = head(b, &mut p)? else {
+        return None;
+    };
+    let s = b.get(p..p.checked_add(n)?)?;
+    *pos = p + n;
+    Some(s)
+}
+
+/// A text string at `*pos` as `&str` (`None` when it is not valid UTF-8).
+#[inline(always)]
+fn text<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a str> {
+    std::str::from_utf8(text_raw(b, pos)?).ok()
+}
+
+/// Steps over `null` or a CID link (tag 42 over a byte string starting with `0x00`).
+#[inline(always)]
+fn null_or_link(b: &[u8], pos: &mut usize) -> Option<()> {
+    match b.get(*pos..*pos + 2)? {
+        [0xf6, _] => {
+            *pos += 1;
+            Some(())
+        }
+        [0xd8, 0x2a] => {
+            let mut p = *pos + 2;
+            let (2, n) = head(b, &mut p)? else {
+                return None;
+            };
+            if n == 0 || *b.get(p)? != 0 || p.checked_add(n)? > b.len() {
+                return None;
+            }
+            *pos = p + n;
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+/// The fast path of [`peek`] for a canonically encoded `#commit`: `Some` only with exactly
+/// the result [`peek_general`] gives, `None` for anything it does not recognise (the
+/// general walk then decides, errors included).
+fn fast_commit(b: &[u8]) -> Option<Peek<'_>> {
+    if !b.starts_with(COMMIT_HEADER) {
+        return None;
+    }
+    let mut pos = COMMIT_HEADER.len();
+    let (5, n) = head(b, &mut pos)? else {
+        return None;
+    };
+    let mut p = Peek {
+        kind: FrameKind::Commit,
+        seq: None,
+        did: None,
+        rev: None,
+        since: None,
+        time: None,
+        n_ops: 0,
+        touches_inbox: false,
+    };
+    let mut seen = 0u8;
+    for _ in 0..n {
+        match text_raw(b, &mut pos)? {
+            b"ops" => {
+                seen |= 1;
+                let (4, n_ops) = head(b, &mut pos)? else {
+                    return None;
+                };
+                p.n_ops = u32::try_from(n_ops).ok()?;
+                for _ in 0..n_ops {
+                    let (5, m) = head(b, &mut pos)? else {
+                        return None;
+                    };
+                    for _ in 0..m {
+                        match text_raw(b, &mut pos)? {
+                            b"path" => {
+                                let path = text_raw(b, &mut pos)?;
+                                if !path.is_ascii() {
+                                    return None;
+                                }
+                                p.touches_inbox |= path.starts_with(INBOX_PREFIX);
+                            }
+                            b"action" => {
+                                if !text_raw(b, &mut pos)?.is_ascii() {
+                                    return None;
+                                }
+                            }
+                            b"cid" | b"prev" => null_or_link(b, &mut pos)?,
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b"rev" => {
+                seen |= 2;
+                p.rev = Some(text(b, &mut pos)?);
+            }
+            b"seq" => {
+                seen |= 4;
+                let (0, v) = head(b, &mut pos)? else {
+                    return None;
+                };
+                p.seq = Some(i64::try_from(v).ok()?);
+            }
+            b"repo" => {
+                seen |= 8;
+                p.did = Some(text(b, &mut pos)?);
+            }
+            b"time" => p.time = Some(text(b, &mut pos)?),
+            b"blobs" => {
+                // Empty (today) or null (older relays); anything else takes the general walk.
+                if !matches!(b.get(pos)?, 0x80 | 0xf6) {
+                    return None;
+                }
+                pos += 1;
+            }
+            b"since" => {
+                seen |= 16;
+                if b.get(pos) == Some(&0xf6) {
+                    pos += 1;
+                    p.since = None;
+                } else {
+                    p.since = Some(text(b, &mut pos)?);
+                }
+            }
+            _ => return None,
+        }
+        if seen == 31 {
+            return Some(p);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Frame;
+    use crate::synth::{SynthRepo, Write, inbox_record};
+
+    fn scenario(name: &str) -> serde_json::Value {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/vectors/peers/indigo/cmd/relay/testing/testdata/"
+        );
+        serde_json::from_slice(&std::fs::read(format!("{p}{name}")).unwrap()).unwrap()
+    }
+
+    fn wire(frame: &serde_json::Value) -> Vec<u8> {
+        let mut out = repo::cbor::json_to_cbor(&frame["header"]).unwrap();
+        out.extend(repo::cbor::json_to_cbor(&frame["body"]).unwrap());
+        out
+    }
+
+    /// xorshift64*.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// The relay scenario commits, plus synthetic ones with `since`, big seqs, several ops
+    /// and an inbox write.
+    fn commit_frames() -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for f in [
+            "post_lifecycle.json",
+            "post_lifecycle_legacy.json",
+            "rev_ordering.json",
+            "seq_ordering.json",
+            "legacy.json",
+            "deactivation.json",
+            "account_lifecycle.json",
+        ] {
+            let v = scenario(f);
+            for m in v["messages"].as_array().unwrap() {
+                out.push(wire(&m["frame"]));
+            }
+        }
+        let key = repo::PrivateKey::generate(repo::Curve::K256);
+        let mut r = SynthRepo::new(
+            "did:plc:fastpathfastpathfastpath",
+            key,
+            1_780_000_000_000_000,
+        );
+        let like =
+            repo::cbor::json_to_cbor(&serde_json::json!({"$type": "app.bsky.feed.like"})).unwrap();
+        for i in 0..4i64 {
+            let mut writes = vec![Write::Put(
+                format!("app.bsky.feed.like/3l{i:011}"),
+                like.clone(),
+            )];
+            if i == 2 {
+                writes.push(Write::Put(
+                    "org.xmtp.inbox/self".into(),
+                    inbox_record("11", "AAECAwQFBgc=", "2026-07-04T12:00:00.000Z"),
+                ));
+            }
+            let seq = [1, 300, 70_000, 31_500_000_000][i as usize];
+            out.push(Frame::Commit(r.commit(seq, &writes)).encode());
+        }
+        out
+    }
+
+    #[test]
+    fn fast_path_takes_real_commits_and_agrees_with_the_general_walk() {
+        let frames = commit_frames();
+        let mut fast = 0;
+        let mut inbox = 0;
+        for b in &frames {
+            if let Some(p) = fast_commit(b) {
+                fast += 1;
+                inbox += usize::from(p.touches_inbox);
+                assert_eq!(Ok(p), peek_general(b));
+            }
+            assert_eq!(peek(b), peek_general(b));
+        }
+        // Every canonical #commit of the set (25 relay-scenario ones + 4 synthetic).
+        assert_eq!(fast, 29, "the fast path must be taken on real commits");
+        assert_eq!(inbox, 1);
+    }
+
+    /// Mutated and truncated frames: `peek` (fast path first) returns exactly what the
+    /// general walk returns, Ok or the same error.
+    #[test]
+    fn fast_path_never_changes_a_result_on_mutated_frames() {
+        let frames = commit_frames();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut fast_hits = 0;
+        for round in 0..20_000 {
+            let mut b = frames[rng.below(frames.len())].clone();
+            // Mutations concentrate on the first 200 bytes, where the fast path reads.
+            for _ in 0..1 + rng.below(3) {
+                let i = rng.below(b.len().min(200));
+                match rng.below(4) {
+                    0 => b[i] = rng.next() as u8,
+                    1 => b[i] ^= 1 << rng.below(8),
+                    2 => {
+                        b[i] = [0x00, 0x18, 0x1b, 0x60, 0x78, 0x80, 0xa0, 0xd8, 0xf6, 0xff]
+                            [rng.below(10)]
+                    }
+                    _ => {}
+                }
+            }
+            if round % 7 == 0 {
+                let cut = rng.below(b.len().min(300));
+                b.truncate(cut);
+            }
+            let general = peek_general(&b);
+            if let Some(p) = fast_commit(&b) {
+                fast_hits += 1;
+                assert_eq!(Ok(p), general, "fast path disagrees on {b:02x?}");
+            }
+            assert_eq!(peek(&b), general);
+        }
+        assert!(
+            fast_hits > 1_000,
+            "too few mutants took the fast path: {fast_hits}"
+        );
+    }
 }

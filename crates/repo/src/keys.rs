@@ -2,6 +2,12 @@
 //! `publicKeyMultibase` or the legacy uncompressed multibase form; ECDSA over SHA-256 with
 //! 64-byte `r ‖ s` signatures and **low-S mandatory on both curves** (the `p256` crate
 //! accepts high-S, so we check explicitly). DER signatures are rejected by length.
+//!
+//! K-256 signatures are verified with libsecp256k1 (the `secp256k1` crate, bundled C):
+//! about twice as fast as `k256` on this path (see BENCHMARKS.md), and verification of
+//! tracked repos' commits is the ingest's hottest CPU cost. Keys and signatures are still
+//! parsed and range-checked with `k256` first, so what is accepted, and the reason for a
+//! rejection, are exactly as before; `k256` also still signs (devnet, tests).
 
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 
@@ -55,7 +61,7 @@ pub enum KeyError {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PublicInner {
-    K256(k256::ecdsa::VerifyingKey),
+    K256(secp256k1::PublicKey),
     P256(p256::ecdsa::VerifyingKey),
 }
 
@@ -77,14 +83,21 @@ fn decode_z58(s: &str) -> Result<Vec<u8>, KeyError> {
     Ok(bytes)
 }
 
+/// The libsecp256k1 form of a `k256` key (validated by `k256`, so libsecp256k1's wider
+/// SEC1 parser, e.g. hybrid `0x06`/`0x07` points, never sees untrusted bytes).
+fn k256_to_secp(k: &k256::ecdsa::VerifyingKey) -> Result<secp256k1::PublicKey, KeyError> {
+    secp256k1::PublicKey::from_slice(k.to_encoded_point(true).as_bytes())
+        .map_err(|_| KeyError::InvalidPoint)
+}
+
 impl PublicKey {
     /// Parses SEC1 bytes (compressed or uncompressed) on `curve`.
     pub fn from_sec1(curve: Curve, bytes: &[u8]) -> Result<Self, KeyError> {
         Ok(PublicKey(match curve {
-            Curve::K256 => PublicInner::K256(
-                k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+            Curve::K256 => PublicInner::K256(k256_to_secp(
+                &k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
                     .map_err(|_| KeyError::InvalidPoint)?,
-            ),
+            )?),
             Curve::P256 => PublicInner::P256(
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
                     .map_err(|_| KeyError::InvalidPoint)?,
@@ -132,7 +145,7 @@ impl PublicKey {
     /// The 33-byte compressed SEC1 point.
     pub fn to_compressed(&self) -> Vec<u8> {
         match &self.0 {
-            PublicInner::K256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
+            PublicInner::K256(k) => k.serialize().to_vec(),
             PublicInner::P256(k) => k.to_encoded_point(true).as_bytes().to_vec(),
         }
     }
@@ -169,7 +182,12 @@ impl PublicKey {
                 if s.normalize_s().is_some() {
                     return Err(KeyError::HighS);
                 }
-                k.verify_prehash(digest, &s)
+                // r and s are in range and s is low: libsecp256k1 parses exactly these.
+                let s = secp256k1::ecdsa::Signature::from_compact(sig)
+                    .map_err(|_| KeyError::SignatureMalformed)?;
+                let msg = secp256k1::Message::from_digest(*digest);
+                secp256k1::SECP256K1
+                    .verify_ecdsa(msg, &s, k)
                     .map_err(|_| KeyError::BadSignature)
             }
             PublicInner::P256(k) => {
@@ -244,7 +262,11 @@ impl PrivateKey {
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(match &self.0 {
-            PrivateInner::K256(k) => PublicInner::K256(*k.verifying_key()),
+            // A signing key's public point is valid on the curve: the conversion cannot fail.
+            PrivateInner::K256(k) => match k256_to_secp(k.verifying_key()) {
+                Ok(p) => PublicInner::K256(p),
+                Err(_) => unreachable!("a k256 public key is a valid secp256k1 point"),
+            },
             PrivateInner::P256(k) => PublicInner::P256(*k.verifying_key()),
         })
     }
