@@ -48,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
             // Inversion is deterministic: the verified path agrees with the unverified one.
             assert_eq!(again.is_ok(), inverted.as_ref().is_ok_and(|c| *c == prev));
         }
-        for op in &ops {
+        // Each proof check verifies the signature again: two are enough to reach the reader.
+        for op in ops.iter().take(2) {
             if let Some((collection, rkey)) = op.path.split_once('/') {
                 let _ = repo::verify_record_proof(car, &commit.did, collection, rkey, &key);
             }
