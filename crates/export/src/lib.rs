@@ -5,6 +5,14 @@
 //! Columns (CSV header, SQLite table `links`) equal the link view of the XRPC methods, with
 //! the nested `record` flattened: see [`CSV_COLUMNS`]. A JSON line is exactly the link view
 //! object `listLinks` returns.
+//!
+//! CSV cells are neutralised for spreadsheets: a cell that starts with `=`, `+`, `-`, `@`,
+//! TAB or CR (which Excel, LibreOffice and Google Sheets would run as a formula), or with
+//! `'` itself, gets one leading `'`. The rule is reversible: drop one leading `'` from any
+//! cell that starts with it. JSON lines and SQLite snapshots hold the values unchanged.
+//!
+//! Files are written safely ([`safe`]): never over the live index, never through a
+//! symbolic link, via an exclusive, randomly named, 0600 temporary file renamed at the end.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -12,6 +20,10 @@ use std::io::Write;
 use std::path::Path;
 
 use store::LinkView;
+
+pub mod safe;
+
+pub use safe::UnsafeTarget;
 
 /// The CSV header, in order. Empty cells are JSON `null`s of the link view.
 pub const CSV_COLUMNS: [&str; 12] = [
@@ -49,6 +61,9 @@ pub enum ExportError {
     /// Writing the output failed.
     #[error("write the export: {0}")]
     Io(#[from] std::io::Error),
+    /// The output path is unsafe to write (the live index, a link, not a regular file).
+    #[error("refusing to export: {0}")]
+    Unsafe(#[from] UnsafeTarget),
     /// The SQLite format needs a file, not standard output.
     #[error("the sqlite format needs --out PATH (it cannot be written to standard output)")]
     SqliteNeedsPath,
@@ -75,7 +90,9 @@ pub fn export_stream(
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(CSV_COLUMNS).map_err(csv_to_io)?;
             let n = store::for_each_link(index, include_unverified, |link| {
-                csv.write_record(csv_row(&link)).map_err(csv_to_io)
+                let row = csv_row(&link).map(neutralise_cell);
+                csv.write_record(row.iter().map(|c| c.as_bytes()))
+                    .map_err(csv_to_io)
             })?;
             csv.flush()?;
             Ok(n)
@@ -84,21 +101,39 @@ pub fn export_stream(
     }
 }
 
-/// Exports into the file at `path` (SQLite: an atomic snapshot file). Returns the row count.
+/// Exports into the file at `path`, replacing it atomically once complete. Refuses a `path`
+/// that is the index at `index` (or its side files), a symbolic link or not a regular file;
+/// see [`safe`]. The file is created with mode 0600. Returns the row count.
 pub fn export_file(
     index: &Path,
     format: Format,
     include_unverified: bool,
     path: &Path,
 ) -> Result<u64, ExportError> {
-    if format == Format::Sqlite {
-        return Ok(store::export_sqlite(index, path, include_unverified)?);
-    }
-    let file = std::fs::File::create(path)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
-    let n = export_stream(index, format, include_unverified, &mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    safe::check_target(index, path)?;
+    let (tmp, file) = safe::TempOut::create(path)?;
+    let n = if format == Format::Sqlite {
+        let n = store::export_sqlite(index, tmp.path(), include_unverified)?;
+        // SQLite wrote with synchronous=OFF: make the snapshot durable before the rename.
+        file.sync_all()?;
+        n
+    } else {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        let n = export_stream(index, format, include_unverified, &mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        n
+    };
+    tmp.persist()?;
     Ok(n)
+}
+
+/// Prefixes `'` to a cell a spreadsheet would run as a formula (and to one that already
+/// starts with `'`, so that dropping one leading `'` always restores the value).
+pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
 }
 
 /// One CSV row in [`CSV_COLUMNS`] order.

@@ -99,7 +99,13 @@ pub(crate) async fn resolve_well_known(
     if !f.status.is_success() {
         return Err(status_error(f.status, handle.as_str(), &f.body));
     }
-    let text = String::from_utf8_lossy(&f.body);
+    parse_well_known_body(&f.body)
+}
+
+/// Reads the DID out of a `/.well-known/atproto-did` body: the whole body, trimmed, must be
+/// one valid DID.
+pub fn parse_well_known_body(body: &[u8]) -> Result<Did, IdentityError> {
+    let text = String::from_utf8_lossy(body);
     Did::parse(text.trim())
         .map_err(|e| IdentityError::InvalidHandle(format!("well-known body: {e}")))
 }
@@ -132,6 +138,25 @@ pub(crate) async fn resolve_via_service(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn well_known_body_is_one_trimmed_did() {
+        assert_eq!(
+            parse_well_known_body(b" did:plc:abc\r\n").unwrap().as_str(),
+            "did:plc:abc"
+        );
+        for bad in [
+            &b""[..],
+            b"did:plc:abc did:plc:def",
+            b"\xffdid:plc:abc",
+            b"<html>",
+        ] {
+            assert!(matches!(
+                parse_well_known_body(bad),
+                Err(IdentityError::InvalidHandle(m)) if m.starts_with("well-known body")
+            ));
+        }
+    }
 
     #[test]
     fn txt_records_need_exactly_one_distinct_did() {

@@ -20,7 +20,7 @@ mod ssrf;
 pub use config::ResolverConfig;
 pub use doc::DidDocument;
 pub use error::IdentityError;
-pub use handle::parse_txt_did;
+pub use handle::{parse_txt_did, parse_well_known_body};
 pub use resolver::Resolver;
 pub use ssrf::{check_url, is_public_ip};
 

@@ -10,8 +10,40 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection (every query of the store fits).
 const STATEMENT_CACHE: usize = 64;
 
-/// Opens (creating if needed) the one read-write connection.
+/// Mode of a database the store creates. SQLite creates its `-wal` and `-shm` files with
+/// the mode of the database file, so they are private too.
+pub(crate) const DB_MODE: u32 = 0o600;
+
+/// Creates the database file, empty, with [`DB_MODE`] whatever the umask, unless it exists
+/// (an existing file keeps the mode its operator gave it). SQLite would create it 0644.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let special = path
+        .to_str()
+        .is_some_and(|s| s.starts_with("file:") || s == ":memory:" || s.is_empty());
+    if special {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(DB_MODE)
+        .open(path)
+    {
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(DB_MODE)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens (creating if needed, mode 0600) the one read-write connection.
 pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
+    create_private(path).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!("create {}: {e}", path.display())),
+        )
+    })?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -52,4 +84,40 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "mmap_size", 1_i64 << 40)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_database_and_its_wal_and_shm_are_private() {
+        // SQLite alone creates 0644 & !umask; the store creates the file 0600 first, and
+        // SQLite gives the -wal and -shm the database file's mode.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let conn = open_writer(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = dir.path().join(format!("index.sqlite{suffix}"));
+            assert_eq!(mode(&p), DB_MODE, "{}", p.display());
+        }
+    }
+
+    #[test]
+    fn an_existing_database_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        drop(open_writer(&path).unwrap());
+        assert_eq!(mode(&path), 0o640);
+    }
 }

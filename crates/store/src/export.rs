@@ -61,22 +61,16 @@ pub fn for_each_link(
     Ok(n)
 }
 
-/// Writes a SQLite snapshot of the links (the columns of the link view) to `out`, replacing
-/// it atomically (a temporary file renamed into place). Returns the row count.
+/// Writes a SQLite snapshot of the links (the columns of the link view) into `out`, a new
+/// empty file the caller created (exclusively, with its permissions) and renames into place
+/// when this returns; a file that already holds a table is refused by SQLite. Returns the
+/// row count.
 pub fn export_sqlite(
     index: &Path,
     out: &Path,
     include_unverified: bool,
 ) -> Result<u64, StoreError> {
-    let tmp = out.with_extension("partial");
-    let io = |what: &str, source| StoreError::Io {
-        what: format!("{what} {}", tmp.display()),
-        source,
-    };
-    if tmp.exists() {
-        std::fs::remove_file(&tmp).map_err(|e| io("remove stale", e))?;
-    }
-    let mut dst = Connection::open(&tmp)?;
+    let mut dst = Connection::open(out)?;
     dst.pragma_update(None, "journal_mode", "OFF")?;
     dst.pragma_update(None, "synchronous", "OFF")?;
     dst.execute_batch(SNAPSHOT_SCHEMA)?;
@@ -106,7 +100,6 @@ pub fn export_sqlite(
         })?
     };
     tx.commit()?;
-    drop(dst);
-    std::fs::rename(&tmp, out).map_err(|e| io("rename", e))?;
+    dst.close().map_err(|(_, e)| e)?;
     Ok(n)
 }

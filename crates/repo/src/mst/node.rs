@@ -79,7 +79,8 @@ fn opt_link(v: Option<&Value<'_>>, what: &'static str, cid: &Cid) -> Result<Opti
 }
 
 /// Decodes and self-validates a node block: prefix compression consistent, keys strictly
-/// increasing. Layer checks happen in the tree, which knows the expected layer.
+/// increasing, and the block is the canonical encoding of the node. Layer checks happen in
+/// the tree, which knows the expected layer.
 pub(crate) fn decode_node(cid: &Cid, block: &[u8]) -> Result<RawNode, MstError> {
     let value = cbor::decode(block, &NODE_LIMITS)
         .map_err(|e| MstError::Decode(Box::new(*cid), e))?
@@ -132,6 +133,16 @@ pub(crate) fn decode_node(cid: &Cid, block: &[u8]) -> Result<RawNode, MstError> 
             ));
         }
         entries.push(RawEntry { key, val, right });
+    }
+    // One tree, one encoding: a node that decodes but is not the canonical encoding of what
+    // it holds (no `l` or `t`, extra fields, a prefix shorter than shared, non-canonical CBOR)
+    // would give the same tree a second CID. Found by the `mst` fuzz target.
+    let canonical = encode_node(
+        left.as_ref(),
+        entries.iter().map(|e| (e.key.as_slice(), &e.val, e.right)),
+    );
+    if canonical != block {
+        return Err(MstError::InvalidNode(Box::new(*cid), "not canonical"));
     }
     Ok(RawNode { left, entries })
 }

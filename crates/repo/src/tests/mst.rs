@@ -381,3 +381,55 @@ fn partial_trees_and_builders_are_send() {
     is_send::<Mst>();
     is_send::<crate::verify::VerifiedCommit<'static>>();
 }
+
+/// Found by the `mst` fuzz target: node blocks that decode to a valid node but are not its
+/// canonical encoding gave one tree several CIDs. They are now invalid, with a reason.
+#[test]
+fn non_canonical_node_encodings_are_invalid() {
+    use crate::cbor::Encoder;
+    use crate::cid_util::cid_for_cbor;
+    let leaf = cid_for_cbor(b"\xa0");
+    let canonical_empty = {
+        let mut e = Encoder::new();
+        e.map(2).text("e").array(0).text("l").null();
+        e.into_bytes()
+    };
+    // The fuzzer's input: `{"e": [], "=": <link>}` (no `l`, an unknown key).
+    let fuzzed = hex::decode(concat!(
+        "a2616580613dd82a582500017112207ce24c862a5080e209",
+        "e2532698e853d9770fe13b4f5352f795c97ae50bce9701"
+    ))
+    .unwrap();
+    let no_l = {
+        let mut e = Encoder::new();
+        e.map(1).text("e").array(0);
+        e.into_bytes()
+    };
+    let entry = |e: &mut Encoder, k: &[u8], p: u64| {
+        e.map(4).text("k").bytes(k).text("p").uint(p);
+        e.text("t").null().text("v").link(&leaf);
+    };
+    // Two keys sharing "app/" but the second one's prefix length says 0.
+    let short_prefix = {
+        let mut e = Encoder::new();
+        e.map(2).text("e").array(2);
+        entry(&mut e, b"app/a", 0);
+        entry(&mut e, b"app/b", 0);
+        e.text("l").null();
+        e.into_bytes()
+    };
+    let mut src: HashMap<cid::Cid, Vec<u8>> = HashMap::new();
+    let root = cid_for_cbor(&canonical_empty);
+    src.insert(root, canonical_empty);
+    assert!(
+        PartialMst::load(root, &src).is_ok(),
+        "the canonical node loads"
+    );
+    for block in [fuzzed, no_l, short_prefix] {
+        let cid = cid_for_cbor(&block);
+        src.insert(cid, block);
+        let err = PartialMst::load(cid, &src).unwrap_err();
+        assert_eq!(err, MstError::InvalidNode(Box::new(cid), "not canonical"));
+        assert!(Mst::load_all(cid, &src).is_err());
+    }
+}
