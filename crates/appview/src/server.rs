@@ -166,8 +166,74 @@ pub async fn serve_metrics(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Serves the public app and the metrics listener over a fresh index; their addresses.
+    async fn start(shutdown: &CancellationToken) -> (SocketAddr, SocketAddr, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::Store::open(&dir.path().join("index.sqlite")).unwrap();
+        let state = xrpc::AppState::new(store.reader(), VERSION);
+        let public = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public_addr = public.local_addr().unwrap();
+        tokio::spawn(serve_on(public, state, shutdown.clone()));
+        let handle = PrometheusBuilder::new().build_recorder().handle();
+        let metrics = bind_metrics("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
+        tokio::spawn(serve_metrics(metrics, handle, shutdown.clone()));
+        (public_addr, metrics_addr, dir)
+    }
+
+    #[tokio::test]
+    async fn the_status_page_sends_security_headers_and_metrics_stay_off_the_public_listener() {
+        let shutdown = CancellationToken::new();
+        let (public, metrics, _dir) = start(&shutdown).await;
+        let client = reqwest::Client::new();
+
+        let page = client
+            .get(format!("http://{public}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let h = page.headers();
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert_eq!(csp, STATUS_PAGE_CSP.as_str());
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        // The page is rate limited like every route (loopback is not exempt).
+        assert_eq!(h["ratelimit-limit"], "200");
+
+        let r = client
+            .get(format!("http://{public}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let r = client
+            .get(format!("http://{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        let r = client
+            .get(format!("http://{metrics}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "the metrics listener serves /metrics only");
+        shutdown.cancel();
+    }
 
     #[test]
     fn the_csp_allows_exactly_the_inline_script_and_style_of_the_page() {
