@@ -124,6 +124,16 @@ pub struct ServerArgs {
     /// The AppView's own did:web, served at `/.well-known/did.json`.
     #[arg(long, env = "XMTP_APPVIEW_SERVICE_DID")]
     pub service_did: Option<String>,
+
+    /// XRPC requests per second per client IP (IPv6: per /64); burst 2N; 0 disables;
+    /// loopback is not exempt. Over it: 429 `RateLimitExceeded` with `Retry-After`.
+    #[arg(long, env = "XMTP_APPVIEW_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit: u32,
+
+    /// Serve `/metrics` (Prometheus text) on this separate address; off by default, and
+    /// never on the public listener.
+    #[arg(long, env = "XMTP_APPVIEW_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Options of `run`.

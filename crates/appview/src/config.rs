@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{NetworkArgs, XmtpEnv};
+use crate::cli::{NetworkArgs, ServerArgs, XmtpEnv};
 
 /// Parses a duration such as `90s`, `15m` or `24h`.
 pub fn parse_duration(option: &str, text: &str) -> anyhow::Result<Duration> {
@@ -20,8 +20,53 @@ pub fn parse_duration(option: &str, text: &str) -> anyhow::Result<Duration> {
 
 /// Parses the XRPC listen address.
 pub fn parse_listen(text: &str) -> anyhow::Result<SocketAddr> {
+    parse_addr("listen", text)
+}
+
+/// Parses a socket address given to `--option`.
+pub fn parse_addr(option: &str, text: &str) -> anyhow::Result<SocketAddr> {
     text.parse()
-        .with_context(|| format!("--listen: `{text}` is not an address like 127.0.0.1:2585"))
+        .with_context(|| format!("--{option}: `{text}` is not an address like 127.0.0.1:2585"))
+}
+
+/// The HTTP options of `run` and `serve`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The limits of the public XRPC listener.
+    pub server: xrpc::ServerConfig,
+    /// Where `/metrics` is served; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for HttpOptions {
+    /// The contract's defaults: the rate limit on, no metrics listener.
+    fn default() -> Self {
+        HttpOptions {
+            server: xrpc::ServerConfig::default(),
+            metrics_listen: None,
+        }
+    }
+}
+
+/// Checks `--rate-limit` and `--metrics-listen`.
+pub fn http_options(args: &ServerArgs) -> anyhow::Result<HttpOptions> {
+    let metrics_listen = args
+        .metrics_listen
+        .as_deref()
+        .map(|a| parse_addr("metrics-listen", a))
+        .transpose()?;
+    if let Some(addr) = metrics_listen
+        && parse_listen(&args.listen).ok() == Some(addr)
+    {
+        bail!("--metrics-listen: {addr} is the public --listen address; /metrics must be apart");
+    }
+    Ok(HttpOptions {
+        server: xrpc::ServerConfig {
+            rate_limit: args.rate_limit,
+            ..xrpc::ServerConfig::default()
+        },
+        metrics_listen,
+    })
 }
 
 /// Checks that `url` uses one of `schemes` and has a host.
@@ -101,6 +146,7 @@ pub fn network_resolver(net: &NetworkArgs) -> anyhow::Result<identity::Resolver>
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -133,6 +179,44 @@ mod tests {
         assert!(check_url("relay", "http://x", &["ws", "wss"]).is_err());
         assert!(check_url("relay", "wss://", &["ws", "wss"]).is_err());
         assert!(check_url("relay", "relay.example", &["ws", "wss"]).is_err());
+    }
+
+    fn server_args(extra: &[&str]) -> ServerArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        let args = std::iter::once("t").chain(extra.iter().copied());
+        T::try_parse_from(args).unwrap().server
+    }
+
+    #[test]
+    fn rate_limit_and_metrics_listen_default_to_the_contract() {
+        let opts = http_options(&server_args(&[])).unwrap();
+        assert_eq!(opts.server.rate_limit, 100);
+        assert_eq!(opts.metrics_listen, None);
+        assert_eq!(opts, HttpOptions::default());
+        let opts = http_options(&server_args(&[
+            "--rate-limit",
+            "0",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+        ]))
+        .unwrap();
+        assert_eq!(opts.server.rate_limit, 0);
+        assert_eq!(opts.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let err = http_options(&server_args(&["--metrics-listen", "nowhere"])).unwrap_err();
+        assert!(err.to_string().contains("--metrics-listen"), "{err}");
+        let err = http_options(&server_args(&[
+            "--listen",
+            "127.0.0.1:7000",
+            "--metrics-listen",
+            "127.0.0.1:7000",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("public"), "{err}");
     }
 
     #[test]

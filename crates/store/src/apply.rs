@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::reason::cap_reason;
 use crate::types::{Batch, Change, RecordInput, Status};
 
 /// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
@@ -79,7 +80,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
                 did,
                 record_cid,
                 status.as_str(),
-                reason,
+                reason.as_deref().map(cap_reason),
                 installation_key,
                 verified_at
             ])?;
@@ -163,7 +164,7 @@ fn put_record(
         .optional()?
         .unwrap_or(false);
     let (status, reason) = match &record.malformed {
-        Some(reason) => (Status::Invalid, Some(reason.as_str())),
+        Some(reason) => (Status::Invalid, Some(cap_reason(reason))),
         None => (Status::Pending, None),
     };
     conn.prepare_cached(

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "resync_queue",
         sql: include_str!("../../../migrations/0005_resync_queue.sql"),
     },
+    Migration {
+        version: 6,
+        name: "bounded_reads",
+        sql: include_str!("../../../migrations/0006_bounded_reads.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -161,6 +161,8 @@ pub(crate) fn dids_by_handles(
 pub(crate) fn links_by_inboxes(
     conn: &Connection,
     inbox_ids: Vec<String>,
+    include_unverified: bool,
+    limit: usize,
 ) -> rusqlite::Result<Vec<(String, Vec<LinkView>)>> {
     in_read_tx(conn, |conn| {
         let mut seen = HashSet::with_capacity(inbox_ids.len());
@@ -169,7 +171,7 @@ pub(crate) fn links_by_inboxes(
             if !seen.insert(id.clone()) {
                 continue;
             }
-            let links = links_by_inbox(conn, &id)?;
+            let links = links_by_inbox(conn, &id, include_unverified, limit)?;
             out.push((id, links));
         }
         Ok(out)
@@ -197,13 +199,53 @@ pub(crate) fn actor_known(conn: &Connection, did: &str) -> rusqlite::Result<bool
     .query_row([did], |r| r.get(0))
 }
 
-/// The visible links that name `inbox_id`, in DID order.
-pub(crate) fn links_by_inbox(conn: &Connection, inbox_id: &str) -> rusqlite::Result<Vec<LinkView>> {
+/// The visible links of one status that name `inbox_id`: the first `limit` in DID order,
+/// read through the `(inbox_id, status, did)` index so that only returned rows are visited.
+fn links_by_inbox_status(
+    conn: &Connection,
+    inbox_id: &str,
+    status: Status,
+    limit: usize,
+) -> rusqlite::Result<Vec<LinkView>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     conn.prepare_cached(select_links!(
-        "WHERE l.inbox_id = ?1 AND l.hidden = 0 ORDER BY l.did"
+        "WHERE l.inbox_id = ?1 AND l.status = ?2 AND l.hidden = 0 ORDER BY l.did LIMIT ?3"
     ))?
-    .query_map([inbox_id], link_from_row)?
+    .query_map(params![inbox_id, status.as_str(), limit], link_from_row)?
     .collect()
+}
+
+/// The visible links that name `inbox_id`, at most `limit`, in DID order: verified ones
+/// only, unless `include_unverified`. Verified links come first when the cap bites (up to
+/// `limit` of them), and pending or invalid ones fill what is left in DID order, so that
+/// claims anyone can publish never crowd out the links that hold. Every statement is
+/// bounded by `limit`, whatever the number of claims on the inbox.
+pub(crate) fn links_by_inbox(
+    conn: &Connection,
+    inbox_id: &str,
+    include_unverified: bool,
+    limit: usize,
+) -> rusqlite::Result<Vec<LinkView>> {
+    let mut links = links_by_inbox_status(conn, inbox_id, Status::Verified, limit)?;
+    if !include_unverified || links.len() >= limit {
+        return Ok(links);
+    }
+    let left = limit - links.len();
+    let mut others = links_by_inbox_status(conn, inbox_id, Status::Pending, left)?;
+    others.extend(links_by_inbox_status(
+        conn,
+        inbox_id,
+        Status::Invalid,
+        left,
+    )?);
+    others.sort_unstable_by(|a, b| a.did.cmp(&b.did));
+    others.truncate(left);
+    links.extend(others);
+    links.sort_unstable_by(|a, b| a.did.cmp(&b.did));
+    Ok(links)
 }
 
 /// One page of visible links in DID order, after the cursor; a cursor only when more follow.
@@ -387,5 +429,32 @@ mod tests {
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let select = select_links!("");
         assert!(words(select).contains(&words(LINK_COLUMNS)), "{select}");
+    }
+
+    /// The plan of `sql` on a freshly migrated index, one line per step.
+    fn plan(sql: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::conn::open_writer(&dir.path().join("plan.sqlite")).unwrap();
+        crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params!["i", "verified", 100], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn inbox_lookups_seek_the_status_index_and_stop_at_the_limit() {
+        let sql = select_links!(
+            "WHERE l.inbox_id = ?1 AND l.status = ?2 AND l.hidden = 0 ORDER BY l.did LIMIT ?3"
+        );
+        let plan = plan(sql);
+        // A seek on (inbox_id, status) read in DID order: no sort, so LIMIT stops the scan
+        // after the rows it returns, however many other claims name the inbox.
+        assert!(
+            plan.contains("USING INDEX links_by_inbox (inbox_id=? AND status=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

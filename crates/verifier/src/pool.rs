@@ -200,7 +200,9 @@ async fn process_chunk(
     })?;
     // A grown log can flip the inbox's other links (revocation, new installation).
     for (inbox_id, outcome, judged) in grown {
-        let links = match ctx.reader.links_by_inbox(&inbox_id).await {
+        // Every link of the inbox, whatever its status (no cap: this is the verifier's own
+        // work, once per grown log, not a public query).
+        let links = match ctx.reader.links_by_inbox(&inbox_id, true, usize::MAX).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, inbox_id, "listing links of a grown inbox failed");

@@ -1,8 +1,8 @@
 //! `cargo bench -p xrpc --bench query_load`: the issue-2 load test.
 //!
 //! Seeds N links (default 1,000,000; `QUERY_LOAD_LINKS`) through the real `store::Writer`, all
-//! verified and each with a verified handle, starts the real server (`xrpc::serve`, Prometheus
-//! recorder installed as in production) on its own 2-worker runtime, then drives it from a
+//! verified and each with a verified handle, starts the real server (`xrpc::serve_with`, Prometheus
+//! recorder installed as in production, per-client rate limit off) on its own 2-worker runtime, then drives it from a
 //! separate single-threaded runtime with 50 concurrent keep-alive HTTP/1.1 connections (a
 //! minimal raw-TCP client, `tests/support/http.rs`) for a fixed time per scenario
 //! (`QUERY_LOAD_SECS`, default 10, after a 2 s warm-up):
@@ -228,19 +228,25 @@ fn main() {
         );
     }
 
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+    let _metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .unwrap();
     xrpc::describe_metrics();
-    let state = xrpc::AppState::new(store.reader(), "bench").with_metrics(handle);
+    let state = xrpc::AppState::new(store.reader(), "bench");
     let listener = server_rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(xrpc::serve(listener, state, async move {
-        let _ = stop_rx.await;
-    }));
+    // One client address sends everything: no per-client rate limit here.
+    let server = server_rt.spawn(xrpc::serve_with(
+        listener,
+        xrpc::router(state),
+        xrpc::ServerConfig::unlimited(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
 
     // The load generator: one thread, like `wrk -t1`.
     let client_rt = tokio::runtime::Builder::new_current_thread()

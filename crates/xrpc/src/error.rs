@@ -31,6 +31,15 @@ pub enum XrpcError {
     /// 404 outside `/xrpc`: nothing here.
     #[error("{0}")]
     NotFound(String),
+    /// 429: this client sent more requests than `--rate-limit` allows.
+    #[error("{0}")]
+    RateLimitExceeded(String),
+    /// 503: the server is at its cap of requests in flight.
+    #[error("{0}")]
+    Overloaded(String),
+    /// 503: the request took longer than the request timeout; its query was stopped.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 500: the index failed.
     #[error("index error: {0}")]
     Store(#[from] store::StoreError),
@@ -53,6 +62,9 @@ impl XrpcError {
             XrpcError::NotSupported(_) => (StatusCode::NOT_FOUND, "XRPCNotSupported"),
             XrpcError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
             XrpcError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            XrpcError::RateLimitExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, "RateLimitExceeded"),
+            XrpcError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "Overloaded"),
+            XrpcError::RequestTimeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "RequestTimeout"),
             XrpcError::Store(store::StoreError::BadCursor(_)) => {
                 (StatusCode::BAD_REQUEST, "InvalidRequest")
             }
@@ -64,7 +76,9 @@ impl XrpcError {
 impl IntoResponse for XrpcError {
     fn into_response(self) -> Response {
         let (status, name) = self.status_and_name();
-        let message = if status.is_server_error() {
+        // Only real faults are logged (once, here); load shedding is counted by the guards,
+        // and logging every shed request would turn a flood into a log flood.
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
             "internal error".to_owned()
         } else {
@@ -83,6 +97,11 @@ impl IntoResponse for XrpcError {
                 header::ALLOW,
                 HeaderValue::from_static("GET, HEAD, OPTIONS"),
             );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

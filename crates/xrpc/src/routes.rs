@@ -1,37 +1,24 @@
-//! The router: every query method under `/xrpc/`, `_health`, `/metrics`, the service DID
-//! document, and the layers (metrics, tracing, timeout, CORS).
+//! The router: every query method under `/xrpc/`, `_health`, the service DID document, and
+//! the per-method request metrics. `/metrics` is served apart (see [`crate::metrics_router`]).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Serialize;
-use tower_http::cors::{Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::did_doc::did_document;
 use crate::error::XrpcError;
 use crate::methods::{self, QUERY_METHODS};
 use crate::state::AppState;
 
-/// A request that takes longer than this is answered 503.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Rate-limit headers that browser apps may read (set by a proxy or a future limiter).
-const EXPOSED: [HeaderName; 4] = [
-    HeaderName::from_static("ratelimit-limit"),
-    HeaderName::from_static("ratelimit-remaining"),
-    HeaderName::from_static("ratelimit-reset"),
-    HeaderName::from_static("ratelimit-policy"),
-];
-
-/// Builds the whole HTTP surface over `state`.
+/// Builds the XRPC surface over `state`: the query methods, `_health` and the service DID
+/// document. The guards (rate limit, CORS, timeouts, caps) are added around the whole app
+/// by [`crate::serve_with`].
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
     for nsid in QUERY_METHODS {
@@ -45,23 +32,8 @@ pub fn router(state: AppState) -> Router {
     app.route("/xrpc/_health", get(health).fallback(method_not_allowed))
         .route_layer(middleware::from_fn(track))
         .route("/xrpc/{*method}", any(not_supported))
-        .route("/metrics", get(metrics))
         .route("/.well-known/did.json", get(did_json))
         .fallback(not_found)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        // Server faults are logged once by `XrpcError`, so the trace layer does not log them.
-        .layer(TraceLayer::new_for_http().on_failure(()))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-                .allow_headers(Any)
-                .expose_headers(EXPOSED)
-                .max_age(Duration::from_secs(86_400)),
-        )
         .with_state(state)
 }
 
@@ -102,18 +74,6 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         version: state.version.to_string(),
     })
-}
-
-async fn metrics(State(state): State<AppState>) -> Result<Response, XrpcError> {
-    let handle = state
-        .metrics
-        .as_ref()
-        .ok_or_else(|| XrpcError::NotFound("metrics are not enabled".into()))?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    )
-        .into_response())
 }
 
 async fn did_json(State(state): State<AppState>) -> Result<Response, XrpcError> {

@@ -1,9 +1,7 @@
 //! `AppState`: what every handler can reach (the reader pool, the live firehose status, the
-//! version, the service DID and the metrics handle).
+//! version and the service DID).
 
 use std::sync::Arc;
-
-use metrics_exporter_prometheus::PrometheusHandle;
 
 /// The live state of ingestion, for `getStatus`. The binary implements it over the firehose.
 pub trait LiveStatus: Send + Sync + 'static {
@@ -37,20 +35,16 @@ pub struct AppState {
     pub version: Arc<str>,
     /// The AppView's own did:web, served at `/.well-known/did.json`.
     pub service_did: Option<Arc<str>>,
-    /// Renders `/metrics`; `None` serves 404 there. Build one per router in tests with
-    /// `PrometheusBuilder::new().build_recorder().handle()`.
-    pub metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
-    /// State with no live status, no service DID and no metrics.
+    /// State with no live status and no service DID.
     pub fn new(reader: store::Reader, version: impl Into<Arc<str>>) -> AppState {
         AppState {
             reader,
             live: Arc::new(NoLiveStatus),
             version: version.into(),
             service_did: None,
-            metrics: None,
         }
     }
 
@@ -63,12 +57,6 @@ impl AppState {
     /// Sets the did:web served at `/.well-known/did.json`.
     pub fn with_service_did(mut self, did: impl Into<Arc<str>>) -> AppState {
         self.service_did = Some(did.into());
-        self
-    }
-
-    /// Sets the Prometheus handle rendered at `/metrics`.
-    pub fn with_metrics(mut self, handle: PrometheusHandle) -> AppState {
-        self.metrics = Some(handle);
         self
     }
 }

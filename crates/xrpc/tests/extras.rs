@@ -1,5 +1,6 @@
 //! `_health`, `/metrics`, `/.well-known/did.json`, CORS and graceful shutdown.
 
+use crate::support::http::Conn;
 use crate::support::server::{TestServer, metrics_handle};
 
 #[tokio::test]
@@ -11,12 +12,29 @@ async fn health_reports_the_version() {
 }
 
 #[tokio::test]
-async fn metrics_render_prometheus_text_when_enabled() {
-    let s = TestServer::start_with(|st| st.with_metrics(metrics_handle())).await;
+async fn metrics_are_served_on_their_own_listener_and_never_on_the_public_one() {
+    let handle = metrics_handle();
+    let s = TestServer::start().await;
     assert_eq!(s.get("/xrpc/_health").await.status, 200);
     let r = s.get("/xrpc/org.xmtp.identity.getStatus").await;
     assert_eq!(r.status, 200);
     let r = s.get("/metrics").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "NotFound");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(xrpc::serve_with(
+        listener,
+        xrpc::metrics_router(handle),
+        xrpc::ServerConfig::unlimited(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut c = Conn::connect(addr).await.unwrap();
+    let r = c.get("/metrics").await.unwrap();
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/plain"));
     let text = String::from_utf8(r.body).unwrap();
@@ -25,10 +43,11 @@ async fn metrics_render_prometheus_text_when_enabled() {
         text.contains("method=\"org.xmtp.identity.getStatus\""),
         "{text}"
     );
-
-    // Many routers in one process share the one recorder; without a handle: 404.
-    let plain = TestServer::start().await;
-    assert_eq!(plain.get("/metrics").await.status, 404);
+    // The metrics listener serves nothing else.
+    let r = c.get("/xrpc/_health").await.unwrap();
+    assert_eq!(r.status, 404);
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }
 
 #[tokio::test]

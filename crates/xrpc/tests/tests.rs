@@ -6,6 +6,8 @@ mod support;
 
 mod errors;
 mod extras;
+mod guards;
 mod lexicons;
 mod methods;
+mod params_prop;
 mod syntax_fixtures;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::{FirehoseLive, ResolverSource};
 use crate::cli::RunArgs;
+use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
 
 /// Everything `run` needs, validated.
@@ -94,10 +95,22 @@ impl Running {
     }
 }
 
-/// Opens the index and starts the firehose consumer, the verifier pool and the XRPC server.
-/// `metrics` renders `/metrics` (install the recorder once per process).
+/// Opens the index and starts the firehose consumer, the verifier pool and the XRPC server
+/// with the default HTTP options (rate limit on, no metrics listener).
 pub async fn start(
     cfg: RunConfig,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with(cfg, HttpOptions::default(), metrics, shutdown).await
+}
+
+/// [`start`] with the HTTP options of `http`. `metrics` renders `/metrics` on
+/// `http.metrics_listen` (install the recorder once per process); a metrics address without
+/// a handle is an error.
+pub async fn start_with(
+    cfg: RunConfig,
+    http: HttpOptions,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
@@ -170,9 +183,6 @@ pub async fn start(
 
     let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
         .with_live(Arc::new(FirehoseLive(live.clone())));
-    if let Some(m) = metrics {
-        state = state.with_metrics(m);
-    }
     if let Some(did) = &cfg.service_did {
         state = state.with_service_did(did.clone());
     }
@@ -182,19 +192,29 @@ pub async fn start(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, relay = %cfg.relay, "xmtp-appview running");
     let stop = shutdown.clone();
+    let limits = http.server;
     tasks.spawn(async move {
-        server::serve_on(listener, state, stop).await?;
+        server::serve_on_with(listener, state, limits, stop).await?;
         Ok(())
     });
+    if let Some(metrics_addr) = http.metrics_listen {
+        let handle = metrics.context("--metrics-listen needs the metrics recorder installed")?;
+        let listener = server::bind_metrics(metrics_addr).await?;
+        tasks.spawn(server::serve_metrics(listener, handle, shutdown.clone()));
+    }
     Ok(Running { addr, live, tasks })
 }
 
 /// Runs `run` until SIGINT/SIGTERM.
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cfg = RunConfig::from_args(&args)?;
-    let metrics = server::install_metrics()?;
+    let http = config::http_options(&args.server)?;
+    let metrics = http
+        .metrics_listen
+        .map(|_| server::install_metrics())
+        .transpose()?;
     let shutdown = shutdown::on_signal();
-    let running = start(cfg, Some(metrics), shutdown.clone()).await?;
+    let running = start_with(cfg, http, metrics, shutdown.clone()).await?;
     running.wait(shutdown).await?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)

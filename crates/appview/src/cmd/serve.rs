@@ -12,8 +12,8 @@ use crate::{config, server, shutdown};
 /// Runs `serve` until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = config::parse_listen(&args.server.listen)?;
+    let http = config::http_options(&args.server)?;
     let service_did = config::service_did(args.server.service_did.as_deref())?;
-    let metrics = server::install_metrics()?;
     // Opening read-write applies migrations; a replica only reads what is there.
     let (reader, _store) = if args.read_only {
         let reader = store::Reader::open_read_only(&args.db.db)
@@ -24,12 +24,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("open the index {}", args.db.db.display()))?;
         (store.reader(), Some(store))
     };
-    let mut state = xrpc::AppState::new(reader, server::VERSION)
-        .with_live(Arc::new(xrpc::NoLiveStatus))
-        .with_metrics(metrics);
+    let mut state =
+        xrpc::AppState::new(reader, server::VERSION).with_live(Arc::new(xrpc::NoLiveStatus));
     if let Some(did) = service_did {
         state = state.with_service_did(did);
     }
-    server::serve(listen, state, shutdown::on_signal()).await?;
+    let shutdown = shutdown::on_signal();
+    let metrics = match http.metrics_listen {
+        Some(addr) => {
+            let handle = server::install_metrics()?;
+            let listener = server::bind_metrics(addr).await?;
+            Some(tokio::spawn(server::serve_metrics(
+                listener,
+                handle,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
+    let served = server::serve(listen, state, http, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(task) = metrics {
+        task.await.context("metrics listener")??;
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -67,7 +67,13 @@ async fn put_record_with_a_new_cid_resets_the_link_to_pending() {
     assert_eq!(link.inbox_id, inbox(2));
     assert_eq!(link.installation_key, None);
     assert_eq!(link.verified_at, None);
-    assert!(db.r().links_by_inbox(&inbox(1)).await.unwrap().is_empty());
+    assert!(
+        db.r()
+            .links_by_inbox(&inbox(1), true, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -151,7 +157,12 @@ async fn inactive_account_is_hidden_from_every_query_until_reactivated() {
     let r = db.r();
     assert_eq!(r.link_by_did(&did(1)).await.unwrap(), None);
     assert!(r.links_by_dids(vec![did(1)]).await.unwrap().is_empty());
-    assert!(r.links_by_inbox(&inbox(1)).await.unwrap().is_empty());
+    assert!(
+        r.links_by_inbox(&inbox(1), true, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(r.list_links(None, None, 10).await.unwrap().0.is_empty());
     assert_eq!(r.did_by_handle("alice.test").await.unwrap(), None);
     assert!(!r.actor_known(&did(1)).await.unwrap());

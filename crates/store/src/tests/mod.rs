@@ -3,6 +3,7 @@
 
 use crate::*;
 
+mod bounded;
 mod changes;
 mod reads;
 

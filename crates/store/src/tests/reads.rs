@@ -57,7 +57,7 @@ async fn batch_lookups_keep_input_order_and_skip_unknowns() {
     let got: Vec<_> = links.iter().map(|l| l.did.clone()).collect();
     assert_eq!(got, vec![did(3), did(1)]);
     let by_inbox = r
-        .links_by_inboxes(vec![inbox(9), inbox(7), inbox(9)])
+        .links_by_inboxes(vec![inbox(9), inbox(7), inbox(9)], true, 100)
         .await
         .unwrap();
     assert_eq!(by_inbox.len(), 2);

@@ -6,7 +6,7 @@ use serde::Serialize;
 use store::LinkView;
 use syntax::InboxId;
 
-use super::{MAX_BATCH, visible};
+use super::{MAX_BATCH, MAX_LINKS_PER_INBOX};
 use crate::error::XrpcError;
 use crate::params::Params;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub(crate) struct InboxOutput {
     links: Vec<LinkView>,
 }
 
-/// `resolveInbox`: the links naming one inbox.
+/// `resolveInbox`: the links naming one inbox (at most [`MAX_LINKS_PER_INBOX`]).
 pub(crate) async fn resolve_inbox(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -31,8 +31,10 @@ pub(crate) async fn resolve_inbox(
     let p = Params::parse(query.as_deref())?;
     let inbox_id = parse_inbox(p.required("inboxId")?)?;
     let include = p.boolean("includeUnverified", false)?;
-    let mut links = state.reader.links_by_inbox(inbox_id.as_str()).await?;
-    links.retain(|l| visible(l, include));
+    let links = state
+        .reader
+        .links_by_inbox(inbox_id.as_str(), include, MAX_LINKS_PER_INBOX)
+        .await?;
     if links.is_empty() {
         return Err(XrpcError::InboxNotFound(format!(
             "no {}link names inbox {inbox_id}",
@@ -65,11 +67,10 @@ pub(crate) async fn resolve_inboxes(
     let include = p.boolean("includeUnverified", false)?;
     let inboxes = state
         .reader
-        .links_by_inboxes(ids)
+        .links_by_inboxes(ids, include, MAX_LINKS_PER_INBOX)
         .await?
         .into_iter()
-        .filter_map(|(inbox_id, mut links)| {
-            links.retain(|l| visible(l, include));
+        .filter_map(|(inbox_id, links)| {
             (!links.is_empty()).then_some(InboxOutput { inbox_id, links })
         })
         .collect();

@@ -13,6 +13,11 @@ mod list_links;
 /// The most actors or inbox IDs one batch call takes.
 pub(crate) const MAX_BATCH: usize = 100;
 
+/// The most links one inbox lists in `resolveInbox` and in each inbox of `resolveInboxes`:
+/// anyone can publish a record naming any inbox, so the claims on one inbox are unbounded.
+/// Verified links are kept first when the cap bites (see `store::Reader::links_by_inbox`).
+pub(crate) const MAX_LINKS_PER_INBOX: usize = 100;
+
 /// The NSID of every query method this server serves under `/xrpc/`.
 pub const QUERY_METHODS: &[&str] = &[
     "org.xmtp.identity.resolveActor",
@@ -35,9 +40,4 @@ pub(crate) fn handler(nsid: &str) -> Option<MethodRouter<AppState>> {
         "org.xmtp.identity.getStatus" => get(get_status::get_status),
         _ => return None,
     })
-}
-
-/// Keeps only verified links unless unverified ones were asked for.
-pub(crate) fn visible(link: &store::LinkView, include_unverified: bool) -> bool {
-    include_unverified || link.status == store::Status::Verified
 }

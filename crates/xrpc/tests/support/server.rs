@@ -9,7 +9,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use xrpc::AppState;
+use xrpc::{AppState, ServerConfig};
 
 use super::http::Conn;
 
@@ -54,8 +54,30 @@ impl TestServer {
         TestServer::run(dir, store, state).await
     }
 
-    /// Serves `state` (already built over `store`).
+    /// A seeded server with default state and the limits of `cfg`.
+    pub async fn start_limited(cfg: ServerConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let store = Store::open(&dir.path().join("index.sqlite"))
+            .unwrap_or_else(|e| panic!("open store: {e}"));
+        super::seed::seed(&store).await;
+        let app = xrpc::router(AppState::new(store.reader(), "1.2.3-test"));
+        TestServer::run_app(dir, store, app, cfg).await
+    }
+
+    /// Serves `state` (already built over `store`) with the default limits but no rate
+    /// limit: the tests send many requests from one address.
     pub async fn run(dir: tempfile::TempDir, store: Store, state: AppState) -> TestServer {
+        let app = xrpc::router(state);
+        TestServer::run_app(dir, store, app, ServerConfig::unlimited()).await
+    }
+
+    /// Serves `app` with the limits of `cfg`.
+    pub async fn run_app(
+        dir: tempfile::TempDir,
+        store: Store,
+        app: axum::Router,
+        cfg: ServerConfig,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -63,7 +85,7 @@ impl TestServer {
             .local_addr()
             .unwrap_or_else(|e| panic!("addr: {e}"));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(xrpc::serve(listener, state, async move {
+        let task = tokio::spawn(xrpc::serve_with(listener, app, cfg, async move {
             let _ = rx.await;
         }));
         TestServer {
