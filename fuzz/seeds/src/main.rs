@@ -1,4 +1,4 @@
-//! Seeds every fuzz target from the shared vectors: real firehose commits, CAR files, DID
+//! Seeds every fuzz target from the vendored vectors (testdata/): real firehose commits, CAR files, DID
 //! documents, XMTP identity updates captured from the real SDK, Sync 1.1 commits built from
 //! the MST fixtures (signed with the key the `commit` target trusts), and hand-written
 //! handle answers and XRPC queries. Usage: `fuzz-seeds <vectors dir> <corpus dir>`.
