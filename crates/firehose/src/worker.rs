@@ -223,7 +223,14 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
     let mut inflight: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<(String, Result<(), Fault>)> = JoinSet::new();
     let concurrency = cfg.concurrency.max(1);
+    let mut gauge_at = Instant::now();
     loop {
+        if gauge_at <= Instant::now() {
+            gauge_at = Instant::now() + Duration::from_secs(5);
+            if let Ok(n) = ctx.reader.resync_pending().await {
+                metrics::gauge!(m::RESYNC_PENDING).set(n as f64);
+            }
+        }
         if tasks.len() < concurrency {
             let due = match ctx.reader.due_resyncs(now_ms(), concurrency * 8).await {
                 Ok(d) => d,
