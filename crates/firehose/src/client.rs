@@ -235,7 +235,7 @@ fn cursor_jumped(cursor: i64, first: i64, threshold: i64) -> bool {
 /// Reads one connection until it ends. Returns why, and whether it delivered any frame.
 /// (Public for the read-path bench; the pipeline calls it through [`crate::run`].)
 ///
-/// Messages that are already buffered are handled back to back (up to [`READY_BURST`])
+/// Messages that are already buffered are handled back to back (up to `READY_BURST`)
 /// without a trip through `select!`, and the last frame is kept (for the status's event
 /// time) once per status tick rather than every message: holding every frame would pin a
 /// chunk of tungstenite's read buffer and force it to reallocate.

@@ -9,7 +9,7 @@
 //! not noticed; every forwarded frame is fully decoded and checked. Nothing is allocated.
 //!
 //! Almost every frame on the wire is a canonically encoded `#commit`, so [`peek`] first
-//! tries [`fast_commit`], a straight-line walk over the raw bytes for exactly that shape
+//! tries `fast_commit`, a straight-line walk over the raw bytes for exactly that shape
 //! (short heads, known keys in canonical order, ASCII op fields, CID links or null). It
 //! either returns what the general walk would return, or gives up and the general walk
 //! runs from the start: it never decides an error itself, so behaviour (including every
