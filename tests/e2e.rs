@@ -8,5 +8,6 @@ mod e2e {
     mod backfill;
     pub mod harness;
     mod lifecycle;
+    mod lying_relay;
     mod resilience;
 }

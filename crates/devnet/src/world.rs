@@ -18,6 +18,8 @@ use crate::atmosphere::{
 };
 use crate::xmtp::{StandInConfig, XmtpStandIn};
 
+mod lies;
+
 /// The collection of the record the AppView indexes.
 pub const INBOX_COLLECTION: &str = "org.xmtp.inbox";
 /// Its only record key.

@@ -148,6 +148,18 @@ pub(crate) struct StreamFaults {
     pub(crate) next_gap: i64,
     /// The next this many `#commit`s are lost (never sequenced).
     pub(crate) lose_commits: usize,
+    /// Envelope rewrites applied to the next `#commit`s, in order (a lying relay).
+    pub(crate) lies: std::collections::VecDeque<Lie>,
+}
+
+/// An envelope rewrite of a lying relay: it may change anything but the signed commit
+/// block itself (ops, `prevData`, `since`, extra CAR blocks).
+pub struct Lie(Box<dyn FnOnce(&mut CommitEvent) + Send>);
+
+impl std::fmt::Debug for Lie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lie")
+    }
 }
 
 /// State shared by the relay's handlers and controls.
@@ -204,12 +216,15 @@ impl Relay {
 
     /// Sequences, persists and broadcasts an event; returns its `seq`, or 0 when the event
     /// was lost on purpose (see [`Relay::lose_next_commits`]).
-    pub fn publish(&self, event: RelayEvent) -> i64 {
-        if matches!(event, RelayEvent::Commit(_)) {
+    pub fn publish(&self, mut event: RelayEvent) -> i64 {
+        if let RelayEvent::Commit(commit) = &mut event {
             let mut faults = lock(&self.shared.faults);
             if faults.lose_commits > 0 {
                 faults.lose_commits -= 1;
                 return 0;
+            }
+            if let Some(Lie(rewrite)) = faults.lies.pop_front() {
+                rewrite(commit);
             }
         }
         lock(&self.shared.index).observe(&event);
@@ -247,6 +262,15 @@ impl Relay {
     /// must mark it desynchronized and resync from the PDS.
     pub fn lose_next_commits(&self, n: usize) {
         lock(&self.shared.faults).lose_commits += n;
+    }
+
+    /// Lies about the next `#commit`: `rewrite` changes its unsigned envelope (ops,
+    /// `prevData`, `since`, CAR blocks) before it is sequenced. Consumers must not believe
+    /// anything the signed commit does not prove.
+    pub fn rewrite_next_commit(&self, rewrite: impl FnOnce(&mut CommitEvent) + Send + 'static) {
+        lock(&self.shared.faults)
+            .lies
+            .push_back(Lie(Box::new(rewrite)));
     }
 
     /// Sends `bytes` (not a valid frame) to every live subscriber.
