@@ -288,13 +288,25 @@ impl Processor {
             self.loaded.clear();
         }
         self.loaded.insert(did.to_owned());
-        match self.reader.repo_state(did).await {
-            Ok(Some(s)) => {
-                let mem = MemRepo {
-                    rev: s.rev,
-                    data: s.data_cid,
-                    commit: s.commit_cid,
-                };
+        let state = match self.reader.repo_state(did).await {
+            Ok(Some(s)) => Ok(Some(MemRepo {
+                rev: s.rev,
+                data: s.data_cid,
+                commit: s.commit_cid,
+            })),
+            // Only a rev (a record change, or the floor a deleted account keeps): older
+            // commits are stale all the same.
+            Ok(None) => self.reader.repo_rev(did).await.map(|rev| {
+                rev.map(|rev| MemRepo {
+                    rev,
+                    data: String::new(),
+                    commit: String::new(),
+                })
+            }),
+            Err(e) => Err(e),
+        };
+        match state {
+            Ok(Some(mem)) => {
                 remember_repo(&self.shared.repos, did, mem.clone());
                 Some(mem)
             }

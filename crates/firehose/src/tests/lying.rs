@@ -310,3 +310,44 @@ async fn random_envelope_rewrites_never_make_the_index_hold_a_record_the_repo_di
         }
     }
 }
+
+#[tokio::test]
+async fn an_old_commit_replayed_after_the_account_was_deleted_does_not_bring_the_link_back() {
+    let (_dir, store) = temp_store();
+    let mut v = victim();
+    let (mut gate, mut p, _h, _) = stages(&store, v.identity.clone(), false);
+    let c1 = v.repo.commit(1, &[put_inbox(INBOX_V)]);
+    assert_eq!(feed(&mut gate, &mut p, c1.clone()).await, Outcome::Accepted);
+    flush(&store, &mut p).await;
+    assert!(link_cid(&store).await.is_some());
+    let deleted = Frame::Account(crate::frame::AccountEvent {
+        seq: 2,
+        did: VICTIM.into(),
+        time: "2026-07-04T12:00:01.000Z".into(),
+        active: false,
+        status: Some("deleted".into()),
+    });
+    let Verdict::Forward(item) = gate.on_message(Bytes::from(deleted.encode())) else {
+        panic!("dropped")
+    };
+    assert_eq!(p.process(item).await, Outcome::Accepted);
+    flush(&store, &mut p).await;
+    assert_eq!(link_cid(&store).await, None);
+    // After a restart (nothing in memory), the relay replays the genuine first commit; the
+    // store's rev floor, not a memory of the deletion, makes it stale.
+    let (mut gate, mut p, _h, tracked) = stages(&store, v.identity.clone(), false);
+    let known = store.reader().tracked_dids().await.unwrap();
+    tracked.write().unwrap().extend(known);
+    let mut replay = c1;
+    replay.seq = 3;
+    assert_eq!(
+        feed(&mut gate, &mut p, replay).await,
+        Outcome::Ignored("stale_rev")
+    );
+    flush(&store, &mut p).await;
+    assert_eq!(
+        link_cid(&store).await,
+        None,
+        "the deleted account's link came back"
+    );
+}
