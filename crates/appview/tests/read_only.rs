@@ -63,9 +63,19 @@ async fn populate(path: &Path) -> Store {
     let store = Store::open(path).unwrap();
     let mut batch = Batch::of(vec![
         put("did:plc:replicaaaaaaaaaaaaaaaaaa1", "bafyreia1", INBOX_A),
-        verdict("did:plc:replicaaaaaaaaaaaaaaaaaa1", "bafyreia1", Status::Verified, None),
+        verdict(
+            "did:plc:replicaaaaaaaaaaaaaaaaaa1",
+            "bafyreia1",
+            Status::Verified,
+            None,
+        ),
         put("did:plc:replicaaaaaaaaaaaaaaaaaa2", "bafyreia2", INBOX_A),
-        verdict("did:plc:replicaaaaaaaaaaaaaaaaaa2", "bafyreia2", Status::Verified, None),
+        verdict(
+            "did:plc:replicaaaaaaaaaaaaaaaaaa2",
+            "bafyreia2",
+            Status::Verified,
+            None,
+        ),
         put("did:plc:replicaaaaaaaaaaaaaaaaaa3", "bafyreia3", INBOX_B),
         put("did:plc:replicaaaaaaaaaaaaaaaaaa4", "bafyreia4", INBOX_B),
         verdict(
@@ -138,7 +148,12 @@ async fn wait_ready(http: &reqwest::Client, base: &str, child: &mut Proc) {
 
 fn spawn_replica(db: &Path, port: u16) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_xmtp-appview"))
-        .args(["serve", "--read-only", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--read-only",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("--db")
         .arg(db)
         .stdout(Stdio::null())
@@ -189,12 +204,21 @@ async fn a_read_only_replica_answers_as_the_writer_and_never_writes() {
     assert!(w.get("replica").is_none(), "{w}");
     assert_eq!(r["replica"]["readOnly"], true, "{r}");
     assert!(r["replica"]["newestChangeAt"].is_string(), "{r}");
-    assert!(r["replica"]["newestChangeAgeSeconds"].as_u64().unwrap() < 600, "{r}");
+    assert!(
+        r["replica"]["newestChangeAgeSeconds"].as_u64().unwrap() < 600,
+        "{r}"
+    );
     assert!(r["replica"]["fileAgeSeconds"].is_u64(), "{r}");
 
     // SIGTERM, so the process closes its connections as in production.
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let exited = child.0.wait().unwrap();
     assert!(exited.success(), "{exited}");
 
@@ -235,7 +259,10 @@ async fn a_replica_of_another_schema_is_refused_with_a_clear_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("newer than this binary"), "{stderr}");
-    assert!(std::fs::read(&db).unwrap() == before, "a refused replica was modified");
+    assert!(
+        std::fs::read(&db).unwrap() == before,
+        "a refused replica was modified"
+    );
 
     let missing = dir.path().join("absent.sqlite");
     let out = Command::new(env!("CARGO_BIN_EXE_xmtp-appview"))
@@ -300,7 +327,12 @@ async fn a_litestream_restored_replica_serves_the_writers_answers() {
         .writer()
         .apply(Batch::of(vec![
             put("did:plc:replicaaaaaaaaaaaaaaaaaa5", "bafyreia5", INBOX_B),
-            verdict("did:plc:replicaaaaaaaaaaaaaaaaaa5", "bafyreia5", Status::Verified, None),
+            verdict(
+                "did:plc:replicaaaaaaaaaaaaaaaaaa5",
+                "bafyreia5",
+                Status::Verified,
+                None,
+            ),
         ]))
         .await
         .unwrap();

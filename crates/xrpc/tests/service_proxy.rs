@@ -51,7 +51,10 @@ async fn a_request_proxied_by_a_pds_gets_the_normal_answer() {
                 ("atproto-proxy", proxy.as_str()),
                 ("authorization", bearer.as_str()),
                 ("accept-encoding", "identity"),
-                ("atproto-accept-labelers", "did:plc:ar7c4by46qjdydhdevvrndac;redact"),
+                (
+                    "atproto-accept-labelers",
+                    "did:plc:ar7c4by46qjdydhdevvrndac;redact",
+                ),
             ],
         )
         .await
@@ -77,4 +80,3 @@ async fn a_request_proxied_by_a_pds_gets_the_normal_answer() {
     assert_eq!(garbage.status, 200);
     assert_eq!(garbage.json(), direct.json());
 }
-

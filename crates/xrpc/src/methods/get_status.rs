@@ -78,7 +78,10 @@ pub(crate) async fn get_status(
     let fh = state.reader.firehose_state().await?;
     let counts = state.reader.counts().await?;
     let replica = if state.read_only {
-        Some(replica_output(state.reader.replica_status().await?, now_ms()))
+        Some(replica_output(
+            state.reader.replica_status().await?,
+            now_ms(),
+        ))
     } else {
         None
     };
@@ -117,7 +120,10 @@ mod tests {
         );
         assert_eq!(out.newest_change_age_seconds, Some(61));
         assert_eq!(out.file_age_seconds, Some(52));
-        assert_eq!(out.newest_change_at.as_deref(), Some("1970-01-01T00:00:01.000Z"));
+        assert_eq!(
+            out.newest_change_at.as_deref(),
+            Some("1970-01-01T00:00:01.000Z")
+        );
         // A clock behind the file's (a copy from a host ahead of ours) reads as fresh.
         assert_eq!(age_seconds(0, 5_000), 0);
         let empty = replica_output(store::ReplicaStatus::default(), 1);
