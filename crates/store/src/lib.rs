@@ -36,7 +36,7 @@ pub use backfill::{BackfillChange, BackfillCounts, BackfillSource, BackfillState
 pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};
-pub use reader::{Reader, ReaderOptions};
+pub use reader::{Reader, ReaderOptions, ReplicaStatus};
 pub use reason::MAX_REASON_BYTES;
 pub use resync::{ResyncChange, ResyncItem};
 pub use store::{Store, StoreOptions};

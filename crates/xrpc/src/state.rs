@@ -35,6 +35,8 @@ pub struct AppState {
     pub version: Arc<str>,
     /// The AppView's own did:web, served at `/.well-known/did.json`.
     pub service_did: Option<Arc<str>>,
+    /// Serving a read-only replica: `getStatus` then says how stale the copy is.
+    pub read_only: bool,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             live: Arc::new(NoLiveStatus),
             version: version.into(),
             service_did: None,
+            read_only: false,
         }
     }
 
@@ -61,12 +64,21 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Marks the state as a read-only replica's (`serve --read-only`).
+    pub fn with_read_only(mut self) -> AppState {
+        self.read_only = true;
+        self
+    }
+}
+
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("reader", &self.reader)
             .field("version", &self.version)
             .field("service_did", &self.service_did)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }

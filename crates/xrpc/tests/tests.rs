@@ -10,4 +10,5 @@ mod guards;
 mod lexicons;
 mod methods;
 mod params_prop;
+mod service_proxy;
 mod syntax_fixtures;

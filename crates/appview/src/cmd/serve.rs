@@ -26,6 +26,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let mut state =
         xrpc::AppState::new(reader, server::VERSION).with_live(Arc::new(xrpc::NoLiveStatus));
+    if args.read_only {
+        state = state.with_read_only();
+    }
     if let Some(did) = service_did {
         state = state.with_service_did(did);
     }

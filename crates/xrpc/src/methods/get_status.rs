@@ -21,12 +21,52 @@ pub(crate) struct FirehoseOutput {
     commits_rejected: u64,
 }
 
+/// The replica part of `getStatus` (`serve --read-only` only): how stale the copy is.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReplicaOutput {
+    read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_change_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    newest_change_age_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_modified_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_age_seconds: Option<u64>,
+}
+
 /// The output of `getStatus`.
 #[derive(Serialize)]
 pub(crate) struct StatusOutput {
     firehose: FirehoseOutput,
     counts: Counts,
     version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<ReplicaOutput>,
+}
+
+/// Whole seconds from `then_ms` to `now_ms`, never negative (lexicon data has no floats).
+fn age_seconds(now_ms: i64, then_ms: i64) -> u64 {
+    u64::try_from(now_ms.saturating_sub(then_ms).max(0) / 1000).unwrap_or(0)
+}
+
+/// The replica block, from the index's freshness at `now_ms`.
+fn replica_output(r: store::ReplicaStatus, now_ms: i64) -> ReplicaOutput {
+    ReplicaOutput {
+        read_only: true,
+        newest_change_at: r.newest_change_ms.map(store::format_unix_millis),
+        newest_change_age_seconds: r.newest_change_ms.map(|t| age_seconds(now_ms, t)),
+        file_modified_at: r.file_modified_ms.map(store::format_unix_millis),
+        file_age_seconds: r.file_modified_ms.map(|t| age_seconds(now_ms, t)),
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// `getStatus`: takes no parameters (unknown ones are ignored, as XRPC allows).
@@ -37,6 +77,14 @@ pub(crate) async fn get_status(
     Params::parse(query.as_deref())?;
     let fh = state.reader.firehose_state().await?;
     let counts = state.reader.counts().await?;
+    let replica = if state.read_only {
+        Some(replica_output(
+            state.reader.replica_status().await?,
+            now_ms(),
+        ))
+    } else {
+        None
+    };
     Ok(Json(StatusOutput {
         firehose: FirehoseOutput {
             cursor: fh.cursor,
@@ -53,5 +101,33 @@ pub(crate) async fn get_status(
         },
         counts,
         version: state.version.to_string(),
+        replica,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replica_ages_are_whole_seconds_and_never_negative() {
+        let out = replica_output(
+            store::ReplicaStatus {
+                newest_change_ms: Some(1_000),
+                file_modified_ms: Some(10_500),
+            },
+            62_999,
+        );
+        assert_eq!(out.newest_change_age_seconds, Some(61));
+        assert_eq!(out.file_age_seconds, Some(52));
+        assert_eq!(
+            out.newest_change_at.as_deref(),
+            Some("1970-01-01T00:00:01.000Z")
+        );
+        // A clock behind the file's (a copy from a host ahead of ours) reads as fresh.
+        assert_eq!(age_seconds(0, 5_000), 0);
+        let empty = replica_output(store::ReplicaStatus::default(), 1);
+        assert_eq!(empty.newest_change_at, None);
+        assert_eq!(empty.file_age_seconds, None);
+    }
 }
