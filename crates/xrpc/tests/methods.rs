@@ -224,7 +224,7 @@ async fn get_status_reports_firehose_counts_and_version() {
         serde_json::json!({
             "firehose": {
                 "cursor": 1234, "connected": true, "lagSeconds": 2,
-                "frames": 10, "commitsVerified": 5, "commitsRejected": 1
+                "frames": 10, "commitsVerified": 5, "commitsRejected": 1, "resyncPending": 0
             },
             "counts": {"verified": 2, "pending": 1, "invalid": 1},
             "version": "1.2.3-test"

@@ -19,6 +19,7 @@ pub(crate) struct FirehoseOutput {
     frames: u64,
     commits_verified: u64,
     commits_rejected: u64,
+    resync_pending: u64,
 }
 
 /// The replica part of `getStatus` (`serve --read-only` only): how stale the copy is.
@@ -77,6 +78,7 @@ pub(crate) async fn get_status(
     Params::parse(query.as_deref())?;
     let fh = state.reader.firehose_state().await?;
     let counts = state.reader.counts().await?;
+    let resync_pending = state.reader.resync_pending().await?;
     let replica = if state.read_only {
         Some(replica_output(
             state.reader.replica_status().await?,
@@ -98,6 +100,7 @@ pub(crate) async fn get_status(
             frames: fh.frames,
             commits_verified: fh.commits_verified,
             commits_rejected: fh.commits_rejected,
+            resync_pending,
         },
         counts,
         version: state.version.to_string(),
