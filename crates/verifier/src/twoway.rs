@@ -193,10 +193,8 @@ async fn resolve_actor(resolver: &Resolver, mut report: Report) -> Result<(Did, 
 
 /// What the two-way check talks to.
 pub struct Sources<'a> {
-    /// Resolves the actor (handle both ways) and the DID's signing key and PDS.
+    /// Resolves the actor (its handle both ways), and the DID's signing key and PDS.
     pub resolver: &'a Resolver,
-    /// The DID's signing key and PDS, for the proof check.
-    pub identity: &'a dyn sync::IdentitySource,
     /// `sync.getRecord` at the DID's PDS.
     pub fetcher: &'a dyn RecordFetcher,
     /// The XMTP identity API.
@@ -227,7 +225,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     };
 
     // The ATProto half: the record in the DID's signed repo.
-    let fetched = match fetch_inbox_changes(sources.identity, sources.fetcher, did.as_str()).await {
+    let fetched = match fetch_inbox_changes(sources.resolver, sources.fetcher, did.as_str()).await {
         Ok(f) => f,
         Err(ResyncError::Transient(why)) => {
             report.step("record", false, format!("getRecord: {why}"));

@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use verifier::twoway::{self, Outcome, Report, Sources};
 
-use crate::adapters::ResolverSource;
 use crate::cli::VerifyArgs;
 use crate::{config, server};
 
@@ -38,7 +37,6 @@ fn exit_code(report: &Report) -> u8 {
 pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
     let resolver = config::network_resolver(&args.network)?;
     let endpoint = config::xmtp_endpoint(&args.network)?;
-    let identity = ResolverSource(resolver.clone());
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(args.network.allow_private_network);
@@ -46,7 +44,6 @@ pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
         .with_context(|| format!("XMTP identity API client for {endpoint}"))?;
     let sources = Sources {
         resolver: &resolver,
-        identity: &identity,
         fetcher: &fetcher,
         api: &api,
         xmtp_endpoint: &endpoint,
