@@ -45,11 +45,6 @@ impl LiveStatus {
         (t > 0).then(|| ((now_ms() - t).max(0) as f64) / 1000.0)
     }
 
-    /// Unix ms of the last processed event's `time` (0 = none).
-    pub fn last_event_unix_ms(&self) -> i64 {
-        self.last_event_ms.load(Ordering::Relaxed)
-    }
-
     pub(crate) fn set_last_event_time(&self, rfc3339: &str) {
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) {
             self.last_event_ms
