@@ -17,12 +17,7 @@ pub struct LiveStatus {
     future_cursor: AtomicBool,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use store::now_millis as now_ms;
 
 impl LiveStatus {
     /// A fresh status (disconnected, nothing seen).
