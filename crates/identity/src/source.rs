@@ -102,10 +102,8 @@ impl IdentitySource for Resolver {
         did: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
         Box::pin(async move {
-            let did = parse_did(did)?;
-            self.invalidate(&did);
-            let handle = Resolver::verified_handle(self, &did).await?;
-            Ok(handle.map(|h| h.as_str().to_string()))
+            self.invalidate(&parse_did(did)?);
+            IdentitySource::verified_handle(self, did).await
         })
     }
 
@@ -114,8 +112,7 @@ impl IdentitySource for Resolver {
         did: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
         Box::pin(async move {
-            let did = Did::parse(did).map_err(|e| LookupError::NotFound(e.to_string()))?;
-            let handle = Resolver::verified_handle(self, &did).await?;
+            let handle = Resolver::verified_handle(self, &parse_did(did)?).await?;
             Ok(handle.map(|h| h.as_str().to_string()))
         })
     }

@@ -1,9 +1,8 @@
-//! `verify <handle-or-did>`: one-shot, no database. Resolves the actor (a handle must resolve
-//! to a DID whose document claims it back), fetches `org.xmtp.inbox/self` from the PDS with
-//! `sync.getRecord` and checks the proof like a firehose commit, reads the record leniently,
-//! fetches the inbox's identity log from the XMTP API and checks the signature over the DID
-//! against a current installation. Prints each step with its evidence and the verdict (or one
-//! JSON object with `--json`) on standard output; logs go to standard error.
+//! `verify <handle-or-did>`: one-shot, no database. Builds the clients and runs the two-way
+//! check of [`verifier::twoway`] (actor resolved both ways, proof-checked `getRecord`, lenient
+//! record, XMTP signature against a current installation). Prints each step with its evidence
+//! and the verdict (or one JSON object with `--json`) on standard output; logs go to
+//! standard error.
 //!
 //! Exit codes: 0 verified; 1 not verified (no record, malformed record, bad proof, signature
 //! mismatch, inbox not found, ...); 2 error: bad input (including an unknown or unverifiable
