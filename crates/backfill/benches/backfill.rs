@@ -17,10 +17,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
+use backfill::{BackfillConfig, BackfillDeps, Progress, run_backfill};
 use devnet::atmosphere::{HttpFaults, PdsConfig, RelayConfig};
 use devnet::world::{Devnet, DevnetConfig};
-use sync::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
+use sync::{IdentitySource, StaticAccount, StaticIdentity};
 use tokio_util::sync::CancellationToken;
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -28,71 +28,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
-}
-
-/// `identity::Resolver` for the backfill (what the binary's adapters do).
-struct Live(identity::Resolver);
-
-fn lookup(e: identity::IdentityError) -> LookupError {
-    if e.is_transient() {
-        LookupError::Transient(e.to_string())
-    } else {
-        LookupError::NotFound(e.to_string())
-    }
-}
-
-fn did(s: &str) -> Result<syntax::Did, LookupError> {
-    syntax::Did::parse(s).map_err(|e| LookupError::NotFound(e.to_string()))
-}
-
-impl IdentitySource for Live {
-    fn signing_key<'a>(
-        &'a self,
-        d: &'a str,
-        refresh: bool,
-    ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
-        Box::pin(async move {
-            let d = did(d)?;
-            if refresh {
-                self.0.refresh_did(&d).await.map_err(lookup)?;
-            }
-            self.0.signing_key(&d).await.map_err(lookup)
-        })
-    }
-
-    fn pds_endpoint<'a>(&'a self, d: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
-        Box::pin(async move { self.0.pds(&did(d)?).await.map_err(lookup) })
-    }
-
-    fn refresh_handle<'a>(
-        &'a self,
-        d: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        self.verified_handle(d)
-    }
-}
-
-impl HandleSource for Live {
-    fn verified_handle<'a>(
-        &'a self,
-        d: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        Box::pin(async move {
-            let h = self.0.verified_handle(&did(d)?).await.map_err(lookup)?;
-            Ok(h.map(|h| h.as_str().to_string()))
-        })
-    }
-}
-
-struct Handles(Arc<StaticIdentity>);
-
-impl HandleSource for Handles {
-    fn verified_handle<'a>(
-        &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        self.0.refresh_handle(did)
-    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -164,9 +99,9 @@ async fn main() {
     };
     let progress = Arc::new(Progress::new());
     let use_resolver = std::env::var("BENCH_IDENTITY").as_deref() == Ok("resolver");
-    let (ident, handles): (Arc<dyn IdentitySource>, Arc<dyn HandleSource>) = if use_resolver {
+    let ident: Arc<dyn IdentitySource> = if use_resolver {
         let info = devnet.info();
-        let r = Arc::new(Live(
+        Arc::new(
             identity::Resolver::new(identity::ResolverConfig {
                 plc_url: info.plc_url,
                 resolve_handle_service: Some(info.handle_resolver_url),
@@ -174,16 +109,15 @@ async fn main() {
                 ..identity::ResolverConfig::default()
             })
             .unwrap(),
-        ));
-        (r.clone(), r)
+        )
     } else {
-        (identity.clone(), Arc::new(Handles(identity.clone())))
+        identity.clone()
     };
     let deps = BackfillDeps {
         writer: store.writer(),
         reader: store.reader(),
-        identity: ident,
-        handles: Some(handles),
+        identity: ident.clone(),
+        handles: Some(ident),
         fetcher: None,
         progress: progress.clone(),
     };

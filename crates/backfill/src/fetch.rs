@@ -7,7 +7,7 @@ use std::sync::Arc;
 use store::{BackfillChange, BackfillState, Batch, Change};
 use sync::backoff::Backoff;
 use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
-use sync::{BoxFuture, IdentitySource, LookupError, RecordFetcher};
+use sync::{IdentitySource, RecordFetcher};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -15,15 +15,6 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BackfillConfig;
 use crate::metrics as m;
 use crate::progress::Progress;
-
-/// The verified handle of a DID (handle → DID and DID document → handle both hold).
-pub trait HandleSource: Send + Sync + 'static {
-    /// `Ok(None)`: no verified handle. `Err`: could not tell (keep what the index has).
-    fn verified_handle<'a>(
-        &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>>;
-}
 
 /// What fetching one DID gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +36,7 @@ pub struct FetchCtx {
     /// Signing keys and PDS endpoints.
     pub identity: Arc<dyn IdentitySource>,
     /// Verified handles (None: handles are not learned).
-    pub handles: Option<Arc<dyn HandleSource>>,
+    pub handles: Option<Arc<dyn IdentitySource>>,
     /// `sync.getRecord`.
     pub fetcher: Arc<dyn RecordFetcher>,
 }

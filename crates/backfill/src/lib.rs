@@ -26,7 +26,6 @@ pub mod run;
 
 pub use config::BackfillConfig;
 pub use error::BackfillError;
-pub use fetch::HandleSource;
 pub use http::{HostPool, PoliteFetcher};
 pub use progress::{BackfillReport, Progress};
 pub use run::{BackfillDeps, backfill_when_needed, run_backfill};

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BackfillConfig;
 use crate::discover::{Method, Paged, page_service};
 use crate::error::BackfillError;
-use crate::fetch::{FetchCtx, HandleSource, fetch_all};
+use crate::fetch::{FetchCtx, fetch_all};
 use crate::http::{HostPool, PoliteFetcher};
 use crate::progress::{BackfillReport, Progress};
 
@@ -28,7 +28,7 @@ pub struct BackfillDeps {
     /// Signing keys and PDS endpoints (the binary passes `identity::Resolver`).
     pub identity: Arc<dyn IdentitySource>,
     /// Verified handles, learned for every DID with a record (None: not learned).
-    pub handles: Option<Arc<dyn HandleSource>>,
+    pub handles: Option<Arc<dyn IdentitySource>>,
     /// `sync.getRecord`; None builds a [`PoliteFetcher`] from the config.
     pub fetcher: Option<Arc<dyn RecordFetcher>>,
     /// Live counters for a progress bar.

@@ -6,26 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backfill::{BackfillConfig, BackfillDeps, HandleSource, Progress, run_backfill};
+use backfill::{BackfillConfig, BackfillDeps, Progress, run_backfill};
 use devnet::atmosphere::HttpFaults;
 use devnet::world::{Devnet, DevnetConfig};
 use store::{BackfillState, Batch, Store};
 use sync::resync::{InboxOutcome, fetch_inbox_changes};
-use sync::{
-    BoxFuture, HttpRecordFetcher, IdentitySource, LookupError, StaticAccount, StaticIdentity,
-};
+use sync::{HttpRecordFetcher, StaticAccount, StaticIdentity};
 use tokio_util::sync::CancellationToken;
-
-struct Handles(Arc<StaticIdentity>);
-
-impl HandleSource for Handles {
-    fn verified_handle<'a>(
-        &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        self.0.refresh_handle(did)
-    }
-}
 
 struct World {
     devnet: Devnet,
@@ -95,7 +82,7 @@ impl World {
             writer: self.store.writer(),
             reader: self.store.reader(),
             identity: self.identity.clone(),
-            handles: Some(Arc::new(Handles(self.identity.clone()))),
+            handles: Some(self.identity.clone()),
             fetcher: None,
             progress,
         }

@@ -67,7 +67,8 @@ fn fake_cid(rng: &mut Rng) -> String {
 }
 
 fn rkey(rng: &mut Rng) -> String {
-    firehose::synth::tid(rng.next() >> 2)
+    let v = rng.next() >> 2;
+    syntax::Tid::from_parts(v >> 10, (v & 0x3ff) as u16).to_string()
 }
 
 fn cbor(v: serde_json::Value) -> Vec<u8> {

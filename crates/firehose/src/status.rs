@@ -17,12 +17,7 @@ pub struct LiveStatus {
     future_cursor: AtomicBool,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use store::now_millis as now_ms;
 
 impl LiveStatus {
     /// A fresh status (disconnected, nothing seen).
@@ -43,11 +38,6 @@ impl LiveStatus {
     pub fn lag_seconds(&self) -> Option<f64> {
         let t = self.last_event_ms.load(Ordering::Relaxed);
         (t > 0).then(|| ((now_ms() - t).max(0) as f64) / 1000.0)
-    }
-
-    /// Unix ms of the last processed event's `time` (0 = none).
-    pub fn last_event_unix_ms(&self) -> i64 {
-        self.last_event_ms.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_last_event_time(&self, rfc3339: &str) {

@@ -9,13 +9,9 @@ use repo::{Mst, Op, OpAction, PrivateKey, cid_for_cbor, write_car};
 
 use crate::frame::{Commit, RepoOp};
 
-const TID_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-
-/// Encodes a 63-bit value as a 13-character TID.
-pub fn tid(v: u64) -> String {
-    (0..13)
-        .map(|i| TID_ALPHABET[((v >> (60 - 5 * i)) & 31) as usize] as char)
-        .collect()
+/// The TID of `micros` with clock id 0.
+fn tid(micros: u64) -> String {
+    syntax::Tid::from_parts(micros, 0).to_string()
 }
 
 /// One write of a synthetic commit.
@@ -123,7 +119,7 @@ impl SynthRepo {
             .unwrap_or_default();
         let data = self.mst.root();
         self.clock += 1_000;
-        let rev = tid(self.clock << 10);
+        let rev = tid(self.clock);
         let mut signed = repo::Commit::new_unsigned(self.did.clone(), data, rev.clone());
         signed.sign(&self.key);
         let (commit_cid, commit_block) = signed.to_block_with_cid();
@@ -191,8 +187,8 @@ mod tests {
 
     #[test]
     fn tids_round_trip_through_the_syntax_crate_and_sort_by_time() {
-        let a = tid(1_700_000_000_000_000 << 10);
-        let b = tid((1_700_000_000_000_000 + 1) << 10);
+        let a = tid(1_700_000_000_000_000);
+        let b = tid(1_700_000_000_000_000 + 1);
         let pa = syntax::Tid::parse(&a).unwrap();
         assert_eq!(pa.to_u64(), 1_700_000_000_000_000 << 10);
         assert!(a < b);

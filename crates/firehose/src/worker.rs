@@ -94,12 +94,7 @@ fn fault(host: String, e: ResyncError) -> Fault {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use store::now_millis as now_ms;
 
 fn ms_from(at: Instant) -> i64 {
     now_ms() + at.saturating_duration_since(Instant::now()).as_millis() as i64

@@ -72,6 +72,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Cache<K, V> {
         self.lock().remove(k).map(|s| s.value)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().len()
     }

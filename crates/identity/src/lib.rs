@@ -15,6 +15,7 @@ mod error;
 mod handle;
 mod http;
 mod resolver;
+mod source;
 mod ssrf;
 
 pub use config::ResolverConfig;
@@ -22,6 +23,7 @@ pub use doc::DidDocument;
 pub use error::IdentityError;
 pub use handle::{parse_txt_did, parse_well_known_body};
 pub use resolver::Resolver;
+pub use source::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
 pub use ssrf::{check_url, is_public_ip};
 
 #[cfg(test)]

@@ -152,13 +152,6 @@ impl Resolver {
         self.fetch_and_cache(did).await
     }
 
-    /// Pins a document in the cache (tests, or documents obtained by other means).
-    pub fn insert_document(&self, doc: DidDocument) {
-        self.inner
-            .dids
-            .insert(doc.did.clone(), Ok(Arc::new(doc)), self.inner.config.ttl_ok);
-    }
-
     /// The current `#atproto` signing key.
     pub async fn signing_key(&self, did: &Did) -> Result<PublicKey, IdentityError> {
         self.resolve_did(did)
@@ -253,11 +246,6 @@ impl Resolver {
             Err(e) if e.is_transient() => Err(e),
             Err(_) => Ok(None),
         }
-    }
-
-    /// Number of cached DID entries (metrics).
-    pub fn cached_dids(&self) -> usize {
-        self.inner.dids.len()
     }
 }
 

@@ -40,7 +40,7 @@ pub use reader::{Reader, ReaderOptions, ReplicaStatus};
 pub use reason::MAX_REASON_BYTES;
 pub use resync::{ResyncChange, ResyncItem};
 pub use store::{Store, StoreOptions};
-pub use time::format_unix_millis;
+pub use time::{format_unix_millis, now_micros, now_millis, now_secs};
 pub use types::{
     Batch, Change, CheckItem, Counts, FirehoseState, LinkView, RecordInput, RecordView, RepoState,
     StatsDelta, Status,

@@ -1,14 +1,28 @@
-//! Unix time helpers: the store keeps times as unix milliseconds and renders them as
-//! atproto datetimes (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+//! Unix time helpers: the workspace's one wall clock ([`now_micros`], [`now_millis`],
+//! [`now_secs`]; 0 if the clock is before 1970). The store keeps times as unix milliseconds
+//! and renders them as atproto datetimes (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Now, in unix milliseconds.
-pub(crate) fn now_millis() -> i64 {
+fn since_epoch() -> std::time::Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+        .unwrap_or_default()
+}
+
+/// Now, in unix microseconds.
+pub fn now_micros() -> u64 {
+    u64::try_from(since_epoch().as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Now, in unix milliseconds.
+pub fn now_millis() -> i64 {
+    i64::try_from(since_epoch().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Now, in unix seconds.
+pub fn now_secs() -> i64 {
+    i64::try_from(since_epoch().as_secs()).unwrap_or(i64::MAX)
 }
 
 /// Renders unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC). Written by hand, without

@@ -17,13 +17,8 @@ pub fn check_rev(rev: &str, now_micros: u64) -> Result<(), Reject> {
     Ok(())
 }
 
-/// The wall clock in unix microseconds (0 if the clock is before 1970).
-pub fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+/// The wall clock in unix microseconds (the workspace's one clock, in `store`).
+pub use store::now_micros;
 
 #[cfg(test)]
 mod tests {

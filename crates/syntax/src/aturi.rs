@@ -43,11 +43,6 @@ impl AtUri {
         Ok(AtUri(s.to_owned()))
     }
 
-    /// Builds `at://<did>/<collection>/<rkey>` from parts that are already valid.
-    pub fn from_parts(did: &crate::Did, collection: &Nsid, rkey: &RecordKey) -> Self {
-        AtUri(format!("at://{did}/{collection}/{rkey}"))
-    }
-
     /// The authority (DID or handle) part.
     pub fn authority(&self) -> &str {
         self.0[5..].split('/').next().unwrap_or_default()

@@ -11,17 +11,10 @@
 use devnet::xmtp::{StandInConfig, XmtpStandIn};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use store::{Batch, Change, RecordInput, Store};
+use store::{Batch, Change, RecordInput, Store, now_secs as unix_now};
 use verifier::{Verifier, VerifierConfig};
 use xmtp::ratelimit::RateLimit;
 use xmtp::{ClientConfig, GrpcIdentityApi};
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 async fn drain(v: &mut Verifier, now: i64) -> (usize, usize) {
     let (mut links, mut verified) = (0, 0);

@@ -18,6 +18,7 @@ mod config;
 mod inbox;
 mod oneshot;
 mod pool;
+pub mod twoway;
 mod verdict;
 
 #[cfg(test)]

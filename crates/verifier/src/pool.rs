@@ -10,18 +10,12 @@ use crate::verdict::{Reason, Verdict, evaluate};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use store::{Batch, Change, CheckItem, Reader, Status, Writer};
 use xmtp::CachedInbox;
 use xmtp::api::{ApiError, IdentityApi, InboxLog};
 
-/// Unix seconds now.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use store::now_secs as unix_now;
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

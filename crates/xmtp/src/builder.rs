@@ -166,11 +166,6 @@ pub fn create_inbox_scw(
     }
 }
 
-/// The inbox id libxmtp derives for `wallet` and `nonce`.
-pub fn wallet_inbox_id(wallet: &Wallet, nonce: u64) -> String {
-    inbox_id_raw(&wallet.address(), nonce)
-}
-
 fn text_of(inbox_id: &str, ts: u64, actions: Vec<DecodedAction>) -> String {
     signature_text(&DecodedUpdate {
         inbox_id: inbox_id.to_string(),

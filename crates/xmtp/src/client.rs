@@ -87,11 +87,6 @@ impl ClientConfig {
             rate_limit: RateLimit::XMTP_READS,
         }
     }
-
-    /// Defaults for `env`.
-    pub fn for_env(env: XmtpEnv) -> Self {
-        Self::new(env.endpoint())
-    }
 }
 
 /// The tonic `IdentityApi` client. Cheap to clone (one shared HTTP/2 channel).

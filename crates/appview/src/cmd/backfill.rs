@@ -12,35 +12,12 @@ use std::time::Duration;
 
 pub use ::backfill as engine;
 use anyhow::Context;
-use backfill::{BackfillConfig, BackfillDeps, BackfillReport, HandleSource, Progress};
+use backfill::{BackfillConfig, BackfillDeps, BackfillReport, Progress};
 use identity::Resolver;
-use sync::{BoxFuture, LookupError};
-use syntax::Did;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::ResolverSource;
 use crate::cli::{BackfillArgs, DiscoveryArgs, NetworkArgs};
 use crate::{config, server, shutdown};
-
-/// `identity::Resolver` as the backfill's [`HandleSource`] (handle verified both ways).
-#[derive(Clone)]
-pub struct ResolverHandles(pub Resolver);
-
-impl HandleSource for ResolverHandles {
-    fn verified_handle<'a>(
-        &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        Box::pin(async move {
-            let did = Did::parse(did).map_err(|e| LookupError::NotFound(e.to_string()))?;
-            match self.0.verified_handle(&did).await {
-                Ok(h) => Ok(h.map(|h| h.as_str().to_string())),
-                Err(e) if e.is_transient() => Err(LookupError::Transient(e.to_string())),
-                Err(e) => Err(LookupError::NotFound(e.to_string())),
-            }
-        })
-    }
-}
 
 /// The backfill settings for `discovery` services (validated URLs).
 pub fn backfill_config(
@@ -72,8 +49,8 @@ pub fn backfill_deps(
     BackfillDeps {
         writer: store.writer(),
         reader: store.reader(),
-        identity: Arc::new(ResolverSource(resolver.clone())),
-        handles: Some(Arc::new(ResolverHandles(resolver))),
+        identity: Arc::new(resolver.clone()),
+        handles: Some(Arc::new(resolver)),
         fetcher: None,
         progress,
     }

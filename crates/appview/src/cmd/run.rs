@@ -13,7 +13,6 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::{FirehoseLive, ResolverSource};
 use crate::cli::RunArgs;
 use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
@@ -158,7 +157,7 @@ pub async fn start_with(
     let deps = firehose::FirehoseDeps {
         writer: store.writer(),
         reader: store.reader(),
-        identity: Arc::new(ResolverSource(resolver)),
+        identity: Arc::new(resolver),
         fetcher: Arc::new(fetcher),
     };
     let (status, stop) = (live.clone(), shutdown.clone());
@@ -218,4 +217,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     running.wait(shutdown).await?;
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The firehose's live status as the XRPC server's `getStatus` source.
+struct FirehoseLive(Arc<firehose::LiveStatus>);
+
+impl xrpc::LiveStatus for FirehoseLive {
+    fn connected(&self) -> bool {
+        self.0.is_connected()
+    }
+
+    fn lag_seconds(&self) -> Option<f64> {
+        self.0.lag_seconds()
+    }
 }

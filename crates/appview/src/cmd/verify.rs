@@ -1,9 +1,8 @@
-//! `verify <handle-or-did>`: one-shot, no database. Resolves the actor (a handle must resolve
-//! to a DID whose document claims it back), fetches `org.xmtp.inbox/self` from the PDS with
-//! `sync.getRecord` and checks the proof like a firehose commit, reads the record leniently,
-//! fetches the inbox's identity log from the XMTP API and checks the signature over the DID
-//! against a current installation. Prints each step with its evidence and the verdict (or one
-//! JSON object with `--json`) on standard output; logs go to standard error.
+//! `verify <handle-or-did>`: one-shot, no database. Builds the clients and runs the two-way
+//! check of [`verifier::twoway`] (actor resolved both ways, proof-checked `getRecord`, lenient
+//! record, XMTP signature against a current installation). Prints each step with its evidence
+//! and the verdict (or one JSON object with `--json`) on standard output; logs go to
+//! standard error.
 //!
 //! Exit codes: 0 verified; 1 not verified (no record, malformed record, bad proof, signature
 //! mismatch, inbox not found, ...); 2 error: bad input (including an unknown or unverifiable
@@ -13,12 +12,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use identity::{IdentityError, Resolver};
-use serde::Serialize;
-use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
-use syntax::{Did, Handle};
+use verifier::twoway::{self, Outcome, Report, Sources};
 
-use crate::adapters::ResolverSource;
 use crate::cli::VerifyArgs;
 use crate::{config, server};
 
@@ -27,333 +22,32 @@ pub const EXIT_VERIFIED: u8 = 0;
 /// Exit code: the link does not verify (with a reason).
 pub const EXIT_NOT_VERIFIED: u8 = 1;
 
-/// The verdict class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Both halves hold.
-    Verified,
-    /// Evidence says the link does not hold.
-    NotVerified,
-    /// Bad input or a network failure: no verdict.
-    Error,
-}
-
-/// One step of the check.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    /// What was checked.
-    pub step: &'static str,
-    /// Whether it passed.
-    pub ok: bool,
-    /// The evidence, or why it failed.
-    pub detail: String,
-}
-
-/// The record as found in the repo.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RecordOut {
-    /// `at://<did>/org.xmtp.inbox/self`.
-    pub uri: String,
-    /// The record CID.
-    pub cid: String,
-    /// The inbox ID it names.
-    pub inbox_id: String,
-    /// The signature over the DID.
-    pub verification_signature: String,
-    /// `createdAt`.
-    pub created_at: String,
-}
-
-/// The signed commit that proved the record (or its absence).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CommitOut {
-    /// The commit rev.
-    pub rev: String,
-    /// The commit CID.
-    pub cid: String,
-    /// The MST root CID.
-    pub data_cid: String,
-}
-
-/// The whole report (`--json` prints it as one object).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    /// The actor as given.
-    pub input: String,
-    /// `verified`, `not_verified` or `error`.
-    pub outcome: Outcome,
-    /// Why not verified, or the error class (`unknown_handle`, `network`, ...).
-    pub reason: Option<String>,
-    /// The DID.
-    pub did: Option<String>,
-    /// The handle verified both ways, if any.
-    pub handle: Option<String>,
-    /// The PDS asked.
-    pub pds: Option<String>,
-    /// The proving commit.
-    pub commit: Option<CommitOut>,
-    /// The record.
-    pub record: Option<RecordOut>,
-    /// Hex of the installation key that verified the signature.
-    pub installation_key: Option<String>,
-    /// Every step, in order.
-    pub steps: Vec<Step>,
-}
-
-impl Report {
-    fn step(&mut self, step: &'static str, ok: bool, detail: impl Into<String>) {
-        self.steps.push(Step {
-            step,
-            ok,
-            detail: detail.into(),
-        });
-    }
-
-    fn finish(mut self, outcome: Outcome, reason: Option<&str>) -> Report {
-        self.outcome = outcome;
-        self.reason = reason.map(str::to_owned);
-        self
-    }
-
-    fn exit_code(&self) -> u8 {
-        match self.outcome {
-            Outcome::Verified => EXIT_VERIFIED,
-            Outcome::NotVerified => EXIT_NOT_VERIFIED,
-            Outcome::Error => crate::EXIT_ERROR,
-        }
+/// Exit code of a report.
+fn exit_code(report: &Report) -> u8 {
+    match report.outcome {
+        Outcome::Verified => EXIT_VERIFIED,
+        Outcome::NotVerified => EXIT_NOT_VERIFIED,
+        Outcome::Error => crate::EXIT_ERROR,
     }
 }
 
-fn identity_failure(e: &IdentityError) -> &'static str {
-    if e.is_transient() {
-        "network"
-    } else {
-        "unknown_did"
-    }
-}
-
-/// Resolves the actor to a DID (and its verified handle). `Err` is the finished report.
-async fn resolve_actor(resolver: &Resolver, mut report: Report) -> Result<(Did, Report), Report> {
-    let input = report.input.trim().to_string();
-    if input.starts_with("did:") {
-        let did = match Did::parse(&input) {
-            Ok(d) => d,
-            Err(e) => {
-                report.step("parse", false, format!("not a DID: {e}"));
-                return Err(report.finish(Outcome::Error, Some("bad_input")));
-            }
-        };
-        report.did = Some(did.as_str().to_string());
-        match resolver.verified_handle(&did).await {
-            Ok(handle) => {
-                report.handle = handle.as_ref().map(|h| h.as_str().to_string());
-                let detail = match &handle {
-                    Some(h) => format!("{did} (handle {h} verified both ways)"),
-                    None => format!("{did} (no handle verified both ways)"),
-                };
-                report.step("did", true, detail);
-                Ok((did, report))
-            }
-            Err(e) => {
-                report.step("did", false, format!("{did}: {e}"));
-                let why = identity_failure(&e);
-                Err(report.finish(Outcome::Error, Some(why)))
-            }
-        }
-    } else {
-        let handle = match Handle::parse(input.trim_start_matches('@')) {
-            Ok(h) => h,
-            Err(e) => {
-                report.step("parse", false, format!("neither a DID nor a handle: {e}"));
-                return Err(report.finish(Outcome::Error, Some("bad_input")));
-            }
-        };
-        let did = match resolver.resolve_handle(&handle).await {
-            Ok(d) => d,
-            Err(e) => {
-                report.step("handle", false, format!("{handle}: {e}"));
-                let why = if e.is_transient() {
-                    "network"
-                } else {
-                    "unknown_handle"
-                };
-                return Err(report.finish(Outcome::Error, Some(why)));
-            }
-        };
-        report.did = Some(did.as_str().to_string());
-        match resolver.verified_handle(&did).await {
-            Ok(Some(h)) if h == handle => {
-                report.handle = Some(h.as_str().to_string());
-                report.step("handle", true, format!("{handle} -> {did}, and back"));
-                Ok((did, report))
-            }
-            Ok(other) => {
-                report.step(
-                    "handle",
-                    false,
-                    format!(
-                        "{handle} -> {did}, but its DID document claims {}",
-                        other.map_or("no handle".to_string(), |h| h.as_str().to_string())
-                    ),
-                );
-                Err(report.finish(Outcome::Error, Some("unknown_handle")))
-            }
-            Err(e) => {
-                report.step("did", false, format!("{did}: {e}"));
-                let why = identity_failure(&e);
-                Err(report.finish(Outcome::Error, Some(why)))
-            }
-        }
-    }
-}
-
-/// Runs every step and returns the report (never fails: failures are in the report).
+/// Builds the clients from the arguments and runs the two-way check
+/// ([`verifier::twoway::check`]); failures are in the report.
 pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
     let resolver = config::network_resolver(&args.network)?;
     let endpoint = config::xmtp_endpoint(&args.network)?;
-    let report = Report {
-        input: args.actor.clone(),
-        outcome: Outcome::Error,
-        reason: None,
-        did: None,
-        handle: None,
-        pds: None,
-        commit: None,
-        record: None,
-        installation_key: None,
-        steps: Vec::new(),
-    };
-    let (did, mut report) = match resolve_actor(&resolver, report).await {
-        Ok(x) => x,
-        Err(report) => return Ok(report),
-    };
-
-    // The ATProto half: the record in the DID's signed repo.
-    let identity = ResolverSource(resolver.clone());
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(args.network.allow_private_network);
-    let fetched = match fetch_inbox_changes(&identity, &fetcher, did.as_str()).await {
-        Ok(f) => f,
-        Err(ResyncError::Transient(why)) => {
-            report.step("record", false, format!("getRecord: {why}"));
-            return Ok(report.finish(Outcome::Error, Some("network")));
-        }
-        Err(ResyncError::Permanent(why)) => {
-            report.step(
-                "record",
-                false,
-                format!("the PDS's proof does not check out: {why}"),
-            );
-            return Ok(report.finish(Outcome::NotVerified, Some("bad_proof")));
-        }
-    };
-    report.pds = Some(fetched.pds.clone());
-    report.step("pds", true, fetched.pds.clone());
-    if let Some(c) = fetched.commit() {
-        report.commit = Some(CommitOut {
-            rev: c.rev.clone(),
-            cid: c.commit_cid.clone(),
-            data_cid: c.data_cid.clone(),
-        });
-    }
-    let record = match fetched.outcome {
-        InboxOutcome::Present { commit, record } => {
-            report.step(
-                "record",
-                true,
-                format!(
-                    "at://{did}/org.xmtp.inbox/self cid {} in signed commit {} (rev {})",
-                    record.cid, commit.commit_cid, commit.rev
-                ),
-            );
-            report.record = Some(RecordOut {
-                uri: format!("at://{did}/org.xmtp.inbox/self"),
-                cid: record.cid.clone(),
-                inbox_id: record.inbox_id.clone(),
-                verification_signature: record.verification_signature.clone(),
-                created_at: record.created_at.clone(),
-            });
-            record
-        }
-        InboxOutcome::Absent { commit } => {
-            report.step(
-                "record",
-                false,
-                format!(
-                    "no org.xmtp.inbox/self: proven absent in signed commit {} (rev {})",
-                    commit.commit_cid, commit.rev
-                ),
-            );
-            return Ok(report.finish(Outcome::NotVerified, Some("no_record")));
-        }
-        InboxOutcome::Unproven => {
-            report.step(
-                "record",
-                false,
-                "the PDS says RecordNotFound (no proof offered)",
-            );
-            return Ok(report.finish(Outcome::NotVerified, Some("no_record")));
-        }
-    };
-    if let Some(why) = &record.malformed {
-        report.step("parse", false, format!("malformed record: {why}"));
-        return Ok(report.finish(Outcome::NotVerified, Some("malformed_record")));
-    }
-    report.step("parse", true, format!("inbox {}", record.inbox_id));
-
-    // The XMTP half: a current installation of the inbox signed the DID.
     let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(endpoint.clone()))
         .with_context(|| format!("XMTP identity API client for {endpoint}"))?;
-    match verifier::verify_link(
-        &api,
-        did.as_str(),
-        &record.inbox_id,
-        &record.verification_signature,
-    )
-    .await
-    {
-        Ok(v) if v.is_verified() => {
-            report.installation_key = v.installation_key.clone();
-            report.step(
-                "xmtp",
-                true,
-                format!(
-                    "installation {} of inbox {} signed {did}",
-                    v.installation_key.as_deref().unwrap_or("?"),
-                    record.inbox_id
-                ),
-            );
-            Ok(report.finish(Outcome::Verified, None))
-        }
-        // The XMTP side could not be evaluated (not evidence): no verdict.
-        Ok(v) if v.reason.as_ref().is_some_and(|r| !r.is_evidence()) => {
-            let code = v.reason.as_ref().map_or("not_verified", |r| r.code());
-            report.step("xmtp", false, format!("inbox {}: {code}", record.inbox_id));
-            Ok(report.finish(Outcome::Error, Some(code)))
-        }
-        Ok(v) => {
-            let code = v.reason.as_ref().map_or("not_verified", |r| r.code());
-            let detail = match &v.reason {
-                Some(verifier::Reason::InboxStateInvalid(why)) => format!("{code}: {why}"),
-                _ => code.to_string(),
-            };
-            report.step(
-                "xmtp",
-                false,
-                format!("inbox {}: {detail}", record.inbox_id),
-            );
-            Ok(report.finish(Outcome::NotVerified, Some(code)))
-        }
-        Err(e) => {
-            report.step("xmtp", false, format!("{endpoint}: {e}"));
-            Ok(report.finish(Outcome::Error, Some("network")))
-        }
-    }
+    let sources = Sources {
+        resolver: &resolver,
+        fetcher: &fetcher,
+        api: &api,
+        xmtp_endpoint: &endpoint,
+    };
+    Ok(twoway::check(&args.actor, &sources).await)
 }
 
 fn human(report: &Report) -> String {
@@ -393,5 +87,5 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .context("write the report")?;
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(ExitCode::from(exit_code(&report)))
 }

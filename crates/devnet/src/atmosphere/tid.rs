@@ -7,8 +7,6 @@ use std::sync::Mutex;
 use super::locks::lock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-
 /// Now as an ATProto datetime: RFC 3339, UTC, milliseconds (`createdAt`, frame `time`).
 pub(crate) fn datetime_now() -> String {
     chrono::Utc::now()
@@ -16,19 +14,10 @@ pub(crate) fn datetime_now() -> String {
         .to_string()
 }
 
-/// Encodes a 63-bit TID value as 13 characters.
-pub fn encode_tid(value: u64) -> String {
-    let value = value & (u64::MAX >> 1);
-    (0..13)
-        .rev()
-        .map(|i| ALPHABET[((value >> (i * 5)) & 0x1f) as usize] as char)
-        .collect()
-}
-
 /// Issues strictly increasing TIDs, even when the wall clock stalls or steps back.
 #[derive(Debug)]
 pub struct TidClock {
-    clock_id: u64,
+    clock_id: u16,
     last_micros: Mutex<u64>,
 }
 
@@ -36,7 +25,7 @@ impl TidClock {
     /// A clock with the given 10-bit clock id.
     pub fn new(clock_id: u16) -> Self {
         TidClock {
-            clock_id: u64::from(clock_id) & 0x3ff,
+            clock_id: clock_id & 0x3ff,
             last_micros: Mutex::new(0),
         }
     }
@@ -50,7 +39,7 @@ impl TidClock {
         let mut last = lock(&self.last_micros);
         let micros = now.max(*last + 1);
         *last = micros;
-        encode_tid((micros << 10) | self.clock_id)
+        syntax::Tid::from_parts(micros, self.clock_id).to_string()
     }
 }
 
@@ -70,10 +59,5 @@ mod tests {
             assert!(tid > previous, "{tid} after {previous}");
             previous = tid;
         }
-    }
-
-    #[test]
-    fn zero_encodes_as_all_twos() {
-        assert_eq!(encode_tid(0), "2222222222222");
     }
 }

@@ -117,16 +117,6 @@ impl XmtpStandIn {
         )
     }
 
-    /// A new inbox from given keys.
-    pub fn create_inbox_with(
-        &self,
-        wallet: xmtp::builder::Wallet,
-        nonce: u64,
-        installation: InstallationKey,
-    ) -> DevInbox {
-        self.shared.create_inbox(wallet, nonce, installation)
-    }
-
     /// A new inbox created by a smart-contract wallet on the simulated chain (chain id 1,
     /// random owner), with one installation. Its wallet signatures are `erc_6492`, checked
     /// through `VerifySmartContractWalletSignatures`. (The add/revoke controls sign with

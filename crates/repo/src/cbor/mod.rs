@@ -26,8 +26,3 @@ mod write;
 pub use json::{JsonError, json_to_cbor, to_json};
 pub use read::{CborError, Decoded, Limits, Map, Mode, Value, decode, decode_prefix};
 pub use write::{Encoder, encode, to_dagcbor};
-
-/// Decodes our own serde types from canonical DAG-CBOR via `serde_ipld_dagcbor`.
-pub fn from_dagcbor<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
-    serde_ipld_dagcbor::from_slice(bytes).map_err(|e| CborError::Serde(e.to_string()))
-}

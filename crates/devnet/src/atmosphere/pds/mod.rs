@@ -443,22 +443,6 @@ impl Pds {
         self.apply_writes(did, &[])
     }
 
-    /// Emits `#sync` with the account's current commit.
-    pub fn emit_sync(&self, did: &str) -> Result<i64, AtmosphereError> {
-        let account = self.account(did)?;
-        let account = lock(&account);
-        let (head, blocks) = account
-            .repo
-            .commit_only_car()
-            .ok_or_else(|| AtmosphereError::UnknownAccount(did.to_owned()))?;
-        Ok(self.shared.relay.publish(RelayEvent::Sync {
-            did: did.to_owned(),
-            rev: head.rev,
-            commit: head.cid,
-            blocks,
-        }))
-    }
-
     /// Publishes a damaged `#commit` of `writes` (see [`Forgery`]) without changing the
     /// repo: a consumer must reject it, and the next genuine commit still chains from the
     /// last genuine one. Returns the event's seq.

@@ -262,11 +262,4 @@ impl Repository {
         );
         Some(write_car(&[head.cid], blocks))
     }
-
-    /// A CAR holding only the signed commit block (for `#sync`).
-    pub(crate) fn commit_only_car(&self) -> Option<(Head, Vec<u8>)> {
-        let head = self.head.clone()?;
-        let car = write_car(&[head.cid], [(&head.cid, head.block.as_slice())]);
-        Some((head, car))
-    }
 }
