@@ -105,9 +105,22 @@ fn push_opt_link(buf: &mut Vec<u8>, cid: Option<&Cid>) {
 #[inline]
 fn push_link(buf: &mut Vec<u8>, cid: &Cid) {
     let mh = cid.hash();
-    if cid.version() == cid::Version::V1 && cid.codec() < 0x80 && mh.code() == 0x12 && mh.size() == 32
+    if cid.version() == cid::Version::V1
+        && cid.codec() < 0x80
+        && mh.code() == 0x12
+        && mh.size() == 32
     {
-        buf.extend_from_slice(&[0xd8, 0x2a, 0x58, 37, 0x00, 0x01, cid.codec() as u8, 0x12, 0x20]);
+        buf.extend_from_slice(&[
+            0xd8,
+            0x2a,
+            0x58,
+            37,
+            0x00,
+            0x01,
+            cid.codec() as u8,
+            0x12,
+            0x20,
+        ]);
         buf.extend_from_slice(mh.digest());
     } else {
         let mut e = Encoder::new();
@@ -363,7 +376,7 @@ mod tests {
         let blessed = cid_for_cbor(b"\xa0");
         let big_codec = Cid::new_v1(0x300, *blessed.hash());
         let long_key = vec![b'a'; 300];
-        let entries = vec![
+        let entries = [
             (b"a/1".to_vec(), blessed, None),
             (b"a/2".to_vec(), raw, Some(v0)),
             (b"b".to_vec(), v0, Some(big_codec)),
@@ -378,7 +391,11 @@ mod tests {
         }
         for b in blocks() {
             let node = decode_generic(&cid_for_cbor(&b), &b).unwrap();
-            let e: Vec<_> = node.entries.into_iter().map(|e| (e.key, e.val, e.right)).collect();
+            let e: Vec<_> = node
+                .entries
+                .into_iter()
+                .map(|e| (e.key, e.val, e.right))
+                .collect();
             assert_eq!(encode_generic(node.left.as_ref(), &e), b);
         }
     }
@@ -425,7 +442,9 @@ mod tests {
                 match next() % 4 {
                     0 => b[i] = next() as u8,
                     1 => b[i] ^= 1 << (next() % 8),
-                    2 => b[i] = [0x00, 0x18, 0x40, 0x58, 0x61, 0xa4, 0xd8, 0xf6][next() as usize % 8],
+                    2 => {
+                        b[i] = [0x00, 0x18, 0x40, 0x58, 0x61, 0xa4, 0xd8, 0xf6][next() as usize % 8]
+                    }
                     _ => b[i] = b[i].wrapping_add(1),
                 }
             }
@@ -444,6 +463,9 @@ mod tests {
             assert_eq!(decode_node(&cid, &b), generic);
         }
         // Both kinds occur (mutating a key byte or a digest often keeps a valid node).
-        assert!(accepted > 1_000 && rejected > 1_000, "{accepted} {rejected}");
+        assert!(
+            accepted > 1_000 && rejected > 1_000,
+            "{accepted} {rejected}"
+        );
     }
 }
