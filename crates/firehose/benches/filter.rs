@@ -3,7 +3,7 @@
 //! canonical order) and each op's `path`, and stops: the least any filter must read.
 //!
 //! Frames: every `#commit` of the seven indigo relay scenario files in
-//! `../shared/vectors/peers/indigo/cmd/relay/testing/testdata/` (real signed commits,
+//! `testdata/peers/indigo/cmd/relay/testing/testdata/` (real signed commits,
 //! atproto-JSON encoded to canonical wire bytes), held in memory (cache-resident, like a
 //! frame just read from the network). Median of interleaved rounds. Also measured: a floor
 //! that reads the same fields as `peek` (still without UTF-8 validation), and `peek`'s
@@ -184,11 +184,11 @@ mod floor {
 fn frames() -> Vec<Vec<u8>> {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/peers/indigo/cmd/relay/testing/testdata"
+        "/../../testdata/peers/indigo/cmd/relay/testing/testdata"
     );
     let mut out = Vec::new();
     let mut names: Vec<_> = std::fs::read_dir(dir)
-        .expect("shared vectors missing")
+        .expect("testdata/ vectors missing")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();

@@ -286,7 +286,7 @@ where
                 reported_frames = gate.frames;
                 if let Some(b) = last_frame.take()
                     && let Ok(p) = peek(&b)
-                    && let Some(t) = p.time
+                    && let Some(Ok(t)) = p.time.map(|t| t.as_str())
                 {
                     status.set_last_event_time(t);
                 }

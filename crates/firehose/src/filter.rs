@@ -79,7 +79,25 @@ impl FrameKind {
     }
 }
 
-/// What [`peek`] found out about a frame.
+/// A text field as it is on the wire: its UTF-8 is checked only when it is used
+/// ([`Text::as_str`]), so [`peek`] does not pay for fields a routing decision never reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// The field as `&str`, or [`CborError::Utf8`] (what a full decode of the frame reports).
+    pub fn as_str(&self) -> Result<&'a str, CborError> {
+        std::str::from_utf8(self.0).map_err(|_| CborError::Utf8)
+    }
+
+    /// The raw bytes (not UTF-8 checked).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+/// What [`peek`] found out about a frame. Text fields are not UTF-8 checked yet (see
+/// [`Text`]); a frame that is forwarded is fully decoded, and checked, later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peek<'a> {
     /// Message type.
@@ -87,13 +105,13 @@ pub struct Peek<'a> {
     /// Stream sequence, when the type has one.
     pub seq: Option<i64>,
     /// `repo` (commit) or `did` (other types).
-    pub did: Option<&'a str>,
+    pub did: Option<Text<'a>>,
     /// `rev` (commit, sync).
-    pub rev: Option<&'a str>,
+    pub rev: Option<Text<'a>>,
     /// `since` (commit; `None` also when null).
-    pub since: Option<&'a str>,
+    pub since: Option<Text<'a>>,
     /// Informal broadcast `time`.
-    pub time: Option<&'a str>,
+    pub time: Option<Text<'a>>,
     /// Number of ops (commit).
     pub n_ops: u32,
     /// True when at least one op's path is in `org.xmtp.inbox`.
@@ -136,6 +154,32 @@ fn soft<'a, T>(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Reads a text string without checking its UTF-8 (structure and type errors as
+/// [`Reader::str`]).
+fn raw_str<'a>(r: &mut Reader<'a>) -> Result<Text<'a>, CborError> {
+    let start = r.clone();
+    match r.str() {
+        Ok(s) => Ok(Text(s.as_bytes())),
+        Err(CborError::Utf8) => {
+            // Head and length were fine (only the UTF-8 check failed): re-read raw.
+            *r = start;
+            let mut pos = 0;
+            let s = text_raw(r.rest(), &mut pos).ok_or(CborError::Utf8)?;
+            r.skip_raw(pos)?;
+            Ok(Text(s))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// [`raw_str`] or `null`.
+fn raw_opt_str<'a>(r: &mut Reader<'a>) -> Result<Option<Text<'a>>, CborError> {
+    if r.take_null() {
+        return Ok(None);
+    }
+    raw_str(r).map(Some)
 }
 
 /// Peeks at a frame: type, seq, DID, rev/since and whether any op is in
@@ -205,16 +249,14 @@ pub fn peek_general(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
                     }
                     "seq" => p.seq = soft(&mut r, &mut bad, "seq", |r| r.int())?,
                     "repo" if kind == FrameKind::Commit => {
-                        p.did = soft(&mut r, &mut bad, "repo", |r| r.str())?
+                        p.did = soft(&mut r, &mut bad, "repo", raw_str)?
                     }
                     "did" if kind != FrameKind::Commit => {
-                        p.did = soft(&mut r, &mut bad, "did", |r| r.str())?
+                        p.did = soft(&mut r, &mut bad, "did", raw_str)?
                     }
-                    "time" => p.time = soft(&mut r, &mut bad, "time", |r| r.str())?,
-                    "rev" => p.rev = soft(&mut r, &mut bad, "rev", |r| r.str())?,
-                    "since" => {
-                        p.since = soft(&mut r, &mut bad, "since", |r| r.opt_str())?.flatten()
-                    }
+                    "time" => p.time = soft(&mut r, &mut bad, "time", raw_str)?,
+                    "rev" => p.rev = soft(&mut r, &mut bad, "rev", raw_str)?,
+                    "since" => p.since = soft(&mut r, &mut bad, "since", raw_opt_str)?.flatten(),
                     _ => r.skip()?,
                 }
                 // Canonical order puts ops, rev, seq, repo, time, blobs, since before
@@ -312,10 +354,10 @@ fn text_raw<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     Some(s)
 }
 
-/// A text string at `*pos` as `&str` (`None` when it is not valid UTF-8).
+/// A text string at `*pos`, UTF-8 unchecked (see [`Text`]).
 #[inline(always)]
-fn text<'a>(b: &'a [u8], pos: &mut usize) -> Option<&'a str> {
-    std::str::from_utf8(text_raw(b, pos)?).ok()
+fn text<'a>(b: &'a [u8], pos: &mut usize) -> Option<Text<'a>> {
+    text_raw(b, pos).map(Text)
 }
 
 /// Steps over `null` or a CID link (tag 42 over a byte string starting with `0x00`).
@@ -445,7 +487,7 @@ mod tests {
     fn scenario(name: &str) -> serde_json::Value {
         let p = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/vectors/peers/indigo/cmd/relay/testing/testdata/"
+            "/../../testdata/peers/indigo/cmd/relay/testing/testdata/"
         );
         serde_json::from_slice(&std::fs::read(format!("{p}{name}")).unwrap()).unwrap()
     }
@@ -529,6 +571,23 @@ mod tests {
         // Every canonical #commit of the set (25 relay-scenario ones + 4 synthetic).
         assert_eq!(fast, 29, "the fast path must be taken on real commits");
         assert_eq!(inbox, 1);
+    }
+
+    /// Text fields are checked on use: a `rev` that is not UTF-8 takes the fast path, gives
+    /// the general walk's result, and fails only when read.
+    #[test]
+    fn text_fields_are_utf8_checked_on_use() {
+        let mut b = commit_frames().swap_remove(0);
+        let at = b.windows(4).position(|w| w == b"\x63rev").unwrap() + 4;
+        let (3, n) = head(&b, &mut at.clone()).unwrap() else {
+            panic!("rev is not text")
+        };
+        assert!(n > 1);
+        b[at + 2] = 0xff;
+        let p = fast_commit(&b).expect("fast path");
+        assert_eq!(Ok(p), peek_general(&b));
+        assert_eq!(p.rev.unwrap().as_str(), Err(CborError::Utf8));
+        assert!(p.did.unwrap().as_str().is_ok());
     }
 
     /// Mutated and truncated frames: `peek` (fast path first) returns exactly what the

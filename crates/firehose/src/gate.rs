@@ -202,6 +202,11 @@ impl Gate {
         let (Some(seq), Some(did)) = (p.seq, p.did) else {
             return self.skip(None, "malformed");
         };
+        // peek leaves text unchecked; a DID that is not UTF-8 is invalid CBOR, as before.
+        let did = match did.as_str() {
+            Ok(d) => d,
+            Err(e) => return Verdict::Fatal(e.into()),
+        };
         if let Some(last) = self.last_seq
             && seq <= last
         {

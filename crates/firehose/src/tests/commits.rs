@@ -35,7 +35,10 @@ async fn captured_commits_decode_pass_structure_checks_and_reject_without_key() 
         assert!(c.prev_data.is_none());
         let peeked = crate::peek(&bytes).unwrap();
         assert_eq!(peeked.n_ops as usize, c.ops.len());
-        assert_eq!(peeked.did, Some(c.repo.as_str()));
+        assert_eq!(
+            peeked.did.map(|d| d.as_str().unwrap()),
+            Some(c.repo.as_str())
+        );
         let parsed = parse_commit(&envelope(&c), u64::MAX / 2).unwrap();
         assert_eq!(parsed.signed().did, c.repo);
         let Verdict::Forward(item) = gate.on_message(Bytes::from(bytes)) else {

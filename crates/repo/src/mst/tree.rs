@@ -114,6 +114,15 @@ impl Child {
         }
     }
 
+    /// The CID of this subtree if known without hashing (a dirty node gives `None`).
+    fn cached_cid(&self) -> Option<Cid> {
+        match self {
+            Child::Empty => None,
+            Child::Stub(c) => Some(*c),
+            Child::Node(n) => n.cid,
+        }
+    }
+
     /// The CID of this subtree, hashing dirty nodes (children first) and caching results.
     pub fn cid(&mut self) -> Option<Cid> {
         match self {
@@ -137,14 +146,16 @@ impl Node {
 
     /// Canonical bytes of this node (hashes children as needed).
     pub fn encode(&mut self) -> Vec<u8> {
+        // Hash the subtrees first (caching their CIDs), then encode without allocating.
         let left = self.left.cid();
-        let rights: Vec<Option<Cid>> = self.entries.iter_mut().map(|e| e.right.cid()).collect();
+        for e in &mut self.entries {
+            e.right.cid();
+        }
         encode_node(
             left.as_ref(),
             self.entries
                 .iter()
-                .zip(rights)
-                .map(|(e, r)| (e.key.as_slice(), &e.val, r)),
+                .map(|e| (e.key.as_slice(), &e.val, e.right.cached_cid())),
         )
     }
 
