@@ -28,7 +28,7 @@ pub mod synth;
 pub mod worker;
 
 pub use config::FirehoseConfig;
-pub use filter::{FrameKind, INBOX_COLLECTION, Peek, peek};
+pub use filter::{FrameKind, INBOX_COLLECTION, Peek, Text, peek};
 pub use frame::{Frame, FrameError};
 pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, ingest_frames, run};
 pub use process::{Outcome, ProcessorConfig, Shared};
