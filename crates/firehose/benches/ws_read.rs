@@ -49,10 +49,10 @@ fn thread_cpu_ns() -> u64 {
 fn frames() -> Vec<(Vec<u8>, usize)> {
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/peers/indigo/cmd/relay/testing/testdata"
+        "/../../testdata/peers/indigo/cmd/relay/testing/testdata"
     );
     let mut names: Vec<_> = std::fs::read_dir(dir)
-        .expect("shared vectors missing")
+        .expect("testdata/ vectors missing")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
