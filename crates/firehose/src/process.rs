@@ -486,6 +486,25 @@ impl Processor {
         self.audit_revs.insert(did.to_owned(), rev.to_owned());
     }
 
+    /// The applied state of `did` when tracked; `Err(stale_rev)` when `rev` is not newer
+    /// than the last rev known for it (a replay or an out-of-order event).
+    async fn state_if_newer(
+        &mut self,
+        did: &str,
+        rev: &str,
+        tracked: bool,
+    ) -> Result<Option<MemRepo>, Outcome> {
+        let state = if tracked {
+            self.repo_state(did).await
+        } else {
+            None
+        };
+        match self.known_rev(did, &state) {
+            Some(known) if rev <= known.as_str() => Err(Outcome::Ignored("stale_rev")),
+            _ => Ok(state),
+        }
+    }
+
     /// The last rev known for `did`: its applied state when tracked, else the audit map.
     fn known_rev(&self, did: &str, state: &Option<MemRepo>) -> Option<String> {
         state
@@ -504,16 +523,10 @@ impl Processor {
             .iter()
             .any(|o| split_path(&o.path).is_some_and(|(col, _)| col == sync::INBOX_COLLECTION));
         let tracked = touches || self.is_tracked(did);
-        let state = if tracked {
-            self.repo_state(did).await
-        } else {
-            None
+        let state = match self.state_if_newer(did, &c.rev, tracked).await {
+            Ok(state) => state,
+            Err(stale) => return stale,
         };
-        if let Some(known) = self.known_rev(did, &state)
-            && c.rev.as_str() <= known.as_str()
-        {
-            return Outcome::Ignored("stale_rev");
-        }
         let env = envelope(&c);
         let parsed = match parse_commit(&env, now_micros()) {
             Ok(p) => p,
@@ -615,16 +628,10 @@ impl Processor {
         if !tracked && !self.cfg.verify_all {
             return Outcome::Ignored("untracked");
         }
-        let state = if tracked {
-            self.repo_state(did).await
-        } else {
-            None
+        let state = match self.state_if_newer(did, &e.rev, tracked).await {
+            Ok(state) => state,
+            Err(stale) => return stale,
         };
-        if let Some(known) = self.known_rev(did, &state)
-            && e.rev.as_str() <= known.as_str()
-        {
-            return Outcome::Ignored("stale_rev");
-        }
         let car = match parse_sync(did, &e.rev, &e.blocks, now_micros()) {
             Ok(p) => p,
             Err(r) => return self.reject(did, e.seq, &e.rev, tracked, r),

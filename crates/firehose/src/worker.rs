@@ -100,6 +100,18 @@ fn ms_from(at: Instant) -> i64 {
     now_ms() + at.saturating_duration_since(Instant::now()).as_millis() as i64
 }
 
+/// Writes a resync's outcome in one batch; a store failure is a transient fault.
+async fn write(ctx: &WorkerCtx, changes: Vec<Change>) -> Result<(), Fault> {
+    ctx.writer
+        .apply(Batch::of(changes))
+        .await
+        .map_err(|e| Fault {
+            host: "store".into(),
+            transient: true,
+            why: e.to_string(),
+        })
+}
+
 /// One resync: status and record from the PDS, written in one batch with the queue update.
 async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
     let pds = ctx
@@ -126,14 +138,7 @@ async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
                 did: did.to_owned(),
             }),
         ];
-        ctx.writer
-            .apply(Batch::of(changes))
-            .await
-            .map_err(|e| Fault {
-                host: "store".into(),
-                transient: true,
-                why: e.to_string(),
-            })?;
+        write(ctx, changes).await?;
         if let Ok(mut m) = ctx.shared.repos.lock() {
             m.remove(did);
         }
@@ -171,14 +176,7 @@ async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
             });
         }
     }
-    ctx.writer
-        .apply(Batch::of(changes))
-        .await
-        .map_err(|e| Fault {
-            host: "store".into(),
-            transient: true,
-            why: e.to_string(),
-        })?;
+    write(ctx, changes).await?;
     if let Some(c) = commit {
         remember_repo(
             &ctx.shared.repos,

@@ -15,7 +15,7 @@ use super::support::*;
 use crate::frame::{Commit, Frame};
 use crate::gate::Verdict;
 use crate::process::{Outcome, Processor, Shared};
-use crate::synth::{SynthRepo, Write, inbox_record};
+use crate::synth::SynthRepo;
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
     BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, RepoStatus,
@@ -109,13 +109,6 @@ impl RecordFetcher for Proofs {
     }
 }
 
-fn put_inbox() -> Write {
-    Write::Put(
-        "org.xmtp.inbox/self".into(),
-        inbox_record(INBOX_A, "AAECAwQFBgc=", "2026-07-04T12:00:00.000Z"),
-    )
-}
-
 fn world(dids: &[&str]) -> (Arc<FaultyIdentity>, Vec<SynthRepo>) {
     let inner = StaticIdentity::new();
     let mut repos = Vec::new();
@@ -183,7 +176,7 @@ async fn a_commit_whose_key_is_unavailable_survives_a_restart_and_lands_when_plc
     identity.down.store(true, Ordering::SeqCst);
     {
         let (mut gate, mut p, _h, _) = stages(&store, identity.clone(), false);
-        let c1 = repos[0].commit(1, &[put_inbox()]);
+        let c1 = repos[0].commit(1, &[put_inbox(INBOX_A)]);
         let out = feed(&mut gate, &mut p, c1).await;
         assert!(
             matches!(out, Outcome::Rejected(Reject::NoKey(_))),
@@ -231,7 +224,7 @@ async fn work_deferred_on_a_failing_host_is_retried_promptly_once_it_answers() {
     let (identity, mut repos) = world(&[ALICE]);
     identity.down.store(true, Ordering::SeqCst);
     let (mut gate, mut p, _h, _) = stages(&store, identity.clone(), false);
-    let c1 = repos[0].commit(1, &[put_inbox()]);
+    let c1 = repos[0].commit(1, &[put_inbox(INBOX_A)]);
     let _ = feed(&mut gate, &mut p, c1).await;
     store.writer().apply(p.take_batch().unwrap()).await.unwrap();
     let proofs = Arc::new(Proofs::default());
@@ -275,10 +268,10 @@ async fn a_stalled_did_host_delays_only_its_own_account() {
     );
     let start = Instant::now();
     for n in 0..5 {
-        let c = repos[0].commit(n + 1, &[put_inbox()]);
+        let c = repos[0].commit(n + 1, &[put_inbox(INBOX_A)]);
         let _ = feed(&mut gate, &mut p, c).await;
     }
-    let c = repos[1].commit(10, &[put_inbox()]);
+    let c = repos[1].commit(10, &[put_inbox(INBOX_A)]);
     assert_eq!(feed(&mut gate, &mut p, c).await, Outcome::Accepted);
     let took = start.elapsed();
     store.writer().apply(p.take_batch().unwrap()).await.unwrap();
@@ -307,7 +300,7 @@ async fn a_takedown_that_happened_before_the_did_was_tracked_is_applied() {
     let (mut gate, mut p, _h, _) = stages(&store, identity.clone(), false);
     // The relay delivers a (stale) commit of an account the PDS has already taken down;
     // the #account event went by while the DID was not tracked.
-    let c1 = repos[0].commit(1, &[put_inbox()]);
+    let c1 = repos[0].commit(1, &[put_inbox(INBOX_A)]);
     assert_eq!(feed(&mut gate, &mut p, c1).await, Outcome::Accepted);
     store.writer().apply(p.take_batch().unwrap()).await.unwrap();
     let proofs = Arc::new(Proofs::default());

@@ -8,21 +8,6 @@ use super::support::*;
 use crate::frame::Frame;
 use sync::record::parse_inbox_record;
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 fn real_frames() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for f in [

@@ -23,21 +23,6 @@ const INBOX_V: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 const INBOX_V2: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 const INBOX_ATTACKER: &str = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 
-fn put_inbox(id: &str) -> Write {
-    Write::Put(
-        "org.xmtp.inbox/self".into(),
-        inbox_record(id, "AAECAwQFBgc=", "2026-07-04T12:00:00.000Z"),
-    )
-}
-
-fn like(n: u32) -> Write {
-    let rec = repo::cbor::json_to_cbor(
-        &serde_json::json!({"$type": "app.bsky.feed.like", "createdAt": "2026-07-04T12:00:00Z"}),
-    )
-    .unwrap();
-    Write::Put(format!("app.bsky.feed.like/3laaaaaaaaa{n:02}"), rec)
-}
-
 /// The attacker's record (signed over the victim's DID by the attacker's installation: its
 /// XMTP half could well verify), and its CID.
 fn attacker_record() -> (Cid, Vec<u8>) {
@@ -200,21 +185,6 @@ async fn a_legacy_commit_is_applied_only_when_its_inbox_op_is_proven() {
     assert!(link_cid(&store).await.is_some());
 }
 
-/// xorshift64*: deterministic, dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One random envelope rewrite an attacking relay could make.
 fn rewrite(rng: &mut Rng, c: &mut Commit, genuine_cids: &[Cid]) {
     let (acid, ablock) = attacker_record();
@@ -285,7 +255,7 @@ async fn random_envelope_rewrites_never_make_the_index_hold_a_record_the_repo_di
                 0 => rewrite(&mut rng, &mut c, &genuine_cids),
                 1 if replay.len() > 2 => {
                     // Replay an older genuine commit under a new seq.
-                    let mut old = replay[rng.below(replay.len() as u64 - 1) as usize].clone();
+                    let mut old = replay[rng.below(replay.len() - 1)].clone();
                     old.seq = c.seq;
                     c = old;
                 }

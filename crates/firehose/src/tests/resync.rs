@@ -25,21 +25,6 @@ const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const INBOX_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const INBOX_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
-fn put_inbox(id: &str) -> Write {
-    Write::Put(
-        "org.xmtp.inbox/self".into(),
-        inbox_record(id, "AAECAwQFBgc=", "2026-07-04T12:00:00.000Z"),
-    )
-}
-
-fn like(n: u32) -> Write {
-    let rec = repo::cbor::json_to_cbor(
-        &serde_json::json!({"$type": "app.bsky.feed.like", "createdAt": "2026-07-04T12:00:00Z"}),
-    )
-    .unwrap();
-    Write::Put(format!("app.bsky.feed.like/3laaaaaaaaa{n:02}"), rec)
-}
-
 async fn feed(gate: &mut crate::gate::Gate, p: &mut Processor, c: crate::frame::Commit) -> Outcome {
     match gate.on_message(Bytes::from(Frame::Commit(c).encode())) {
         Verdict::Forward(item) => p.process(item).await,

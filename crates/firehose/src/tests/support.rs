@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::gate::{Gate, TrackedSet};
 use crate::process::{Processor, ProcessorConfig, Shared};
+use crate::synth::{Write, inbox_record};
 use sync::{IdentitySource, StaticAccount, StaticIdentity};
 
 /// `<workspace>/testdata/<rel>`; panics loudly when missing.
@@ -146,4 +147,38 @@ pub fn put_link(did: &str) -> store::Change {
             malformed: None,
         },
     }
+}
+
+/// xorshift64*: deterministic, dependency-free.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next pseudo-random value.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// A value below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Writes `org.xmtp.inbox/self` naming `id`.
+pub fn put_inbox(id: &str) -> Write {
+    Write::Put(
+        "org.xmtp.inbox/self".into(),
+        inbox_record(id, "AAECAwQFBgc=", "2026-07-04T12:00:00.000Z"),
+    )
+}
+
+/// Writes a like record (`n` picks its rkey).
+pub fn like(n: u32) -> Write {
+    let rec = repo::cbor::json_to_cbor(
+        &serde_json::json!({"$type": "app.bsky.feed.like", "createdAt": "2026-07-04T12:00:00Z"}),
+    )
+    .unwrap();
+    Write::Put(format!("app.bsky.feed.like/3laaaaaaaaa{n:02}"), rec)
 }
