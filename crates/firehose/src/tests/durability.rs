@@ -249,7 +249,7 @@ async fn work_deferred_on_a_failing_host_is_retried_promptly_once_it_answers() {
     // Bounded by the host backoff cap (2 s here, 30 s by default), not by a per-job
     // schedule of minutes.
     let took = took.expect("never recovered");
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn a_stalled_did_host_delays_only_its_own_account() {
     p.shared().wake.notify_one();
     // Alice's link is in after one key timeout for the stalled DID, not its 3600 s stall;
     // the stalled DID's later commits wait for its resync without asking its host again.
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(store.reader().link_by_did(ALICE).await.unwrap().is_some());
     assert_eq!(store.reader().link_by_did(SLOW).await.unwrap(), None);
     assert!(
