@@ -256,8 +256,10 @@ impl Processor {
     }
 
     /// Queues a durable resync of `did` (written with this batch's cursor) and holds its
-    /// events until it lands.
-    fn desync(&mut self, did: &str, reason: &'static str, rev: &str, hold: bool) {
+    /// events until it lands. `rev` is the rev of the event not applied, so a resync that
+    /// lands older is repeated; pass it only when the event itself is to be believed (the
+    /// rev rule bounds it to 5 minutes ahead, and repeats back off).
+    fn desync(&mut self, did: &str, reason: &'static str, rev: Option<&str>, hold: bool) {
         if hold && let Ok(mut s) = self.shared.desynced.lock() {
             s.insert(did.to_owned());
         }
@@ -265,7 +267,7 @@ impl Processor {
         self.changes.push(Change::Resync(ResyncChange::Desync {
             did: did.to_owned(),
             reason: reason.to_owned(),
-            rev: Some(rev.to_owned()),
+            rev: rev.map(str::to_owned),
         }));
         self.queued_resyncs = true;
     }
@@ -419,14 +421,23 @@ impl Processor {
         Outcome::Accepted
     }
 
-    fn reject(&mut self, did: &str, seq: i64, rev: &str, tracked: bool, r: Reject) -> Outcome {
+    /// Counts and logs a rejection; a tracked repo is desynchronized. `signed_rev` is the
+    /// commit's rev when its signature verified (an unsigned rev raises nothing).
+    fn reject(
+        &mut self,
+        did: &str,
+        seq: i64,
+        signed_rev: Option<&str>,
+        tracked: bool,
+        r: Reject,
+    ) -> Outcome {
         self.stats.commits_rejected += 1;
         metrics::counter!(m::COMMITS_REJECTED, "reason" => r.label()).increment(1);
         tracing::warn!(did, seq, reason = r.label(), error = %r, "commit rejected");
         if tracked {
             // An unusable commit of a tracked repo (or one we could not check for lack of
             // a key): its record state is now uncertain, so refetch it with a proof.
-            self.desync(did, r.label(), rev, true);
+            self.desync(did, r.label(), signed_rev, true);
         }
         Outcome::Rejected(r)
     }
@@ -530,21 +541,21 @@ impl Processor {
         let env = envelope(&c);
         let parsed = match parse_commit(&env, now_micros()) {
             Ok(p) => p,
-            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
+            Err(r) => return self.reject(did, c.seq, None, tracked, r),
         };
         if tracked && self.shared.is_desynced(did) {
             // Sync spec: a desynchronized repo's events wait for the resync; the queue
             // remembers the newest rev seen so the resync is repeated if it lands older.
-            self.desync(did, "desynchronized", &c.rev, true);
+            self.desync(did, "desynchronized", Some(&c.rev), true);
             return Outcome::Deferred("desynchronized");
         }
         let verified = match self.verify_signature(did, parsed.car).await {
             Ok(v) => v,
-            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
+            Err(r) => return self.reject(did, c.seq, None, tracked, r),
         };
         let admitted = match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
             Ok(a) => a,
-            Err(r) => return self.reject(did, c.seq, &c.rev, tracked, r),
+            Err(r) => return self.reject(did, c.seq, Some(&c.rev), tracked, r),
         };
         self.verified(did, &c.rev);
         if !tracked {
@@ -560,7 +571,7 @@ impl Processor {
                 Continuity::Stale => return Outcome::Ignored("stale_rev"),
                 Continuity::Broken(why) => {
                     tracing::info!(did, seq = c.seq, why, "repo chain broken; resync");
-                    self.desync(did, why, &c.rev, true);
+                    self.desync(did, why, Some(&c.rev), true);
                     return Outcome::Deferred(why);
                 }
             }
@@ -604,7 +615,7 @@ impl Processor {
             // First sight of this repo: confirm its account status and current record with
             // the PDS (a replayed old commit, or a takedown before we tracked it, is then
             // corrected). The commit itself is proven, so it is applied meanwhile.
-            self.desync(did, "new_repo", &c.rev, false);
+            self.desync(did, "new_repo", Some(&c.rev), false);
         }
         self.track(did);
         let mem = MemRepo {
@@ -634,11 +645,11 @@ impl Processor {
         };
         let car = match parse_sync(did, &e.rev, &e.blocks, now_micros()) {
             Ok(p) => p,
-            Err(r) => return self.reject(did, e.seq, &e.rev, tracked, r),
+            Err(r) => return self.reject(did, e.seq, None, tracked, r),
         };
         let verified = match self.verify_signature(did, car).await {
             Ok(v) => v,
-            Err(r) => return self.reject(did, e.seq, &e.rev, tracked, r),
+            Err(r) => return self.reject(did, e.seq, None, tracked, r),
         };
         self.verified(did, &e.rev);
         if !tracked {
@@ -661,7 +672,7 @@ impl Processor {
             Outcome::Accepted
         } else {
             tracing::info!(did, seq = e.seq, "#sync with new repo state; resync");
-            self.desync(did, "sync_event", &e.rev, true);
+            self.desync(did, "sync_event", Some(&e.rev), true);
             Outcome::Deferred("sync_event")
         }
     }

@@ -112,8 +112,14 @@ async fn write(ctx: &WorkerCtx, changes: Vec<Change>) -> Result<(), Fault> {
         })
 }
 
+/// When to repeat a resync that landed older than an event seen meanwhile: 2 s, doubling
+/// with each repeat up to 5 minutes (a relay inflating revs cannot make it hammer a PDS).
+fn repeat_delay_ms(attempts: u32) -> i64 {
+    (2_000i64 << attempts.min(8)).min(300_000)
+}
+
 /// One resync: status and record from the PDS, written in one batch with the queue update.
-async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
+async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> {
     let pds = ctx
         .identity
         .pds_endpoint(did)
@@ -165,7 +171,7 @@ async fn resync(ctx: &WorkerCtx, did: &str) -> Result<(), Fault> {
         Some(c) => changes.push(Change::Resync(ResyncChange::Landed {
             did: did.to_owned(),
             rev: c.rev.clone(),
-            retry_at: now_ms() + 2_000,
+            retry_at: now_ms() + repeat_delay_ms(attempts),
         })),
         None => {
             // RecordNotFound without a proof: not evidence. Try again later.
@@ -234,7 +240,7 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
             };
             let mut postponed = Vec::new();
             let now = Instant::now();
-            for ResyncItem { did, .. } in due {
+            for ResyncItem { did, attempts, .. } in due {
                 if tasks.len() >= concurrency {
                     break;
                 }
@@ -256,7 +262,7 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
                 inflight.insert(did.clone());
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    let r = resync(&ctx, &did).await;
+                    let r = resync(&ctx, &did, attempts).await;
                     (did, r)
                 });
             }
@@ -415,4 +421,18 @@ pub(crate) async fn run_identity(
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repeat_delay_ms;
+
+    #[test]
+    fn repeats_of_a_resync_back_off_to_five_minutes() {
+        assert_eq!(repeat_delay_ms(0), 2_000);
+        assert_eq!(repeat_delay_ms(1), 4_000);
+        assert_eq!(repeat_delay_ms(7), 256_000);
+        assert_eq!(repeat_delay_ms(8), 300_000);
+        assert_eq!(repeat_delay_ms(u32::MAX), 300_000);
+    }
 }

@@ -109,7 +109,7 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
                 None => {}
                 Some(Some(seen)) if seen.as_str() > rev.as_str() => {
                     conn.prepare_cached(
-                        "UPDATE resync_queue SET reason = 'newer_event', attempts = 0,
+                        "UPDATE resync_queue SET reason = 'newer_event', attempts = attempts + 1,
                             next_attempt = ?2, updated_at = ?3 WHERE did = ?1",
                     )?
                     .execute(params![did, retry_at, now_ms])?;
