@@ -20,3 +20,20 @@ CREATE INDEX resync_queue_due ON resync_queue (next_attempt, did);
 
 -- Handles are re-verified every --reverify-after, oldest first.
 CREATE INDEX handles_by_age ON handles (updated_at);
+
+-- The queue's length, kept by triggers so getStatus never scans the queue.
+CREATE TABLE resync_count (
+    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    n  INTEGER NOT NULL
+);
+INSERT INTO resync_count (id, n) VALUES (1, 0);
+
+CREATE TRIGGER resync_count_insert AFTER INSERT ON resync_queue
+BEGIN
+    UPDATE resync_count SET n = n + 1 WHERE id = 1;
+END;
+
+CREATE TRIGGER resync_count_delete AFTER DELETE ON resync_queue
+BEGIN
+    UPDATE resync_count SET n = n - 1 WHERE id = 1;
+END;

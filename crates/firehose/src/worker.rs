@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use store::now_millis as now_ms;
 use store::{Batch, Change, ResyncChange, ResyncItem};
 use sync::hosts::{Admission, Hosts, identity_host, url_host};
 use sync::{IdentitySource, InboxOutcome, LookupError, RecordFetcher, ResyncError};
@@ -93,8 +94,6 @@ fn fault(host: String, e: ResyncError) -> Fault {
         why: e.to_string(),
     }
 }
-
-use store::now_millis as now_ms;
 
 fn ms_from(at: Instant) -> i64 {
     now_ms() + at.saturating_duration_since(Instant::now()).as_millis() as i64
@@ -252,10 +251,9 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
                     .cloned()
                     .unwrap_or_else(|| identity_host(&did));
                 if let Admission::WaitUntil(at) = hosts.admit(&host, now) {
-                    postponed.push(Change::Resync(ResyncChange::Failed {
+                    postponed.push(Change::Resync(ResyncChange::Postpone {
                         did,
-                        error: format!("waiting for {host}"),
-                        next_attempt: ms_from(at),
+                        until: ms_from(at),
                     }));
                     continue;
                 }

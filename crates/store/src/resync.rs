@@ -31,6 +31,13 @@ pub enum ResyncChange {
         /// Unix ms.
         next_attempt: i64,
     },
+    /// Not tried now (its host is failing): due again at `until` (unix ms). Not an attempt.
+    Postpone {
+        /// The repo's DID.
+        did: String,
+        /// Unix ms.
+        until: i64,
+    },
     /// A resync proven at `rev` landed (its record changes are in the same batch). The row
     /// goes unless an event newer than `rev` was seen meanwhile; then it is due again at
     /// `retry_at` (unix ms).
@@ -99,6 +106,12 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
                     next_attempt = ?3, updated_at = ?4 WHERE did = ?1",
             )?
             .execute(params![did, short(error), next_attempt, now_ms])?;
+        }
+        ResyncChange::Postpone { did, until } => {
+            conn.prepare_cached(
+                "UPDATE resync_queue SET next_attempt = ?2, updated_at = ?3 WHERE did = ?1",
+            )?
+            .execute(params![did, until, now_ms])?;
         }
         ResyncChange::Landed { did, rev, retry_at } => {
             let seen: Option<Option<String>> = conn
@@ -169,8 +182,9 @@ impl Reader {
     /// How many resyncs are queued.
     pub async fn resync_pending(&self) -> Result<u64, StoreError> {
         self.run(|c| {
+            // Kept by triggers (migration 0005), so getStatus never scans the queue.
             let n: i64 = c
-                .prepare_cached("SELECT count(*) FROM resync_queue")?
+                .prepare_cached("SELECT n FROM resync_count WHERE id = 1")?
                 .query_row([], |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })

@@ -271,6 +271,21 @@ async fn resync_queue_keeps_every_row_until_a_resync_at_its_newest_rev_lands() {
     assert_eq!((due.len(), due[0].reason.as_str()), (1, "newer_event"));
     db.apply(vec![landed("3kaaaaaaaaaa5")]).await;
     assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(2)]);
+    assert_eq!(
+        r.resync_pending().await.unwrap(),
+        1,
+        "the count follows deletes"
+    );
+
+    // Waiting for a failing host postpones a row without counting an attempt.
+    db.apply(vec![Change::Resync(ResyncChange::Postpone {
+        did: did(2),
+        until: 5,
+    })])
+    .await;
+    let row = &r.due_resyncs(5, 10).await.unwrap()[0];
+    assert_eq!((row.did.clone(), row.attempts), (did(2), 1));
+    assert!(r.due_resyncs(4, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -63,13 +63,6 @@ fn replica_output(r: store::ReplicaStatus, now_ms: i64) -> ReplicaOutput {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// `getStatus`: takes no parameters (unknown ones are ignored, as XRPC allows).
 pub(crate) async fn get_status(
     State(state): State<AppState>,
@@ -82,7 +75,7 @@ pub(crate) async fn get_status(
     let replica = if state.read_only {
         Some(replica_output(
             state.reader.replica_status().await?,
-            now_ms(),
+            store::now_millis(),
         ))
     } else {
         None
