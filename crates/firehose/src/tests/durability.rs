@@ -8,13 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::support::*;
-use crate::frame::{Commit, Frame};
-use crate::gate::Verdict;
-use crate::process::{Outcome, Processor, Shared};
+use crate::process::{Outcome, Shared};
 use crate::synth::SynthRepo;
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
@@ -130,13 +127,6 @@ fn world(dids: &[&str]) -> (Arc<FaultyIdentity>, Vec<SynthRepo>) {
         stalled: Mutex::default(),
     });
     (identity, repos)
-}
-
-async fn feed(gate: &mut crate::gate::Gate, p: &mut Processor, c: Commit) -> Outcome {
-    match gate.on_message(Bytes::from(Frame::Commit(c).encode())) {
-        Verdict::Forward(item) => p.process(item).await,
-        other => panic!("gate did not forward: {other:?}"),
-    }
 }
 
 fn worker(

@@ -69,13 +69,6 @@ fn victim() -> Victim {
     }
 }
 
-async fn feed(gate: &mut crate::gate::Gate, p: &mut Processor, c: Commit) -> Outcome {
-    match gate.on_message(Bytes::from(Frame::Commit(c).encode())) {
-        Verdict::Forward(item) => p.process(item).await,
-        other => panic!("gate did not forward: {other:?}"),
-    }
-}
-
 async fn flush(store: &store::Store, p: &mut Processor) {
     if let Some(b) = p.take_batch() {
         store.writer().apply(b).await.unwrap();

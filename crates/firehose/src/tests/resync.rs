@@ -7,13 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::support::*;
-use crate::frame::Frame;
-use crate::gate::Verdict;
-use crate::process::{Outcome, Processor};
+use crate::process::Outcome;
 use crate::synth::{SynthRepo, Write, inbox_record};
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
@@ -24,13 +21,6 @@ use sync::{
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const INBOX_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const INBOX_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-async fn feed(gate: &mut crate::gate::Gate, p: &mut Processor, c: crate::frame::Commit) -> Outcome {
-    match gate.on_message(Bytes::from(Frame::Commit(c).encode())) {
-        Verdict::Forward(item) => p.process(item).await,
-        other => panic!("gate did not forward: {other:?}"),
-    }
-}
 
 struct MapFetcher(HashMap<String, Vec<u8>>);
 

@@ -182,3 +182,16 @@ pub fn like(n: u32) -> Write {
     .unwrap();
     Write::Put(format!("app.bsky.feed.like/3laaaaaaaaa{n:02}"), rec)
 }
+
+/// Passes one `#commit` through the gate and the processor; panics if the gate drops it.
+pub async fn feed(
+    gate: &mut Gate,
+    p: &mut Processor,
+    c: crate::frame::Commit,
+) -> crate::process::Outcome {
+    let bytes = bytes::Bytes::from(crate::frame::Frame::Commit(c).encode());
+    match gate.on_message(bytes) {
+        crate::gate::Verdict::Forward(item) => p.process(item).await,
+        other => panic!("gate did not forward: {other:?}"),
+    }
+}
