@@ -378,7 +378,9 @@ pub(crate) async fn run_handle_sweep(
 }
 
 /// Runs handle refreshes from `rx` until it closes or `shutdown` fires. A transient failure
-/// is retried once after `identity_retry`, by a timer that holds no slot.
+/// is retried once after `identity_retry`, by a timer that holds no slot; after that the
+/// handle waits for the next `#identity`, record change or periodic sweep, so a dead host
+/// is not asked again every 30 s.
 pub(crate) async fn run_identity(
     ctx: Arc<WorkerCtx>,
     mut rx: mpsc::Receiver<String>,
@@ -387,34 +389,44 @@ pub(crate) async fn run_identity(
 ) {
     let sem = Arc::new(Semaphore::new(ctx.cfg.identity_concurrency.max(1)));
     let mut inflight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut retried: HashSet<String> = HashSet::new();
+    let mut tasks: JoinSet<(String, bool)> = JoinSet::new();
     loop {
         let did = tokio::select! {
             _ = shutdown.cancelled() => break,
             d = rx.recv() => match d { Some(d) => d, None => break },
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Ok(did) = done { inflight.remove(&did); }
+                let Ok((did, transient)) = done else { continue };
+                inflight.remove(&did);
+                if !transient {
+                    retried.remove(&did);
+                } else if retried.insert(did.clone()) {
+                    let (tx, delay) = (retry_tx.clone(), ctx.cfg.identity_retry);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.try_send(did);
+                    });
+                } else {
+                    retried.remove(&did);
+                    tracing::info!(did, "handle refresh failed twice; left to the next sweep");
+                }
                 continue;
             }
         };
         if !inflight.insert(did.clone()) {
             continue;
         }
-        let (ctx, sem, retry_tx) = (ctx.clone(), sem.clone(), retry_tx.clone());
+        let (ctx, sem) = (ctx.clone(), sem.clone());
         tasks.spawn(async move {
             let res = match sem.acquire().await {
                 Ok(_permit) => refresh_identity(&ctx, &did).await,
-                Err(_) => return did,
+                Err(_) => return (did, false),
             };
-            if let Err(LookupError::Transient(why)) = res {
-                tracing::info!(did, why, "handle refresh failed; retrying later");
-                let (d, delay) = (did.clone(), ctx.cfg.identity_retry);
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = retry_tx.try_send(d);
-                });
+            let transient = matches!(&res, Err(LookupError::Transient(_)));
+            if let Err(e) = res {
+                tracing::info!(did, error = %e, "handle refresh failed");
             }
-            did
+            (did, transient)
         });
     }
     tasks.abort_all();

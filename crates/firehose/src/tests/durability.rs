@@ -29,6 +29,7 @@ struct FaultyIdentity {
     inner: StaticIdentity,
     down: AtomicBool,
     stalled: Mutex<HashSet<String>>,
+    handle_refreshes: std::sync::atomic::AtomicUsize,
 }
 
 impl FaultyIdentity {
@@ -67,6 +68,7 @@ impl IdentitySource for FaultyIdentity {
         did: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
         Box::pin(async move {
+            self.handle_refreshes.fetch_add(1, Ordering::SeqCst);
             self.gate(did).await?;
             self.inner.refresh_handle(did).await
         })
@@ -125,6 +127,7 @@ fn world(dids: &[&str]) -> (Arc<FaultyIdentity>, Vec<SynthRepo>) {
         inner,
         down: AtomicBool::new(false),
         stalled: Mutex::default(),
+        handle_refreshes: Default::default(),
     });
     (identity, repos)
 }
@@ -327,4 +330,36 @@ async fn a_takedown_that_happened_before_the_did_was_tracked_is_applied() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_failing_handle_refresh_is_retried_once_not_forever() {
+    let (_dir, store) = temp_store();
+    let (identity, _repos) = world(&[ALICE]);
+    identity.down.store(true, Ordering::SeqCst);
+    let ctx = Arc::new(WorkerCtx {
+        identity: identity.clone(),
+        fetcher: Arc::new(Proofs::default()),
+        writer: store.writer(),
+        reader: store.reader(),
+        shared: Shared::default(),
+        cfg: WorkerConfig {
+            identity_retry: Duration::from_millis(20),
+            ..WorkerConfig::default()
+        },
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let stop = CancellationToken::new();
+    let w = tokio::spawn(crate::worker::run_identity(
+        ctx,
+        rx,
+        tx.clone(),
+        stop.clone(),
+    ));
+    tx.send(ALICE.to_owned()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    w.await.unwrap();
+    // The first try and one retry: a dead host is not asked every 30 s forever.
+    assert_eq!(identity.handle_refreshes.load(Ordering::SeqCst), 2);
 }
