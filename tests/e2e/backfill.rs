@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use appview::cli::{NetworkArgs, XmtpEnv};
+use appview::cli::{NetworkArgs, XmtpBackend, XmtpEnv};
 use appview::cmd::backfill::engine::{BackfillReport, Progress};
 use appview::cmd::backfill::{backfill_config, backfill_db};
-use appview::cmd::run::{RunConfig, start};
+use appview::cmd::run::start;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +26,8 @@ fn network(env: &Env) -> NetworkArgs {
         xmtp_api: Some(info.xmtp_api_url),
         handle_resolver: Some(info.handle_resolver_url),
         allow_private_network: true,
+        xmtp_backend: XmtpBackend::Auto,
+        xmtp_gateway: None,
     }
 }
 
@@ -102,27 +104,10 @@ async fn backfill_finds_links_made_before_it_and_equals_following_the_firehose()
         (13, 1, 0),
         "{report}"
     );
-    let info = env.devnet.info();
     let shutdown = CancellationToken::new();
-    let running = start(
-        RunConfig {
-            db: db_b,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            relay: info.relay_url,
-            discovery: vec![info.discovery_url],
-            plc: info.plc_url,
-            xmtp_api: info.xmtp_api_url,
-            handle_resolver: Some(info.handle_resolver_url),
-            service_did: None,
-            reverify_after: env.reverify_after,
-            verify_all_commits: false,
-            allow_private_network: true,
-        },
-        None,
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
+    let running = start(env.run_config(db_b), None, shutdown.clone())
+        .await
+        .unwrap();
     let base_b = format!("http://{}", running.addr);
     let base_a = env.app.as_ref().unwrap().base.clone();
     let (mut a, mut b) = (Vec::new(), Vec::new());

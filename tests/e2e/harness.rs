@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use appview::cli::XmtpBackend;
 use appview::cmd::run::{RunConfig, Running, start};
 use devnet::world::{Devnet, DevnetConfig};
 use serde_json::Value;
@@ -55,11 +56,11 @@ impl Env {
         self.dir.path().join("index.sqlite")
     }
 
-    /// (Re)starts the AppView over the same index and waits until it follows the relay.
-    pub async fn start_app(&mut self) {
+    /// The `run` configuration that points at this devnet, over the index at `db`.
+    pub fn run_config(&self, db: PathBuf) -> RunConfig {
         let info = self.devnet.info();
-        let cfg = RunConfig {
-            db: self.db(),
+        RunConfig {
+            db,
             listen: "127.0.0.1:0".parse().unwrap(),
             relay: info.relay_url,
             discovery: vec![info.discovery_url],
@@ -70,7 +71,17 @@ impl Env {
             reverify_after: self.reverify_after,
             verify_all_commits: false,
             allow_private_network: true,
-        };
+            xmtp_backend: XmtpBackend::V3,
+            xmtp_gateway: None,
+            upstream: None,
+            upstream_grace: Duration::from_secs(300),
+            subscribe_retention: Duration::from_secs(72 * 3600),
+        }
+    }
+
+    /// (Re)starts the AppView over the same index and waits until it follows the relay.
+    pub async fn start_app(&mut self) {
+        let cfg = self.run_config(self.db());
         let shutdown = CancellationToken::new();
         let running = start(cfg, None, shutdown.clone()).await.unwrap();
         let live = running.live.clone();

@@ -90,6 +90,26 @@ pub struct NetworkArgs {
     /// Allow PDS / did:web / XMTP hosts on loopback and private ranges (SSRF guard off).
     #[arg(long, env = "XMTP_APPVIEW_ALLOW_PRIVATE_NETWORK")]
     pub allow_private_network: bool,
+
+    /// Which XMTP network the identity logs are read from; `auto` follows XMTP's
+    /// published cutover.
+    #[arg(long, env = "XMTP_APPVIEW_XMTP_BACKEND", value_enum, default_value_t = XmtpBackend::Auto)]
+    pub xmtp_backend: XmtpBackend,
+
+    /// The d14n gateway (node discovery).
+    #[arg(long, env = "XMTP_APPVIEW_XMTP_GATEWAY")]
+    pub xmtp_gateway: Option<String>,
+}
+
+/// Which XMTP network serves the identity logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XmtpBackend {
+    /// The v3 `IdentityApi` (gRPC) of the XMTP nodes.
+    V3,
+    /// The decentralised network (xmtpd nodes behind a gateway).
+    D14n,
+    /// v3 until XMTP's published cutover, then d14n.
+    Auto,
 }
 
 /// Where repos holding the collection are discovered.
@@ -173,35 +193,36 @@ pub struct RunArgs {
     /// those that matter to the index (to audit a relay).
     #[arg(long, env = "XMTP_APPVIEW_VERIFY_ALL_COMMITS")]
     pub verify_all_commits: bool,
+
+    /// With `--upstream`: fall back to the relay after the upstream is gone this long.
+    #[arg(long, env = "XMTP_APPVIEW_UPSTREAM_GRACE", default_value = "5m")]
+    pub upstream_grace: String,
+
+    /// How long `subscribeLinks` can replay.
+    #[arg(long, env = "XMTP_APPVIEW_SUBSCRIBE_RETENTION", default_value = "72h")]
+    pub subscribe_retention: String,
 }
 
-/// Options of `serve`.
+/// Options of `serve`: every option of `run` (those it does not use are accepted and
+/// ignored), plus its own.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where the index lives.
+    /// The options of `run`.
     #[command(flatten)]
-    pub db: DbArgs,
-    /// The XRPC server.
-    #[command(flatten)]
-    pub server: ServerArgs,
+    pub run: RunArgs,
 
     /// Replica mode: open the index read-only; no ingest, no writes.
     #[arg(long, env = "XMTP_APPVIEW_READ_ONLY")]
     pub read_only: bool,
 }
 
-/// Options of `backfill`.
+/// Options of `backfill`: every option of `run` (those it does not use are accepted and
+/// ignored), plus its own.
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
-    /// Where the index lives.
+    /// The options of `run`.
     #[command(flatten)]
-    pub db: DbArgs,
-    /// The networks to talk to.
-    #[command(flatten)]
-    pub network: NetworkArgs,
-    /// Where repos are discovered.
-    #[command(flatten)]
-    pub discovery: DiscoveryArgs,
+    pub run: RunArgs,
 
     /// Repos fetched at once, over all PDS hosts.
     #[arg(long, env = "XMTP_APPVIEW_CONCURRENCY", default_value_t = 64)]
@@ -216,15 +237,15 @@ pub struct BackfillArgs {
     pub fresh: bool,
 }
 
-/// Options of `verify`.
+/// Options of `verify`: every option of `run`, plus its own.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The handle or DID to check.
     pub actor: String,
 
-    /// The networks to talk to.
+    /// The options of `run` (those `verify` does not use are accepted and ignored).
     #[command(flatten)]
-    pub network: NetworkArgs,
+    pub run: RunArgs,
 
     /// Print the report as JSON.
     #[arg(long, env = "XMTP_APPVIEW_JSON")]
@@ -272,4 +293,100 @@ pub struct DevnetArgs {
     /// Generated `org.xmtp.inbox` links among them (some valid, some forged, some revoked).
     #[arg(long, env = "XMTP_APPVIEW_LINKS", default_value_t = 10)]
     pub links: usize,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A `run` line that gives every option of `run` a non-default value.
+    const RUN_LINE: &[&str] = &[
+        "--db",
+        "/tmp/x.sqlite",
+        "--listen",
+        "127.0.0.1:7000",
+        "--service-did",
+        "did:web:example.com",
+        "--rate-limit",
+        "5",
+        "--metrics-listen",
+        "127.0.0.1:7001",
+        "--plc",
+        "http://127.0.0.1:1",
+        "--xmtp-env",
+        "dev",
+        "--xmtp-api",
+        "http://127.0.0.1:2",
+        "--handle-resolver",
+        "http://127.0.0.1:3",
+        "--allow-private-network",
+        "--xmtp-backend",
+        "v3",
+        "--xmtp-gateway",
+        "http://127.0.0.1:4",
+        "--discovery",
+        "http://127.0.0.1:5",
+        "--relay",
+        "ws://127.0.0.1:6",
+        "--upstream",
+        "http://127.0.0.1:8",
+        "--reverify-after",
+        "1h",
+        "--verify-all-commits",
+        "--upstream-grace",
+        "30s",
+        "--subscribe-retention",
+        "1h",
+        "--log-format",
+        "json",
+    ];
+
+    fn parse(command: &[&str]) -> Result<Cli, clap::Error> {
+        let args = std::iter::once("xmtp-appview")
+            .chain(command.iter().copied())
+            .chain(RUN_LINE.iter().copied());
+        Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn a_run_line_works_with_its_command_word_changed() {
+        for command in [
+            &["run"][..],
+            &["serve"],
+            &["backfill"],
+            &["verify", "alice.test"],
+        ] {
+            let cli = parse(command).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+            let run = match cli.command {
+                Command::Run(a) => a,
+                Command::Serve(a) => a.run,
+                Command::Backfill(a) => a.run,
+                Command::Verify(a) => a.run,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(run.relay, "ws://127.0.0.1:6", "{command:?}");
+            assert_eq!(run.upstream_grace, "30s", "{command:?}");
+            assert_eq!(run.network.xmtp_backend, XmtpBackend::V3, "{command:?}");
+            assert_eq!(run.server.rate_limit, 5, "{command:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_still_refused() {
+        let err = parse(&["serve", "--no-such-option"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+
+    #[test]
+    fn new_options_default_to_the_contract() {
+        let cli = Cli::try_parse_from(["xmtp-appview", "run"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.network.xmtp_backend, XmtpBackend::Auto);
+        assert_eq!(run.upstream_grace, "5m");
+        assert_eq!(run.subscribe_retention, "72h");
+        assert_eq!(run.network.xmtp_gateway, None);
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{NetworkArgs, ServerArgs, XmtpEnv};
+use crate::cli::{NetworkArgs, ServerArgs, XmtpBackend, XmtpEnv};
 
 /// Parses a duration such as `90s`, `15m` or `24h`.
 pub fn parse_duration(option: &str, text: &str) -> anyhow::Result<Duration> {
@@ -111,6 +111,20 @@ pub fn xmtp_endpoint(net: &NetworkArgs) -> anyhow::Result<String> {
             XmtpEnv::Production => xmtp::XmtpEnv::Production.endpoint().to_string(),
         },
     })
+}
+
+/// Checks `--xmtp-backend` and `--xmtp-gateway`. Until the d14n backend exists, `auto`
+/// reads the v3 API and `d14n` is refused with a clear message.
+pub fn xmtp_backend(net: &NetworkArgs) -> anyhow::Result<(XmtpBackend, Option<String>)> {
+    let gateway = net
+        .xmtp_gateway
+        .as_deref()
+        .map(|u| check_url("xmtp-gateway", u, &["http", "https"]))
+        .transpose()?;
+    if net.xmtp_backend == XmtpBackend::D14n {
+        bail!("--xmtp-backend d14n: this build reads identity logs from the v3 API only");
+    }
+    Ok((net.xmtp_backend, gateway))
 }
 
 /// Checks `--plc` and `--handle-resolver`.

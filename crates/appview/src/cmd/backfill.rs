@@ -138,15 +138,15 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         per_host_concurrency: args.per_host_concurrency,
         fresh: args.fresh,
         ..backfill_config(
-            discovery_list(&args.discovery),
-            args.network.allow_private_network,
+            discovery_list(&args.run.discovery),
+            args.run.network.allow_private_network,
         )?
     };
     let progress = Arc::new(Progress::new());
     let shutdown = shutdown::on_signal();
     let done = CancellationToken::new();
     let reporter = tokio::spawn(report_progress(progress.clone(), done.clone()));
-    let result = backfill_db(&args.db.db, cfg, &args.network, progress, shutdown).await;
+    let result = backfill_db(&args.run.db.db, cfg, &args.run.network, progress, shutdown).await;
     done.cancel();
     drop(reporter.await);
     let report = result?;

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, XmtpBackend};
 use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
 
@@ -42,6 +42,16 @@ pub struct RunConfig {
     pub verify_all_commits: bool,
     /// SSRF guard off (devnet, tests).
     pub allow_private_network: bool,
+    /// Which XMTP network serves the identity logs.
+    pub xmtp_backend: XmtpBackend,
+    /// The d14n gateway (node discovery).
+    pub xmtp_gateway: Option<String>,
+    /// Another xmtp-appview to follow instead of the relay.
+    pub upstream: Option<String>,
+    /// With `upstream`: fall back to the relay after the upstream is gone this long.
+    pub upstream_grace: Duration,
+    /// How long `subscribeLinks` can replay.
+    pub subscribe_retention: Duration,
 }
 
 impl RunConfig {
@@ -51,6 +61,7 @@ impl RunConfig {
             anyhow::bail!("--upstream (following another xmtp-appview) is not implemented yet");
         }
         let net = &args.network;
+        let (xmtp_backend, xmtp_gateway) = config::xmtp_backend(net)?;
         let (plc, handle_resolver) = config::identity_urls(net)?;
         Ok(RunConfig {
             db: args.db.db.clone(),
@@ -64,6 +75,18 @@ impl RunConfig {
             reverify_after: config::parse_duration("reverify-after", &args.reverify_after)?,
             verify_all_commits: args.verify_all_commits,
             allow_private_network: net.allow_private_network,
+            xmtp_backend,
+            xmtp_gateway,
+            upstream: args
+                .upstream
+                .as_deref()
+                .map(|u| config::check_url("upstream", u, &["http", "https"]))
+                .transpose()?,
+            upstream_grace: config::parse_duration("upstream-grace", &args.upstream_grace)?,
+            subscribe_retention: config::parse_duration(
+                "subscribe-retention",
+                &args.subscribe_retention,
+            )?,
         })
     }
 }

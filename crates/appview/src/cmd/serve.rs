@@ -11,17 +11,17 @@ use crate::{config, server, shutdown};
 
 /// Runs `serve` until SIGINT/SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let listen = config::parse_listen(&args.server.listen)?;
-    let http = config::http_options(&args.server)?;
-    let service_did = config::service_did(args.server.service_did.as_deref())?;
+    let listen = config::parse_listen(&args.run.server.listen)?;
+    let http = config::http_options(&args.run.server)?;
+    let service_did = config::service_did(args.run.server.service_did.as_deref())?;
     // Opening read-write applies migrations; a replica only reads what is there.
     let (reader, _store) = if args.read_only {
-        let reader = store::Reader::open_read_only(&args.db.db)
-            .with_context(|| format!("open the index {} read-only", args.db.db.display()))?;
+        let reader = store::Reader::open_read_only(&args.run.db.db)
+            .with_context(|| format!("open the index {} read-only", args.run.db.db.display()))?;
         (reader, None)
     } else {
-        let store = store::Store::open(&args.db.db)
-            .with_context(|| format!("open the index {}", args.db.db.display()))?;
+        let store = store::Store::open(&args.run.db.db)
+            .with_context(|| format!("open the index {}", args.run.db.db.display()))?;
         (store.reader(), Some(store))
     };
     let mut state =

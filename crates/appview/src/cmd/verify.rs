@@ -34,11 +34,11 @@ fn exit_code(report: &Report) -> u8 {
 /// Builds the clients from the arguments and runs the two-way check
 /// ([`verifier::twoway::check`]); failures are in the report.
 pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
-    let resolver = config::network_resolver(&args.network)?;
-    let endpoint = config::xmtp_endpoint(&args.network)?;
+    let resolver = config::network_resolver(&args.run.network)?;
+    let endpoint = config::xmtp_endpoint(&args.run.network)?;
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
-        .allow_private_network(args.network.allow_private_network);
+        .allow_private_network(args.run.network.allow_private_network);
     let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(endpoint.clone()))
         .with_context(|| format!("XMTP identity API client for {endpoint}"))?;
     let sources = Sources {
