@@ -10,10 +10,11 @@
 //! Base64 policy: `verificationSignature` is decoded exactly like Node's lenient
 //! `Buffer.from(s, "base64")` (both alphabets, junk skipped, stop at the first `=`, partial
 //! trailing groups), which is what the reference verifier does, so our verdicts equal the
-//! SDK's on every string, including ones a strict decoder would refuse (see [`base64`]).
+//! SDK's on every string, including ones a strict decoder would refuse (see
+//! [`syntax::base64`]).
 //!
-//! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
-//! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
+//! Map: [`installation`] (Ed25519ph DID signatures; the Node-compatible base64 policy is
+//! [`syntax::base64`]), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
 //! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
 //! `replay_error` says whether a failure is evidence), [`api`] (the `IdentityApi` trait and
 //! its errors), [`client`] (tonic implementation with rate limiting and retries). Signing
@@ -21,7 +22,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
-pub mod base64;
 pub mod client;
 pub mod inbox_id;
 pub mod installation;

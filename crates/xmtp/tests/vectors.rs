@@ -5,7 +5,7 @@
 use prost::Message as _;
 use serde_json::Value;
 use std::collections::HashMap;
-use xmtp::base64::node_base64_decode;
+use syntax::base64::node_base64_decode;
 use xmtp::inbox_id::{IdentifierKind, InboxIdError, generate_inbox_id, parse_nonce};
 use xmtp::model::DecodedUpdate;
 use xmtp::proto::associations as pb;
