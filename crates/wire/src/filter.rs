@@ -186,6 +186,7 @@ fn raw_opt_str<'a>(r: &mut Reader<'a>) -> Result<Option<Text<'a>>, CborError> {
 /// `org.xmtp.inbox`, without decoding blocks. Fatal framing errors as in
 /// [`crate::frame::Frame::decode`]; a missing `seq`/DID or a wrong-typed field is a
 /// non-fatal error.
+#[inline]
 pub fn peek(bytes: &[u8]) -> Result<Peek<'_>, FrameError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge(bytes.len()));
@@ -386,6 +387,7 @@ fn null_or_link(b: &[u8], pos: &mut usize) -> Option<()> {
 /// The fast path of [`peek`] for a canonically encoded `#commit`: `Some` only with exactly
 /// the result [`peek_general`] gives, `None` for anything it does not recognise (the
 /// general walk then decides, errors included). Public so that tests can hold it to that.
+#[inline]
 pub fn fast_commit(b: &[u8]) -> Option<Peek<'_>> {
     if !b.starts_with(COMMIT_HEADER) {
         return None;
