@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cid::Cid;
-use firehose::frame::Frame;
-use firehose::synth::{SynthRepo, Write, inbox_record};
 use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus};
 use serde::Deserialize;
 use serde_json::json;
 use sync::{StaticAccount, StaticIdentity};
+use testkit::atproto::{SynthRepo, Write, inbox_record};
+use wire::frame::Frame;
 
 const POOL: usize = 4096;
 const INBOX_EVERY: u64 = 10_000;
@@ -509,7 +509,7 @@ fn main() {
     let mut inbox_hits = 0u64;
     while t.elapsed() < Duration::from_secs(2) {
         for (b, _) in pool.frames.iter().chain(pool.inbox.iter()) {
-            let p = firehose::peek(black_box(b)).unwrap();
+            let p = wire::peek(black_box(b)).unwrap();
             inbox_hits += u64::from(p.touches_inbox);
             n_peek += 1;
         }
@@ -525,7 +525,7 @@ fn main() {
     let mut n_hot = 0u64;
     while t.elapsed() < Duration::from_secs(2) {
         for b in &hot {
-            black_box(firehose::peek(black_box(b)).unwrap());
+            black_box(wire::peek(black_box(b)).unwrap());
             n_hot += 1;
         }
     }

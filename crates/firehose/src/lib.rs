@@ -2,7 +2,7 @@
 //! verification, ingest into the store.
 //!
 //! The path of a frame: [`client`] reads a binary message; the [`gate`] runs the
-//! filter-first [`peek`] (header, `seq`, `repo`, `rev`, `since`, op paths; blocks are
+//! filter-first [`wire::peek`] (header, `seq`, `repo`, `rev`, `since`, op paths; blocks are
 //! stepped over) and drops everything that neither touches `org.xmtp.inbox` nor belongs to
 //! a tracked repo; the rest crosses a bounded channel to the [`process`] stage, which
 //! decodes fully and asks [`sync`] what the commit may change (signature, then every
@@ -11,25 +11,22 @@
 //! `#sync` events, unproven ops and keys that do not arrive desynchronize the repo into
 //! the store's durable resync queue, which the [`worker`] drains.
 //!
-//! [`frame`] is the wire format (decode and canonical encode, used by the devnet relay).
+//! The wire format (frames, [`wire::peek`]) is the [`wire`] crate; `crate::frame` and
+//! `crate::filter` name its modules here.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod cbor;
+use wire::{filter, frame};
+
 pub mod client;
 pub mod config;
-pub mod filter;
-pub mod frame;
 pub mod gate;
 pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod status;
-pub mod synth;
 pub mod worker;
 
 pub use config::FirehoseConfig;
-pub use filter::{FrameKind, INBOX_COLLECTION, Peek, Text, peek};
-pub use frame::{Frame, FrameError};
 pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, ingest_frames, run};
 pub use process::{Outcome, ProcessorConfig, Shared};
 pub use status::LiveStatus;

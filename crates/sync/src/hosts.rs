@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::backoff::Backoff;
+use backoff::Backoff;
 
 /// The host a DID's identity is resolved at: `plc` for did:plc, the domain for did:web.
 pub fn identity_host(did: &str) -> String {

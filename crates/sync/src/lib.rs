@@ -10,11 +10,12 @@
 //! - [`source`]: what sync needs from the outside world (signing keys, PDS endpoints,
 //!   handles, `getRecord`), as object-safe traits; [`fetch`] is the HTTP `getRecord`.
 //! - [`record`]: the lenient `org.xmtp.inbox` record policy.
-//! - [`backoff`]: exponential backoff with jitter; [`hosts`]: per-host backoff.
+//! - [`hosts`]: per-host backoff (one [`backoff::Backoff`] per failing host).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admit;
-pub mod backoff;
+/// The workspace's backoff crate, re-exported beside [`hosts`] that keeps one per host.
+pub use ::backoff;
 pub mod commit;
 pub mod fetch;
 pub mod hosts;

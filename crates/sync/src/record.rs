@@ -116,7 +116,7 @@ pub fn parse_inbox_record(cid: &str, block: &[u8]) -> RecordInput {
             out.verification_signature = bounded(s, MAX_SIGNATURE_CHARS);
             if s.len() > MAX_SIGNATURE_CHARS {
                 problems.push("verificationSignature is too long".into());
-            } else if xmtp::base64::node_base64_decode(s).is_empty() {
+            } else if syntax::base64::node_base64_decode(s).is_empty() {
                 // Decoded exactly as the XMTP SDK's reference verifier does (Node's lenient
                 // `Buffer.from(s, "base64")`), so no record the SDK would accept is lost
                 // here; the verifier then checks the 64-byte length and the signature.

@@ -1,6 +1,7 @@
 //! ATProto and XMTP identifier syntax: `Did`, `Handle`, `AtIdentifier`, `Nsid`, `RecordKey`,
 //! `Tid`, `Datetime`, `AtUri`, `Cid` (string syntax only), `Language`, `Uri` and `InboxId`
-//! newtypes.
+//! newtypes, and [`base64`], the XMTP SDK's (Node's) lenient base64 policy for the
+//! `verificationSignature` field.
 //!
 //! Every type is built only through `parse` (or `FromStr` / serde `Deserialize`, which call
 //! it), so holding one is proof that the string passed the ATProto lexical rules. The rules
@@ -8,6 +9,7 @@
 //! `*_invalid.txt`). This crate does no IO and knows nothing about the network.
 
 mod aturi;
+pub mod base64;
 mod cid;
 mod datetime;
 mod did;

@@ -44,9 +44,9 @@ async fn a_smart_contract_wallet_error_keeps_the_link_pending_until_the_fault_cl
 async fn a_log_that_replays_to_another_inbox_is_invalid_for_the_record() {
     let e = env().await;
     // The node serves, under the record's inbox ID, a genuine log of another inbox.
-    let wallet = xmtp::builder::Wallet::generate();
+    let wallet = testkit::xmtp::Wallet::generate();
     let installation = InstallationKey::generate();
-    let other = xmtp::builder::create_inbox(&wallet, 1, &installation, 1_767_225_600_000_000_000);
+    let other = testkit::xmtp::create_inbox(&wallet, 1, &installation, 1_767_225_600_000_000_000);
     let claimed = "cd".repeat(32);
     e.node.append_unchecked(&claimed, other);
     e.put(
@@ -81,7 +81,7 @@ async fn an_unknown_update_kind_or_undecodable_bytes_leave_links_pending() {
     // XMTP adds an update kind; a new link of the same inbox makes the verifier read it.
     e.node.append_raw(
         &inbox.inbox_id,
-        xmtp::builder::update_of_unknown_kind(&inbox.inbox_id, 1),
+        testkit::xmtp::update_of_unknown_kind(&inbox.inbox_id, 1),
     );
     e.put_signed("did:plc:bob", "bafyb", &inbox).await;
     let junk = e.node.create_inbox();

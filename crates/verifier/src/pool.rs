@@ -7,6 +7,7 @@
 use crate::config::VerifierConfig;
 use crate::inbox::{Advanced, advance, decode, scw_results, usable};
 use crate::verdict::{Reason, Verdict, evaluate};
+use backoff::{Jitter, Policy};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -258,12 +259,9 @@ impl Verifier {
     }
 
     fn retry_delay(&self) -> Duration {
-        let exp = self
-            .cfg
-            .retry_base
-            .saturating_mul(1 << self.failures.min(16));
-        exp.min(self.cfg.retry_max)
-            .mul_f64(0.75 + rand::random::<f64>() * 0.5)
+        Policy::new(self.cfg.retry_base, self.cfg.retry_max)
+            .with_jitter(Jitter::Quarter)
+            .delay(self.failures)
     }
 
     /// One round at time `now` (unix seconds). Returns what it did; `links == 0` means idle.

@@ -252,7 +252,7 @@ async fn an_invalid_log_makes_every_link_of_the_inbox_invalid() {
     let e = env().await;
     let inbox = e.node.create_inbox();
     // A replayed update (same signatures again) poisons the whole log, as in the SDK.
-    let again = xmtp::builder::add_installation(
+    let again = testkit::xmtp::add_installation(
         &inbox.inbox_id,
         &inbox.wallet,
         &InstallationKey::from_seed([3; 32]),
@@ -353,9 +353,9 @@ async fn run_verifies_pending_links_until_shutdown() {
 async fn a_link_whose_inbox_was_not_found_is_rechecked_and_can_become_verified() {
     let e = env().await;
     // The inbox exists in the wallet's world but is not on the network yet.
-    let wallet = xmtp::builder::Wallet::generate();
+    let wallet = testkit::xmtp::Wallet::generate();
     let installation = InstallationKey::generate();
-    let create = xmtp::builder::create_inbox(&wallet, 1, &installation, 1_767_225_600_000_000_000);
+    let create = testkit::xmtp::create_inbox(&wallet, 1, &installation, 1_767_225_600_000_000_000);
     let inbox_id = create.inbox_id.clone();
     e.put(
         "did:plc:early",

@@ -178,7 +178,7 @@ pub fn precheck(inbox_id: &str, verification_signature: &str) -> Result<[u8; 64]
     if !xmtp::inbox_id::is_valid_inbox_id(inbox_id) {
         return Err(Reason::MalformedInboxId);
     }
-    let sig = xmtp::base64::node_base64_decode(verification_signature);
+    let sig = syntax::base64::node_base64_decode(verification_signature);
     sig.try_into().map_err(|_| Reason::MalformedSignature)
 }
 

@@ -58,7 +58,7 @@ fn main() {
         .collect();
     let raw: Vec<Vec<u8>> = sigs
         .iter()
-        .map(|s| xmtp::base64::node_base64_decode(s))
+        .map(|s| syntax::base64::node_base64_decode(s))
         .collect();
     println!("installation-signature verification, one core:");
     measure("verify_did_signature (base64 + decompress + verify)", |n| {

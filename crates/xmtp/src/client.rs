@@ -11,6 +11,7 @@ use crate::api::{ApiError, BoxFuture, IdentityApi, InboxLog, LogEntry};
 use crate::proto::api as pb;
 use crate::ratelimit::{RateLimit, TokenBucket};
 use crate::signature::{ScwRequest, ScwVerdict};
+use backoff::Policy;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -204,13 +205,13 @@ impl GrpcIdentityApi {
                 Ok(r) => return Ok(r),
                 Err(e) if e.is_retryable() && attempt < self.cfg.max_retries => {
                     metrics::counter!("xmtp_api_retries_total", "error" => e.label()).increment(1);
-                    let mut ceiling = self.cfg.base_backoff.saturating_mul(1 << attempt.min(16));
+                    let policy = Policy::new(self.cfg.base_backoff, self.cfg.max_backoff);
+                    let mut ceiling = policy.ceiling(attempt);
                     if e == ApiError::RateLimited {
                         self.bucket.drain();
-                        ceiling = ceiling.max(Duration::from_secs(5));
+                        ceiling = ceiling.max(Duration::from_secs(5)).min(policy.max);
                     }
-                    let ceiling = ceiling.min(self.cfg.max_backoff);
-                    let delay = ceiling.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+                    let delay = policy.jitter.apply(ceiling);
                     tracing::debug!(error = %e, attempt, ?delay, "identity API call failed; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;

@@ -53,7 +53,7 @@ pub fn verify_signed_with_public_key(text: &str, signature: &[u8], public_key: &
 /// The reference check of an `org.xmtp.inbox` record against one installation key:
 /// `verificationSignature` is decoded with our Node-compatible base64 policy.
 pub fn verify_did_signature(did: &str, verification_signature: &str, public_key: &[u8]) -> bool {
-    let sig = crate::base64::node_base64_decode(verification_signature);
+    let sig = syntax::base64::node_base64_decode(verification_signature);
     verify_signed_with_public_key(did, &sig, public_key)
 }
 
@@ -105,7 +105,7 @@ impl InstallationKey {
 
     /// A record's `verificationSignature` for `did` (standard base64).
     pub fn sign_did(&self, did: &str) -> String {
-        crate::base64::encode_standard(&self.sign_public(did))
+        syntax::base64::encode_standard(&self.sign_public(did))
     }
 
     /// Signs an identity-update text.

@@ -10,19 +10,18 @@
 //! Base64 policy: `verificationSignature` is decoded exactly like Node's lenient
 //! `Buffer.from(s, "base64")` (both alphabets, junk skipped, stop at the first `=`, partial
 //! trailing groups), which is what the reference verifier does, so our verdicts equal the
-//! SDK's on every string, including ones a strict decoder would refuse (see [`base64`]).
+//! SDK's on every string, including ones a strict decoder would refuse (see
+//! [`syntax::base64`]).
 //!
-//! Map: [`installation`] (Ed25519ph DID signatures), [`base64`] (Node-compatible decoding
-//! policy), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
+//! Map: [`installation`] (Ed25519ph DID signatures; the Node-compatible base64 policy is
+//! [`syntax::base64`]), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
 //! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
-//! `replay_error` says whether a failure is evidence), [`builder`] (signing updates, for
-//! the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`] (tonic
-//! implementation with rate limiting and retries).
+//! `replay_error` says whether a failure is evidence), [`api`] (the `IdentityApi` trait and
+//! its errors), [`client`] (tonic implementation with rate limiting and retries). Signing
+//! updates for tests and the devnet is `testkit::xmtp`, outside production code.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
-pub mod base64;
-pub mod builder;
 pub mod client;
 pub mod inbox_id;
 pub mod installation;
@@ -40,10 +39,3 @@ pub use client::{ClientConfig, GrpcIdentityApi, XmtpEnv};
 pub use installation::{InstallationKey, verify_did_signature, verify_signed_with_public_key};
 pub use replay::{ReplayClass, ReplayError, ReplayErrorKind};
 pub use state::{CachedInbox, InboxState};
-
-#[cfg(test)]
-mod replay_class_tests;
-#[cfg(test)]
-mod replay_tests;
-#[cfg(test)]
-mod signature_kinds_tests;

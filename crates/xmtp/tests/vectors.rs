@@ -5,7 +5,7 @@
 use prost::Message as _;
 use serde_json::Value;
 use std::collections::HashMap;
-use xmtp::base64::node_base64_decode;
+use syntax::base64::node_base64_decode;
 use xmtp::inbox_id::{IdentifierKind, InboxIdError, generate_inbox_id, parse_nonce};
 use xmtp::model::DecodedUpdate;
 use xmtp::proto::associations as pb;
@@ -170,7 +170,7 @@ fn captured_identity_updates_round_trip_verify_and_replay() {
         .unwrap()
         .try_into()
         .unwrap();
-    let wallet = xmtp::builder::Wallet::from_bytes(&wallet_key).unwrap();
+    let wallet = testkit::xmtp::Wallet::from_bytes(&wallet_key).unwrap();
     assert_eq!(wallet.address(), s(&v["wallet"]["address"]));
     let requests = v["walletSignatureRequests"].as_array().unwrap();
     let mut raw = Vec::new();
@@ -246,7 +246,7 @@ fn builder_produces_the_captured_structure() {
         .unwrap()
         .try_into()
         .unwrap();
-    let wallet = xmtp::builder::Wallet::from_bytes(&wallet_key).unwrap();
+    let wallet = testkit::xmtp::Wallet::from_bytes(&wallet_key).unwrap();
     let captured: Vec<pb::IdentityUpdate> = v["identityUpdates"]
         .as_array()
         .unwrap()
@@ -283,11 +283,11 @@ fn builder_produces_the_captured_structure() {
         }
         u
     };
-    let built = xmtp::builder::create_inbox(&wallet, 1, &key, captured[0].client_timestamp_ns);
+    let built = testkit::xmtp::create_inbox(&wallet, 1, &key, captured[0].client_timestamp_ns);
     assert_eq!(swap(captured[0].clone(), &built), built);
     let inbox = built.inbox_id.clone();
     let built2 =
-        xmtp::builder::add_installation(&inbox, &wallet, &key, captured[1].client_timestamp_ns);
+        testkit::xmtp::add_installation(&inbox, &wallet, &key, captured[1].client_timestamp_ns);
     assert_eq!(swap(captured[1].clone(), &built2), built2);
     // The revocation of the captured key is fully reproducible (the wallet key is known).
     let revoked = match &captured[2].actions[0].kind {
@@ -299,7 +299,7 @@ fn builder_produces_the_captured_structure() {
         }
         _ => panic!("not a revoke"),
     };
-    let built3 = xmtp::builder::revoke_installation(
+    let built3 = testkit::xmtp::revoke_installation(
         &inbox,
         &wallet,
         &revoked,

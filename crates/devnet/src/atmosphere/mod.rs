@@ -2,7 +2,7 @@
 //!
 //! Everything speaks the real wire formats: DID documents as plc.directory serves them,
 //! signed commits over real MSTs in real CARs, `subscribeRepos` frames encoded by
-//! `firehose::frame`. The PDS hands each commit to the relay in process; the relay
+//! `wire::frame`. The PDS hands each commit to the relay in process; the relay
 //! sequences, persists and streams it. Controls on [`Pds`], [`Relay`] and
 //! [`PlcDirectory`] drive the scenarios of tests, benchmarks and the `devnet` demo.
 

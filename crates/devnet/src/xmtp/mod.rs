@@ -3,7 +3,7 @@
 //! protobufs as the client, so tests, demos and benchmarks exercise the production path.
 //!
 //! It holds inbox logs built and signed exactly as libxmtp builds them
-//! ([`xmtp::builder`]: the wallet signs EIP-191 over the identity-update text, installations
+//! ([`testkit::xmtp`]: the wallet signs EIP-191 over the identity-update text, installations
 //! are Ed25519 keys), validates published updates by replaying them, and offers controls:
 //! create inboxes, add and revoke installations, sign DIDs, and faults (down, slow, garbage,
 //! rate-limited, a chain RPC that fails smart-contract-wallet checks).
@@ -111,7 +111,7 @@ impl XmtpStandIn {
     /// A new inbox (random wallet, nonce 1, one installation), like `Client.create`.
     pub fn create_inbox(&self) -> DevInbox {
         self.shared.create_inbox(
-            xmtp::builder::Wallet::generate(),
+            testkit::xmtp::Wallet::generate(),
             1,
             InstallationKey::generate(),
         )
@@ -121,8 +121,8 @@ impl XmtpStandIn {
     /// random owner), with one installation. Its wallet signatures are `erc_6492`, checked
     /// through `VerifySmartContractWalletSignatures`. (The add/revoke controls sign with
     /// an EOA, so they do not apply to it.)
-    pub fn create_scw_inbox(&self) -> (DevInbox, xmtp::builder::ScwWallet) {
-        let scw = xmtp::builder::ScwWallet::generate(1);
+    pub fn create_scw_inbox(&self) -> (DevInbox, testkit::xmtp::ScwWallet) {
+        let scw = testkit::xmtp::ScwWallet::generate(1);
         let inbox = self
             .shared
             .create_scw_inbox(scw.clone(), InstallationKey::generate());

@@ -165,8 +165,8 @@ async fn publish_validates_updates_like_the_real_node() {
     let inbox = node.create_inbox();
     let api = client(node.url());
     // A stranger's wallet may not add an installation to this inbox.
-    let stranger = xmtp::builder::Wallet::generate();
-    let bad = xmtp::builder::add_installation(
+    let stranger = testkit::xmtp::Wallet::generate();
+    let bad = testkit::xmtp::add_installation(
         &inbox.inbox_id,
         &stranger,
         &xmtp::InstallationKey::generate(),
@@ -176,7 +176,7 @@ async fn publish_validates_updates_like_the_real_node() {
         api.publish_identity_update(bad).await,
         Err(ApiError::Status { .. })
     ));
-    let good = xmtp::builder::add_installation(
+    let good = testkit::xmtp::add_installation(
         &inbox.inbox_id,
         &inbox.wallet,
         &xmtp::InstallationKey::generate(),
@@ -228,7 +228,7 @@ async fn smart_contract_wallet_checks_answer_from_the_chain_or_with_an_error() {
         "create and add are both signed by the contract"
     );
     let mut forged = requests[0].clone();
-    forged.signature = xmtp::builder::Wallet::generate().sign_hash(&forged.hash);
+    forged.signature = testkit::xmtp::Wallet::generate().sign_hash(&forged.hash);
     let mut asked = requests.clone();
     asked.push(forged);
     let verdicts = api

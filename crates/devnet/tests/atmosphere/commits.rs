@@ -3,9 +3,9 @@ use std::collections::BTreeSet;
 
 use devnet::atmosphere::{Forgery, Write};
 use devnet::world::{INBOX_COLLECTION, INBOX_RKEY};
-use firehose::frame::Frame;
 use repo::{CarLimits, CarSlice};
 use serde_json::json;
+use wire::frame::Frame;
 
 use crate::support::*;
 

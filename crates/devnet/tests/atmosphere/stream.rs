@@ -1,9 +1,9 @@
 //! subscribeRepos: replay, live tail, cursor errors and stream faults.
 use std::time::Duration;
 
-use firehose::frame::Frame;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
+use wire::frame::Frame;
 
 use crate::support::*;
 

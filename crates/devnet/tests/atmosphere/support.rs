@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use devnet::atmosphere::RelayConfig;
 use devnet::world::{Devnet, DevnetConfig};
-use firehose::frame::{Commit as CommitFrame, Frame};
 use futures_util::StreamExt;
 use repo::{CarLimits, CarSlice, Commit, Op, OpAction, PartialMst, PublicKey};
 use tokio_tungstenite::tungstenite::Message;
+use wire::frame::{Commit as CommitFrame, Frame};
 
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -33,7 +33,7 @@ async fn captured_commits_decode_pass_structure_checks_and_reject_without_key() 
         };
         assert_eq!(c.seq.to_string(), seq);
         assert!(c.prev_data.is_none());
-        let peeked = crate::peek(&bytes).unwrap();
+        let peeked = wire::peek(&bytes).unwrap();
         assert_eq!(peeked.n_ops as usize, c.ops.len());
         assert_eq!(
             peeked.did.map(|d| d.as_str().unwrap()),

@@ -12,12 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::support::*;
 use crate::process::{Outcome, Shared};
-use crate::synth::SynthRepo;
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
     BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, RepoStatus,
     StaticAccount, StaticIdentity,
 };
+use testkit::atproto::SynthRepo;
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const SLOW: &str = "did:plc:slow2345slow2345slow2345s";

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::support::*;
 use crate::frame::{AccountEvent, ErrorFrame, Frame, IdentityEvent, InfoEvent};
-use crate::synth::{SynthRepo, Write, inbox_record};
 use crate::{FirehoseConfig, LiveStatus};
 use sync::{StaticAccount, StaticIdentity};
+use testkit::atproto::{SynthRepo, Write, inbox_record};
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const BOB: &str = "did:plc:bob2345bob2345bob2345bob23";

@@ -26,7 +26,7 @@ fn real_frames() -> Vec<Vec<u8>> {
 /// Runs every decoder on `b`; returns how many accepted it (just to use the results).
 fn feed(b: &[u8]) -> usize {
     let mut ok = 0;
-    ok += usize::from(crate::peek(b).is_ok());
+    ok += usize::from(wire::peek(b).is_ok());
     if let Ok(Frame::Commit(c)) = Frame::decode(b) {
         ok += 1;
         ok += usize::from(
@@ -75,7 +75,7 @@ fn random_and_mutated_frames_never_panic() {
     }
     // Unmutated frames all pass the filter and the full decode.
     for f in &frames {
-        assert!(crate::peek(f).is_ok());
+        assert!(wire::peek(f).is_ok());
         assert!(Frame::decode(f).is_ok());
     }
     assert_eq!(runs, 4_000);

@@ -15,8 +15,8 @@ use super::support::*;
 use crate::frame::{Commit, Frame, RepoOp};
 use crate::gate::Verdict;
 use crate::process::{Outcome, Processor};
-use crate::synth::{SynthRepo, Write, inbox_record};
 use sync::{Reject, StaticAccount, StaticIdentity};
+use testkit::atproto::{SynthRepo, Write, inbox_record};
 
 const VICTIM: &str = "did:plc:victim234victim234victim2";
 const INBOX_V: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::support::*;
 use crate::process::Outcome;
-use crate::synth::{SynthRepo, Write, inbox_record};
 use crate::worker::{WorkerConfig, WorkerCtx, run_resyncs};
 use sync::{
     BoxFuture, FetchedRecord, IdentitySource, LookupError, RecordFetcher, Reject, StaticAccount,
     StaticIdentity,
 };
+use testkit::atproto::{SynthRepo, Write, inbox_record};
 
 const ALICE: &str = "did:plc:alice2345alice2345alice23";
 const INBOX_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 use crate::gate::{Gate, TrackedSet};
 use crate::process::{Processor, ProcessorConfig, Shared};
-use crate::synth::{Write, inbox_record};
 use sync::{IdentitySource, StaticAccount, StaticIdentity};
+use testkit::atproto::{Write, inbox_record};
 
 /// `<workspace>/testdata/<rel>`; panics loudly when missing.
 pub fn vector(rel: &str) -> PathBuf {

@@ -1,4 +1,5 @@
-//! DAG-CBOR: a small bounded, zero-copy reader ([`decode`]) and a canonical writer
+//! DAG-CBOR: one bounded, zero-copy reader ([`Reader`], a cursor read item by item, as the
+//! firehose's filter does), the value decoder built on it ([`decode`]), a canonical writer
 //! ([`Encoder`], [`encode`]), plus JSON conversion in the atproto JSON form.
 //!
 //! # Leniency policy (why we do not just use `serde_ipld_dagcbor` for records)
@@ -19,10 +20,12 @@
 //! non-canonical key order and non-minimal encodings; [`decode`] reports whether the input was
 //! canonical either way.
 
+mod cursor;
 mod json;
 mod read;
 mod write;
 
+pub use cursor::{MAX_DEPTH, Reader};
 pub use json::{JsonError, json_to_cbor, to_json};
 pub use read::{CborError, Decoded, Limits, Map, Mode, Value, decode, decode_prefix};
-pub use write::{Encoder, encode, to_dagcbor};
+pub use write::{Encoder, canonical_key_cmp, encode, to_dagcbor};

@@ -1,8 +1,9 @@
-//! The bounded zero-copy DAG-CBOR reader. See the module docs of [`crate::cbor`] for the
-//! leniency policy.
+//! The bounded zero-copy DAG-CBOR value decoder, on top of the [`Reader`] cursor. See the
+//! module docs of [`crate::cbor`] for the leniency policy.
 
 use cid::Cid;
 
+use super::cursor::{MAJ_ARRAY, MAJ_BYTES, MAJ_MAP, MAJ_NINT, MAJ_TAG, MAJ_TEXT, MAJ_UINT, Reader};
 use crate::cid_util::read_cid_prefix;
 
 /// How strictly to read.
@@ -94,6 +95,15 @@ pub enum CborError {
     /// Error from `serde_ipld_dagcbor` when decoding a typed value.
     #[error("DAG-CBOR: {0}")]
     Serde(String),
+    /// The item has another type than the one a [`Reader`] caller expected.
+    #[error("unexpected CBOR type: expected {expected}")]
+    Type {
+        /// What the caller wanted.
+        expected: &'static str,
+    },
+    /// An integer does not fit in an `i64` ([`Reader::int`]).
+    #[error("CBOR integer out of range")]
+    IntRange,
 }
 
 /// A decoded CBOR map: entries in encounter order (keys unique).
@@ -179,43 +189,42 @@ pub fn decode_prefix<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<(Decoded<'a>, &'a [u8]), CborError> {
-    let mut r = Reader {
-        buf: bytes,
-        pos: 0,
+    let mut d = Tree {
+        r: Reader::new(bytes),
         items: 0,
         limits: *limits,
         canonical: true,
     };
-    let value = r.value(0)?;
+    let value = d.value(0)?;
     Ok((
         Decoded {
             value,
-            canonical: r.canonical,
+            canonical: d.canonical,
         },
-        &bytes[r.pos..],
+        d.r.rest(),
     ))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// The value-tree walk: the cursor plus the item budget and the canonical-form verdict.
+struct Tree<'a> {
+    r: Reader<'a>,
     items: usize,
     limits: Limits,
     canonical: bool,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CborError> {
-        let end = self.pos.checked_add(n).ok_or(CborError::Truncated)?;
-        let s = self.buf.get(self.pos..end).ok_or(CborError::Truncated)?;
-        self.pos = end;
-        Ok(s)
+/// True when a head's argument used the shortest form.
+fn minimal(info: u8, arg: u64) -> bool {
+    match info {
+        24 => arg >= 24,
+        25 => arg >= 0x100,
+        26 => arg >= 0x1_0000,
+        27 => arg >= 0x1_0000_0000,
+        _ => true,
     }
+}
 
-    fn byte(&mut self) -> Result<u8, CborError> {
-        Ok(self.take(1)?[0])
-    }
-
+impl<'a> Tree<'a> {
     fn non_canonical(&mut self, err: CborError) -> Result<(), CborError> {
         self.canonical = false;
         if self.limits.mode == Mode::Strict {
@@ -225,42 +234,19 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads the argument of a head with additional info `info`.
-    fn argument(&mut self, info: u8) -> Result<u64, CborError> {
-        let (v, min) = match info {
-            0..=23 => return Ok(u64::from(info)),
-            24 => (u64::from(self.byte()?), 24),
-            25 => {
-                let b = self.take(2)?;
-                (u64::from(u16::from_be_bytes([b[0], b[1]])), 0x100)
-            }
-            26 => {
-                let b = self.take(4)?;
-                (
-                    u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-                    0x1_0000,
-                )
-            }
-            27 => {
-                let b = self.take(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                (u64::from_be_bytes(a), 0x1_0000_0000)
-            }
-            31 => return Err(CborError::Indefinite),
-            _ => return Err(CborError::Unsupported(info)),
-        };
-        if v < min {
+    /// Reads a head (not a float or simple value), noting a non-minimal argument.
+    fn head(&mut self) -> Result<(u8, u8, u64), CborError> {
+        let (major, info, arg) = self.r.head()?;
+        if major < 7 && !minimal(info, arg) {
             self.non_canonical(CborError::NonMinimal)?;
         }
-        Ok(v)
+        Ok((major, info, arg))
     }
 
-    fn length(&mut self, info: u8) -> Result<usize, CborError> {
-        let n = self.argument(info)?;
-        // A length can never exceed the remaining input (each item is at least one byte).
+    /// A length that cannot exceed the remaining input (each item is at least one byte).
+    fn length(&self, n: u64) -> Result<usize, CborError> {
         let n = usize::try_from(n).map_err(|_| CborError::Truncated)?;
-        if n > self.buf.len() - self.pos {
+        if n > self.r.rest().len() {
             return Err(CborError::Truncated);
         }
         Ok(n)
@@ -275,49 +261,41 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn text(&mut self, info: u8) -> Result<&'a str, CborError> {
-        let n = self.length(info)?;
-        std::str::from_utf8(self.take(n)?).map_err(|_| CborError::Utf8)
+    fn text(&mut self, n: u64) -> Result<&'a str, CborError> {
+        std::str::from_utf8(self.r.take(n)?).map_err(|_| CborError::Utf8)
     }
 
     fn value(&mut self, depth: usize) -> Result<Value<'a>, CborError> {
         self.count_item()?;
-        let head = self.byte()?;
-        let (major, info) = (head >> 5, head & 0x1f);
+        let (major, info, arg) = self.head()?;
         match major {
-            0 => Ok(Value::Int(i128::from(self.argument(info)?))),
-            1 => Ok(Value::Int(-1 - i128::from(self.argument(info)?))),
-            2 => {
-                let n = self.length(info)?;
-                Ok(Value::Bytes(self.take(n)?))
-            }
-            3 => Ok(Value::Text(self.text(info)?)),
-            4 => {
+            MAJ_UINT => Ok(Value::Int(i128::from(arg))),
+            MAJ_NINT => Ok(Value::Int(-1 - i128::from(arg))),
+            MAJ_BYTES => Ok(Value::Bytes(self.r.take(arg)?)),
+            MAJ_TEXT => Ok(Value::Text(self.text(arg)?)),
+            MAJ_ARRAY => {
                 if depth >= self.limits.max_depth {
                     return Err(CborError::TooDeep);
                 }
-                let n = self.length(info)?;
+                let n = self.length(arg)?;
                 let mut items = Vec::with_capacity(n.min(64));
                 for _ in 0..n {
                     items.push(self.value(depth + 1)?);
                 }
                 Ok(Value::Array(items))
             }
-            5 => self.map(info, depth),
-            6 => {
-                let tag = self.argument(info)?;
-                if tag != 42 {
-                    return Err(CborError::Tag(tag));
+            MAJ_MAP => self.map(arg, depth),
+            MAJ_TAG => {
+                if arg != 42 {
+                    return Err(CborError::Tag(arg));
                 }
-                let head = self.byte()?;
-                if head >> 5 != 2 {
+                let (major, _, n) = self.head()?;
+                if major != MAJ_BYTES {
                     return Err(CborError::BadLink(
                         "tag 42 content is not a byte string".into(),
                     ));
                 }
-                let n = self.length(head & 0x1f)?;
-                let bytes = self.take(n)?;
-                match bytes.split_first() {
+                match self.r.take(n)?.split_first() {
                     Some((0, cid_bytes)) => {
                         let (cid, used) = read_cid_prefix(cid_bytes)
                             .map_err(|e| CborError::BadLink(e.to_string()))?;
@@ -335,52 +313,39 @@ impl<'a> Reader<'a> {
                 22 => Ok(Value::Null),
                 25..=27 => {
                     self.non_canonical(CborError::Float)?;
-                    let f = match info {
-                        25 => {
-                            let b = self.take(2)?;
-                            half_to_f64(u16::from_be_bytes([b[0], b[1]]))
-                        }
-                        26 => {
-                            let b = self.take(4)?;
-                            f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                        }
-                        _ => {
-                            let b = self.take(8)?;
-                            let mut a = [0u8; 8];
-                            a.copy_from_slice(b);
-                            f64::from_be_bytes(a)
-                        }
-                    };
-                    Ok(Value::Float(f))
+                    // The cursor read the float's bits as the head's argument.
+                    Ok(Value::Float(match info {
+                        25 => half_to_f64(arg as u16),
+                        26 => f64::from(f32::from_bits(arg as u32)),
+                        _ => f64::from_bits(arg),
+                    }))
                 }
-                31 => Err(CborError::Indefinite),
-                _ => Err(CborError::Unsupported(head)),
+                _ => Err(CborError::Unsupported(0xe0 | info)),
             },
         }
     }
 
-    fn map(&mut self, info: u8, depth: usize) -> Result<Value<'a>, CborError> {
+    fn map(&mut self, n: u64, depth: usize) -> Result<Value<'a>, CborError> {
         if depth >= self.limits.max_depth {
             return Err(CborError::TooDeep);
         }
-        let n = self.length(info)?;
+        let n = self.length(n)?;
         let mut entries: Vec<(&'a str, Value<'a>)> = Vec::with_capacity(n.min(64));
         let mut sorted = true;
         for _ in 0..n {
-            let head = self.byte()?;
-            if head >> 5 != 3 {
+            let (major, _, len) = self.head()?;
+            if major != MAJ_TEXT {
                 return Err(CborError::NonStringKey);
             }
-            let key = self.text(head & 0x1f)?;
-            if let Some((prev, _)) = entries.last() {
-                let ordered = (prev.len(), prev.as_bytes()) < (key.len(), key.as_bytes());
-                if !ordered {
-                    if *prev == key {
-                        return Err(CborError::DuplicateKey(key.to_string()));
-                    }
-                    sorted = false;
-                    self.non_canonical(CborError::KeyOrder)?;
+            let key = self.text(len)?;
+            if let Some((prev, _)) = entries.last()
+                && super::canonical_key_cmp(prev, key).is_ge()
+            {
+                if *prev == key {
+                    return Err(CborError::DuplicateKey(key.to_string()));
                 }
+                sorted = false;
+                self.non_canonical(CborError::KeyOrder)?;
             }
             let value = self.value(depth + 1)?;
             entries.push((key, value));

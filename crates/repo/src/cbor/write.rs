@@ -101,6 +101,13 @@ impl Encoder {
         let _ = cid.write_bytes(&mut self.buf);
         self
     }
+    /// Writes a text string or `null`.
+    pub fn opt_text(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            Some(s) => self.text(s),
+            None => self.null(),
+        }
+    }
     /// Writes a link or `null`.
     pub fn opt_link(&mut self, cid: Option<&Cid>) -> &mut Self {
         match cid {
@@ -150,8 +157,7 @@ impl Encoder {
             }
             Value::Map(m) => {
                 let mut entries: Vec<&(&str, Value<'_>)> = m.0.iter().collect();
-                entries
-                    .sort_by(|a, b| (a.0.len(), a.0.as_bytes()).cmp(&(b.0.len(), b.0.as_bytes())));
+                entries.sort_by(|a, b| canonical_key_cmp(a.0, b.0));
                 self.map(entries.len());
                 for (k, val) in entries {
                     self.text(k);
@@ -164,6 +170,13 @@ impl Encoder {
         }
         Ok(self)
     }
+}
+
+/// DAG-CBOR's canonical map key order: length first, then bytes.
+pub fn canonical_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// Encodes a [`Value`] as canonical DAG-CBOR.

@@ -1,7 +1,7 @@
-//! Turns sequenced [`RelayEvent`]s into wire frames with `firehose::frame`'s encoders, so
+//! Turns sequenced [`RelayEvent`]s into wire frames with `wire::frame`'s encoders, so
 //! the devnet relay and the consumer share one definition of the format.
 
-use firehose::frame::{
+use wire::frame::{
     AccountEvent, Commit, ErrorFrame, IdentityEvent, InfoEvent, RepoOp, SyncEvent, encode_account,
     encode_commit, encode_error, encode_identity, encode_info, encode_sync,
 };

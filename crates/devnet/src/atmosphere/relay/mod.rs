@@ -3,7 +3,7 @@
 //! plus `listRepos` / `listReposByCollection` / `getRepoStatus` / `getLatestCommit`.
 //!
 //! The PDS hands its events to [`Relay::publish`] in process; the relay assigns `seq`,
-//! encodes the frame once with `firehose::frame`, keeps it in the window and fans it out.
+//! encodes the frame once with `wire::frame`, keeps it in the window and fans it out.
 //! Fault controls (garbage frames, drops after N frames, stalls, seq gaps) let tests
 //! exercise a consumer's error paths against real sockets.
 

@@ -1,16 +1,16 @@
 //! One test per replay rule of `docs/xmtp-identity.md` §4.4, on updates built and signed
 //! here (wallets sign EIP-191, installations Ed25519ph under the identity-update context).
 
-use crate::builder::Wallet;
-use crate::inbox_id::inbox_id_raw;
-use crate::installation::InstallationKey;
-use crate::model::DecodedUpdate;
-use crate::proto::associations as pb;
-use crate::replay::{ReplayError, replay};
-use crate::signature::ScwResults;
-use crate::state::{CachedInbox, InboxState};
-use crate::text::signature_text;
 use pb::identity_action::Kind;
+use testkit::xmtp::Wallet;
+use xmtp::inbox_id::inbox_id_raw;
+use xmtp::installation::InstallationKey;
+use xmtp::model::DecodedUpdate;
+use xmtp::proto::associations as pb;
+use xmtp::replay::{ReplayError, replay};
+use xmtp::signature::ScwResults;
+use xmtp::state::{CachedInbox, InboxState};
+use xmtp::text::signature_text;
 
 #[derive(Clone, Copy)]
 enum Signer<'a> {
@@ -200,7 +200,7 @@ fn create_with_installation_yields_the_installation_and_the_derived_inbox() {
     let s = run(&[f.create()]).unwrap();
     assert_eq!(s.inbox_id, f.inbox);
     assert_eq!(keys(&s), vec![f.i1.public_key().to_vec()]);
-    assert_eq!(s.recovery, crate::model::MemberId::Ethereum(f.w1.address()));
+    assert_eq!(s.recovery, xmtp::model::MemberId::Ethereum(f.w1.address()));
 }
 
 #[test]
@@ -453,20 +453,20 @@ fn incremental_replay_from_a_cached_state_equals_full_replay() {
 fn erc191_recovery_follows_libxmtp_normalisation() {
     let w = Wallet::from_bytes(&[5; 32]).unwrap();
     let sig = w.sign_erc191("hello");
-    let (addr, _) = crate::signature::recover_erc191(b"hello", &sig).unwrap();
+    let (addr, _) = xmtp::signature::recover_erc191(b"hello", &sig).unwrap();
     assert_eq!(addr, w.address());
     // v as 0/1 works too.
     let mut v01 = sig.clone();
     v01[64] -= 27;
     assert_eq!(
-        crate::signature::recover_erc191(b"hello", &v01).unwrap().0,
+        xmtp::signature::recover_erc191(b"hello", &v01).unwrap().0,
         w.address()
     );
     // 64 bytes are refused; other v values too.
-    assert!(crate::signature::recover_erc191(b"hello", &sig[..64]).is_err());
+    assert!(xmtp::signature::recover_erc191(b"hello", &sig[..64]).is_err());
     let mut v29 = sig.clone();
     v29[64] = 29;
-    assert!(crate::signature::recover_erc191(b"hello", &v29).is_err());
+    assert!(xmtp::signature::recover_erc191(b"hello", &v29).is_err());
     // High-s with the same v is normalised back (accepted); flipping v as well is not.
     let n = k256::ecdsa::Signature::from_slice(&sig[..64]).unwrap();
     let (r, s) = n.split_scalars();
@@ -474,7 +474,7 @@ fn erc191_recovery_follows_libxmtp_normalisation() {
     let mut same_v = high.to_bytes().to_vec();
     same_v.push(sig[64]);
     assert_eq!(
-        crate::signature::recover_erc191(b"hello", &same_v)
+        xmtp::signature::recover_erc191(b"hello", &same_v)
             .unwrap()
             .0,
         w.address()
@@ -482,7 +482,7 @@ fn erc191_recovery_follows_libxmtp_normalisation() {
     let mut flipped = high.to_bytes().to_vec();
     flipped.push(if sig[64] == 27 { 28 } else { 27 });
     assert_ne!(
-        crate::signature::recover_erc191(b"hello", &flipped)
+        xmtp::signature::recover_erc191(b"hello", &flipped)
             .unwrap()
             .0,
         w.address()
@@ -493,7 +493,7 @@ fn erc191_recovery_follows_libxmtp_normalisation() {
 /// signs from another chain: `ChainIdMismatch`. Without the network's answer: no state.
 #[test]
 fn smart_contract_wallet_signatures_use_the_network_answer_and_the_chain_id() {
-    use crate::signature::{ScwRequest, ScwVerdict, eip191_hash};
+    use xmtp::signature::{ScwRequest, ScwVerdict, eip191_hash};
     let address = "0x00000000000000000000000000000000000000aa".to_string();
     let inbox = inbox_id_raw(&address, 0);
     let scw_sig = |chain: u64| {
@@ -550,7 +550,7 @@ fn smart_contract_wallet_signatures_use_the_network_answer_and_the_chain_id() {
     };
     let (create, req1) = build(1, 1, true);
     assert_eq!(
-        crate::replay::scw_requests(std::slice::from_ref(&create)).len(),
+        xmtp::replay::scw_requests(std::slice::from_ref(&create)).len(),
         2
     );
     let mut answers = ScwResults::new();

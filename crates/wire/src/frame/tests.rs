@@ -151,7 +151,7 @@ fn commit_body_keys_are_in_canonical_order() {
         r.skip().unwrap();
     }
     let mut sorted = keys.clone();
-    sorted.sort_by(|a, b| crate::cbor::canonical_key_cmp(a, b));
+    sorted.sort_by(|a, b| repo::cbor::canonical_key_cmp(a, b));
     assert_eq!(keys, sorted);
     assert_eq!(keys.len(), 12);
     assert_eq!(keys[0], "ops");
@@ -188,10 +188,11 @@ fn trailing_bytes_are_a_fatal_error() {
 
 #[test]
 fn missing_required_field_is_not_fatal() {
-    let mut w = crate::cbor::Writer::default();
-    w.map(2).str("t").str("#account").str("op").int(1);
-    w.map(2).str("did").str("did:plc:a").str("seq").int(3);
-    let e = Frame::decode(&w.out).unwrap_err();
+    let mut w = repo::cbor::Encoder::new();
+    w.map(2).text("t").text("#account").text("op").int(1);
+    w.map(2).text("did").text("did:plc:a").text("seq").int(3);
+    let out = w.into_bytes();
+    let e = Frame::decode(&out).unwrap_err();
     assert_eq!(
         e,
         FrameError::Missing {
@@ -204,21 +205,22 @@ fn missing_required_field_is_not_fatal() {
 
 #[test]
 fn wrong_typed_field_is_not_fatal_and_unknown_fields_are_ignored() {
-    let mut w = crate::cbor::Writer::default();
-    w.map(2).str("t").str("#identity").str("op").int(1);
+    let mut w = repo::cbor::Encoder::new();
+    w.map(2).text("t").text("#identity").text("op").int(1);
     w.map(4)
-        .str("did")
-        .str("did:plc:a")
-        .str("seq")
-        .str("nope")
-        .str("zzz")
+        .text("did")
+        .text("did:plc:a")
+        .text("seq")
+        .text("nope")
+        .text("zzz")
         .array(1)
         .int(1)
-        .str("time")
-        .str("t");
-    let e = Frame::decode(&w.out).unwrap_err();
+        .text("time")
+        .text("t");
+    let out = w.into_bytes();
+    let e = Frame::decode(&out).unwrap_err();
     assert!(!e.is_fatal(), "{e}");
-    assert!(!peek(&w.out).unwrap_err().is_fatal());
+    assert!(!peek(&out).unwrap_err().is_fatal());
 }
 
 #[test]

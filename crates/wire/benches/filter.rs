@@ -1,4 +1,4 @@
-//! The filter against its floor, in the same run: `firehose::peek` beside a minimal hand
+//! The filter against its floor, in the same run: `wire::peek` beside a minimal hand
 //! CBOR walk that reads the canonical `#commit` header, then only `ops` (the first key in
 //! canonical order) and each op's `path`, and stops: the least any filter must read.
 //!
@@ -9,7 +9,7 @@
 //! that reads the same fields as `peek` (still without UTF-8 validation), and `peek`'s
 //! general walk alone (what `peek` was before its fast path).
 //!
-//! `cargo bench -p firehose --bench filter` (env `FILTER_ROUNDS`, `FILTER_MS`).
+//! `cargo bench -p wire --bench filter` (env `FILTER_ROUNDS`, `FILTER_MS`).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -241,7 +241,7 @@ fn main() {
     let mut hdr_read = 0usize;
     for b in &frames {
         // Same answer from both (this is what the floor is allowed to skip checking).
-        let p = firehose::peek(b).unwrap();
+        let p = wire::peek(b).unwrap();
         assert_eq!(Some(p.touches_inbox), floor::walk(b));
         hdr_read += b.len();
     }
@@ -256,10 +256,10 @@ fn main() {
             black_box(floor::walk_fields(b)).is_some_and(|x| x.0)
         });
         let (p, ph) = rate(ms, &frames, |b| {
-            firehose::peek(b).map(|p| p.touches_inbox).unwrap_or(false)
+            wire::peek(b).map(|p| p.touches_inbox).unwrap_or(false)
         });
         let (g, _) = rate(ms, &frames, |b| {
-            firehose::filter::peek_general(b)
+            wire::filter::peek_general(b)
                 .map(|p| p.touches_inbox)
                 .unwrap_or(false)
         });

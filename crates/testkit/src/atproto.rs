@@ -1,13 +1,13 @@
 //! Synthetic, really signed repositories producing Sync 1.1 `#commit` frames (CAR slice
 //! with the commit, the records and the MST proof nodes; `since`, `prevData`, op `prev`).
-//! For tests, benchmarks and fixture generation; not used on the ingest path.
+//! For tests, benchmarks and fixture generation.
 
 use std::collections::HashMap;
 
 use cid::Cid;
 use repo::{Mst, Op, OpAction, PrivateKey, cid_for_cbor, write_car};
 
-use crate::frame::{Commit, RepoOp};
+use wire::frame::{Commit, RepoOp};
 
 /// The TID of `micros` with clock id 0.
 fn tid(micros: u64) -> String {
@@ -168,17 +168,17 @@ impl SynthRepo {
 
 /// A DAG-CBOR `org.xmtp.inbox` record.
 pub fn inbox_record(inbox_id: &str, signature_b64: &str, created_at: &str) -> Vec<u8> {
-    let mut w = crate::cbor::Writer::default();
+    let mut w = repo::cbor::Encoder::new();
     w.map(4)
-        .str("id")
-        .str(inbox_id)
-        .str("$type")
-        .str("org.xmtp.inbox")
-        .str("createdAt")
-        .str(created_at)
-        .str("verificationSignature")
-        .str(signature_b64);
-    w.out
+        .text("id")
+        .text(inbox_id)
+        .text("$type")
+        .text("org.xmtp.inbox")
+        .text("createdAt")
+        .text(created_at)
+        .text("verificationSignature")
+        .text(signature_b64);
+    w.into_bytes()
 }
 
 #[cfg(test)]

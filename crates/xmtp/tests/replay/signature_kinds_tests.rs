@@ -1,17 +1,17 @@
 //! The less common signature kinds end to end through replay: a passkey (WebAuthn P-256)
 //! owner and a legacy XMTP v2 delegated key (`docs/xmtp-identity.md` §4.3).
 
-use crate::builder::Wallet;
-use crate::inbox_id::inbox_id_raw;
-use crate::installation::InstallationKey;
-use crate::model::DecodedUpdate;
-use crate::proto::associations as pb;
-use crate::proto::message_contents as mc;
-use crate::replay::{ReplayError, replay};
-use crate::signature::ScwResults;
-use crate::text::signature_text;
 use pb::identity_action::Kind;
 use prost::Message as _;
+use testkit::xmtp::Wallet;
+use xmtp::inbox_id::inbox_id_raw;
+use xmtp::installation::InstallationKey;
+use xmtp::model::DecodedUpdate;
+use xmtp::proto::associations as pb;
+use xmtp::proto::message_contents as mc;
+use xmtp::replay::{ReplayError, replay};
+use xmtp::signature::ScwResults;
+use xmtp::text::signature_text;
 
 fn placeholder() -> Option<pb::Signature> {
     Some(pb::Signature {

@@ -6,7 +6,7 @@ use super::{
     AccountEvent, Commit, ErrorFrame, Frame, FrameError, HandleEvent, Header, IdentityEvent,
     InfoEvent, MAX_COMMIT_OPS, MAX_FRAME_BYTES, MigrateEvent, RepoOp, SyncEvent, TombstoneEvent,
 };
-use crate::cbor::{CborError, Reader};
+use repo::cbor::{CborError, Reader};
 
 /// Reads the header item and returns it with a reader positioned at the body.
 pub fn decode_header(bytes: &[u8]) -> Result<(Header, Reader<'_>), FrameError> {

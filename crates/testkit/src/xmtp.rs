@@ -3,13 +3,13 @@
 //! identity-update context). Used by the devnet stand-in and by tests; cross-checked
 //! against the captured real updates.
 
-use crate::inbox_id::inbox_id_raw;
-use crate::installation::InstallationKey;
-use crate::model::{DecodedAction, DecodedUpdate, MemberId};
-use crate::proto::associations as pb;
-use crate::signature::{eip191_hash, eth_address};
-use crate::text::signature_text;
 use k256::ecdsa::SigningKey;
+use xmtp::inbox_id::inbox_id_raw;
+use xmtp::installation::InstallationKey;
+use xmtp::model::{DecodedAction, DecodedUpdate, MemberId};
+use xmtp::proto::associations as pb;
+use xmtp::signature::{eip191_hash, eth_address};
+use xmtp::text::signature_text;
 
 /// An externally owned Ethereum account (test/devnet wallet).
 #[derive(Clone)]

@@ -2,15 +2,13 @@
 //! and which only say that this verifier could not decide (smart-contract-wallet answers
 //! with an `error`, update kinds it does not know, bytes that do not decode).
 
-use crate::builder::{ScwWallet, Wallet, create_inbox, create_inbox_scw, revoke_installation};
-use crate::installation::InstallationKey;
-use crate::model::DecodedUpdate;
-use crate::replay::{
-    ReplayClass, ReplayError, ReplayErrorKind, replay, replay_bytes, scw_requests,
-};
-use crate::signature::{ScwResults, ScwVerdict, SignatureError};
-use crate::state::CachedInbox;
 use prost::Message as _;
+use testkit::xmtp::{ScwWallet, Wallet, create_inbox, create_inbox_scw, revoke_installation};
+use xmtp::installation::InstallationKey;
+use xmtp::model::DecodedUpdate;
+use xmtp::replay::{ReplayClass, ReplayError, ReplayErrorKind, replay, replay_bytes, scw_requests};
+use xmtp::signature::{ScwResults, ScwVerdict, SignatureError};
+use xmtp::state::CachedInbox;
 
 fn scw_answers(update: &DecodedUpdate, verdict: ScwVerdict) -> ScwResults {
     scw_requests(std::slice::from_ref(update))
@@ -85,7 +83,7 @@ fn an_unknown_update_kind_is_unevaluable() {
     let wallet = Wallet::from_bytes(&[7; 32]).unwrap();
     let key = InstallationKey::from_seed([5; 32]);
     let create = create_inbox(&wallet, 1, &key, 1_000);
-    let future = crate::builder::update_of_unknown_kind(&create.inbox_id, 2_000);
+    let future = testkit::xmtp::update_of_unknown_kind(&create.inbox_id, 2_000);
     let err =
         replay_bytes(None, &[create.encode_to_vec(), future], &ScwResults::new()).unwrap_err();
     assert_eq!(err.kind(), ReplayErrorKind::UnknownKind, "{err}");
@@ -109,7 +107,7 @@ fn rule_violations_and_bad_signatures_are_evidence() {
     assert_eq!(err.kind(), ReplayErrorKind::MultipleCreate);
     assert!(err.is_evidence());
     let mut tampered =
-        crate::proto::associations::IdentityUpdate::decode(create.as_slice()).unwrap();
+        xmtp::proto::associations::IdentityUpdate::decode(create.as_slice()).unwrap();
     tampered.client_timestamp_ns += 5_000_000_000; // the text shows whole seconds
     let err = replay_bytes(None, &[tampered.encode_to_vec()], &ScwResults::new()).unwrap_err();
     // The installation's Ed25519 signature no longer verifies over the changed text.
@@ -135,7 +133,7 @@ fn a_revoked_installation_is_remembered_until_re_added() {
             .revoked_installations
             .contains(&hex::encode(key.public_key()))
     );
-    let again = crate::builder::add_installation(&create.inbox_id, &wallet, &key, 3_000);
+    let again = testkit::xmtp::add_installation(&create.inbox_id, &wallet, &key, 3_000);
     let state = replay_bytes(Some(state), &[again.encode_to_vec()], &ScwResults::new()).unwrap();
     assert!(state.revoked_installations.is_empty());
 }

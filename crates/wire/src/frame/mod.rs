@@ -23,7 +23,7 @@ pub use encode::{
 use cid::Cid;
 use thiserror::Error;
 
-use crate::cbor::CborError;
+use repo::cbor::CborError;
 
 /// Maximum size of a frame we accept (sync spec: 5 MB per frame).
 pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
