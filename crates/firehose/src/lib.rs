@@ -26,6 +26,7 @@ pub mod process;
 pub mod status;
 pub mod synth;
 pub mod worker;
+pub mod ws;
 
 pub use config::FirehoseConfig;
 pub use filter::{FrameKind, INBOX_COLLECTION, Peek, Text, peek};
