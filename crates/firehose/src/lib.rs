@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod process;
 pub mod status;
 pub mod synth;
+pub mod verify;
 pub mod worker;
 pub mod ws;
 

@@ -2,7 +2,7 @@
 //! batches to the single store writer) and [`ingest_frames`] (the same pipeline fed from
 //! memory, for fixture replays, tests and benchmarks).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
 use crate::gate::{Gate, Item};
-use crate::process::{Processor, ProcessorConfig, Shared};
+use crate::process::{Prepared, Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
 use crate::worker::{WorkerCtx, run_handle_sweep, run_identity, run_resyncs};
 use sync::{IdentitySource, RecordFetcher};
@@ -77,8 +77,23 @@ async fn flush(
     Ok(())
 }
 
+/// Items prepared ahead of the one being applied: while the head waits for its check,
+/// up to this many later items are decoded and their checks queued on the pool.
+const IN_FLIGHT: usize = 1_024;
+
+/// Waits until the head of `q` (non-empty) is ready to apply.
+async fn head_ready(q: &mut VecDeque<Prepared>) {
+    if let Some(h) = q.front_mut() {
+        h.ready().await;
+    }
+}
+
 /// Drains `rx` into the processor, writing a batch every `batch_max_events` events or
 /// `batch_interval`, and a final one when the channel closes.
+///
+/// Items are prepared (decoded, checks queued on the verification pool) as they arrive,
+/// up to [`IN_FLIGHT`] ahead, and applied strictly in stream order as their checks
+/// complete: a batch, and so the cursor it stores, only ever holds items applied in full.
 async fn process_loop(
     cfg: &FirehoseConfig,
     mut rx: mpsc::Receiver<Item>,
@@ -89,17 +104,28 @@ async fn process_loop(
     let mut batches = 0;
     let mut tick = tokio::time::interval(cfg.batch_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let mut q: VecDeque<Prepared> = VecDeque::new();
+    let mut open = true;
+    while open || !q.is_empty() {
+        // Apply whatever is ready at the head, in order.
+        while let Some(h) = q.front_mut() {
+            if !h.poll_ready() {
+                break;
+            }
+            if let Some(h) = q.pop_front() {
+                p.finish(h).await;
+            }
+            if p.pending_events() >= cfg.batch_max_events {
+                flush(&mut p, writer, status, &mut batches).await?;
+            }
+        }
         tokio::select! {
-            item = rx.recv() => match item {
-                Some(item) => {
-                    p.process(item).await;
-                    if p.pending_events() >= cfg.batch_max_events {
-                        flush(&mut p, writer, status, &mut batches).await?;
-                    }
-                }
-                None => break,
+            biased;
+            item = rx.recv(), if open && q.len() < IN_FLIGHT => match item {
+                Some(item) => q.push_back(p.prepare(item).await),
+                None => open = false,
             },
+            _ = head_ready(&mut q), if !q.is_empty() => {}
             _ = tick.tick() => flush(&mut p, writer, status, &mut batches).await?,
         }
     }
@@ -175,6 +201,7 @@ async fn build(
         ProcessorConfig {
             verify_all: cfg.verify_all_commits,
             key_timeout: cfg.key_timeout,
+            verify_workers: 0,
         },
         deps.identity.clone(),
         deps.reader.clone(),
