@@ -31,7 +31,7 @@ use bytes::Bytes;
 use firehose::FirehoseConfig;
 use firehose::LiveStatus;
 use firehose::client::run_connection;
-use firehose::gate::{Gate, Item, Verdict};
+use firehose::gate::{Gate, Item, Outbox, Verdict};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -172,6 +172,22 @@ fn consumer(mut rx: mpsc::Receiver<Item>) -> std::thread::JoinHandle<u64> {
                 Item::Skipped { frames, .. } => frames,
                 Item::Frame { .. } => 1,
             };
+        }
+        frames
+    })
+}
+
+/// Like [`consumer`], for the batches `run_connection` hands across.
+fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut frames = 0;
+        while let Some(b) = rx.blocking_recv() {
+            for i in b {
+                frames += match i {
+                    Item::Skipped { frames, .. } => frames,
+                    Item::Frame { .. } => 1,
+                };
+            }
         }
         frames
     })
@@ -490,17 +506,24 @@ fn main() {
             c.join().unwrap()
         }));
         res[base + 3].push(measure_client(&pool, n, |ws| async move {
-            let (tx, rx) = mpsc::channel(512);
-            let c = consumer(rx);
+            let (tx, rx) = mpsc::channel(8);
+            let c = batch_consumer(rx);
+            let mut out = Outbox::new(tx);
             let mut gate = new_gate();
             let cfg = FirehoseConfig::default();
             let status = LiveStatus::new();
-            let (_why, _) =
-                run_connection(&cfg, ws, &mut gate, &tx, &status, &CancellationToken::new()).await;
-            if let Some(s) = gate.take_skipped() {
-                tx.send(s).await.unwrap();
-            }
-            drop(tx);
+            let (_why, _) = run_connection(
+                &cfg,
+                ws,
+                &mut gate,
+                &mut out,
+                &status,
+                &CancellationToken::new(),
+            )
+            .await;
+            out.push_skipped(&mut gate).await.unwrap();
+            out.flush().await.unwrap();
+            drop(out);
             c.join().unwrap()
         }));
         res[base + 4].push(measure(&pool, n, |ws| async move {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
 use crate::filter::peek;
-use crate::gate::{Gate, Item, Verdict};
+use crate::gate::{Gate, Outbox, Verdict};
 use crate::metrics as m;
 use crate::status::LiveStatus;
 use crate::ws::{ConnectError, Stream};
@@ -114,11 +114,12 @@ async fn connect(url: &str, cfg: &FirehoseConfig) -> Result<WebSocket<Stream>, C
 pub(crate) async fn reader_loop(
     cfg: FirehoseConfig,
     mut gate: Gate,
-    tx: mpsc::Sender<Item>,
+    tx: mpsc::Sender<Vec<crate::gate::Item>>,
     status: Arc<LiveStatus>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new(cfg.reconnect_initial, cfg.reconnect_max);
+    let mut out = Outbox::new(tx);
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -134,7 +135,7 @@ pub(crate) async fn reader_loop(
                 status.set_connected(true);
                 tracing::info!(url, "connected to relay");
                 let (why, healthy) =
-                    run_connection(&cfg, ws, &mut gate, &tx, &status, &shutdown).await;
+                    run_connection(&cfg, ws, &mut gate, &mut out, &status, &shutdown).await;
                 status.set_connected(false);
                 if matches!(why, Disconnect::Shutdown | Disconnect::ProcessorGone) {
                     break;
@@ -185,18 +186,17 @@ pub(crate) async fn reader_loop(
             _ = sleep(delay) => {}
         }
     }
-    if let Some(s) = gate.take_skipped() {
-        let _ = tx.send(s).await;
+    if out.push_skipped(&mut gate).await.is_ok() {
+        let _ = out.flush().await;
     }
     gate.counts.flush();
 }
 
-/// Sends the pending skip marker, if any. Err when the processing stage is gone.
-async fn send_skipped(gate: &mut Gate, tx: &mpsc::Sender<Item>) -> Result<(), ()> {
-    if let Some(s) = gate.take_skipped() {
-        tx.send(s).await.map_err(|_| ())?;
-    }
-    Ok(())
+/// Sends the pending skip marker, if any, with what is queued. Err when the processing
+/// stage is gone.
+async fn send_skipped(gate: &mut Gate, out: &mut Outbox) -> Result<(), crate::gate::Closed> {
+    out.push_skipped(gate).await?;
+    out.flush().await
 }
 
 /// True when the first seq `first` replayed after resuming from `cursor` is more than
@@ -298,12 +298,31 @@ impl Reassembly {
 ///
 /// Messages that are already buffered are handled back to back (up to `READY_BURST`)
 /// without a trip through `select!`, and the last frame is kept (for the status's event
-/// time) once per status tick rather than every message.
+/// time) once per status tick rather than every message. The items a burst forwards
+/// cross the channel as one batch ([`Outbox`]); what is queued is sent before returning.
 pub async fn run_connection<S>(
+    cfg: &FirehoseConfig,
+    ws: WebSocket<S>,
+    gate: &mut Gate,
+    out: &mut Outbox,
+    status: &LiveStatus,
+    shutdown: &CancellationToken,
+) -> (Disconnect, bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let r = connection(cfg, ws, gate, out, status, shutdown).await;
+    if out.flush().await.is_err() {
+        return (Disconnect::ProcessorGone, r.1);
+    }
+    r
+}
+
+async fn connection<S>(
     cfg: &FirehoseConfig,
     mut ws: WebSocket<S>,
     gate: &mut Gate,
-    tx: &mpsc::Sender<Item>,
+    out: &mut Outbox,
     status: &LiveStatus,
     shutdown: &CancellationToken,
 ) -> (Disconnect, bool)
@@ -327,13 +346,13 @@ where
     let mut want_frame = true;
     let mut reported_frames = gate.frames;
     loop {
-        let out = tokio::select! {
+        let read_out = tokio::select! {
             biased;
             _ = shutdown.cancelled() => {
                 let _ = control(&wr, Frame::close(1000, b"")).await;
                 return (Disconnect::Shutdown, got_any);
             }
-            out = read.as_mut() => out,
+            r = read.as_mut() => r,
             _ = ping.tick() => {
                 let f = Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]));
                 if let Err(e) = control(&wr, f).await {
@@ -346,7 +365,7 @@ where
                     tracing::warn!(timeout = ?cfg.read_timeout, "relay connection stalled");
                     return (Disconnect::Stalled, got_any);
                 }
-                if send_skipped(gate, tx).await.is_err() {
+                if send_skipped(gate, out).await.is_err() {
                     return (Disconnect::ProcessorGone, got_any);
                 }
                 gate.counts.flush();
@@ -363,7 +382,7 @@ where
             }
         };
         last_rx = Instant::now();
-        let mut next = Some(out);
+        let mut next = Some(read_out);
         let mut burst = READY_BURST;
         while let Some((rd, res)) = next.take() {
             read.set(next_frame(rd, &wr));
@@ -407,18 +426,18 @@ where
             }
             match verdict {
                 Verdict::Forward(item) => {
-                    if send_skipped(gate, tx).await.is_err() || tx.send(item).await.is_err() {
+                    if out.push_skipped(gate).await.is_err() || out.push(item).await.is_err() {
                         return (Disconnect::ProcessorGone, got_any);
                     }
                 }
                 Verdict::Dropped(_) => {
-                    if gate.pending_skipped() >= SKIP_FLUSH && send_skipped(gate, tx).await.is_err()
+                    if gate.pending_skipped() >= SKIP_FLUSH && out.push_skipped(gate).await.is_err()
                     {
                         return (Disconnect::ProcessorGone, got_any);
                     }
                 }
                 Verdict::ServerError(e) => {
-                    let _ = send_skipped(gate, tx).await;
+                    let _ = send_skipped(gate, out).await;
                     return match e.error.as_str() {
                         "FutureCursor" => {
                             tracing::error!(cursor = ?start_cursor, message = ?e.message, "relay says our cursor is in the future (FutureCursor); not resetting it: operator attention needed");
@@ -445,10 +464,14 @@ where
                 Verdict::Fatal(e) => {
                     metrics::counter!(m::FRAME_ERRORS, "reason" => e.label()).increment(1);
                     tracing::error!(error = %e, "invalid frame: dropping the connection");
-                    let _ = send_skipped(gate, tx).await;
+                    let _ = send_skipped(gate, out).await;
                     return (Disconnect::Fatal(e.to_string()), got_any);
                 }
             }
+        }
+        // The burst is over: hand its items across in one message.
+        if out.flush().await.is_err() {
+            return (Disconnect::ProcessorGone, got_any);
         }
     }
 }
@@ -456,6 +479,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::Item;
 
     #[test]
     fn subscribe_url_adds_path_and_cursor() {
@@ -499,16 +523,23 @@ mod tests {
         gate: &mut Gate,
     ) -> (Disconnect, bool, LiveStatus, Vec<Item>) {
         let (tx, mut rx) = mpsc::channel(64);
+        let mut out = Outbox::new(tx);
         let status = LiveStatus::new();
-        let (why, got_any) =
-            run_connection(cfg, client, gate, &tx, &status, &CancellationToken::new()).await;
-        if let Some(s) = gate.take_skipped() {
-            tx.send(s).await.unwrap();
-        }
-        drop(tx);
+        let (why, got_any) = run_connection(
+            cfg,
+            client,
+            gate,
+            &mut out,
+            &status,
+            &CancellationToken::new(),
+        )
+        .await;
+        out.push_skipped(gate).await.unwrap();
+        out.flush().await.unwrap();
+        drop(out);
         let mut items = Vec::new();
-        while let Some(i) = rx.recv().await {
-            items.push(i);
+        while let Some(b) = rx.recv().await {
+            items.extend(b);
         }
         (why, got_any, status, items)
     }

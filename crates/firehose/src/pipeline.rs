@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
-use crate::gate::{Gate, Item};
+use crate::gate::{BATCH_ITEMS, Gate, Item, Outbox};
 use crate::process::{Prepared, Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
 use crate::worker::{WorkerCtx, run_handle_sweep, run_identity, run_resyncs};
@@ -77,6 +77,11 @@ async fn flush(
     Ok(())
 }
 
+/// The channel's capacity in batches: `channel_capacity` items in all, as before.
+fn batches_capacity(cfg: &FirehoseConfig) -> usize {
+    (cfg.channel_capacity / BATCH_ITEMS).max(2)
+}
+
 /// Items prepared ahead of the one being applied: while the head waits for its check,
 /// up to this many later items are decoded and their checks queued on the pool.
 const IN_FLIGHT: usize = 1_024;
@@ -96,7 +101,7 @@ async fn head_ready(q: &mut VecDeque<Prepared>) {
 /// complete: a batch, and so the cursor it stores, only ever holds items applied in full.
 async fn process_loop(
     cfg: &FirehoseConfig,
-    mut rx: mpsc::Receiver<Item>,
+    mut rx: mpsc::Receiver<Vec<Item>>,
     mut p: Processor,
     writer: &store::Writer,
     status: &LiveStatus,
@@ -122,7 +127,11 @@ async fn process_loop(
         tokio::select! {
             biased;
             item = rx.recv(), if open && q.len() < IN_FLIGHT => match item {
-                Some(item) => q.push_back(p.prepare(item).await),
+                Some(batch) => {
+                    for item in batch {
+                        q.push_back(p.prepare(item).await);
+                    }
+                }
                 None => open = false,
             },
             _ = head_ready(&mut q), if !q.is_empty() => {}
@@ -227,7 +236,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), FirehoseError> {
     let parts = build(&cfg, &deps, &status).await?;
-    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let (tx, rx) = mpsc::channel(batches_capacity(&cfg));
     let reader_stop = shutdown.child_token();
     let reader = tokio::spawn(crate::client::reader_loop(
         cfg.clone(),
@@ -267,29 +276,28 @@ where
         workers,
         worker_stop,
     } = build(&cfg, &deps, &status).await?;
-    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let (tx, rx) = mpsc::channel(batches_capacity(&cfg));
     let feeder = tokio::spawn(async move {
+        let mut out = Outbox::new(tx);
         let mut n = 0u64;
         for bytes in frames {
             n += 1;
-            if let crate::gate::Verdict::Forward(item) = gate.on_message(bytes) {
-                if let Some(s) = gate.take_skipped()
-                    && tx.send(s).await.is_err()
-                {
-                    break;
+            let sent = match gate.on_message(bytes) {
+                crate::gate::Verdict::Forward(item) => {
+                    if out.push_skipped(&mut gate).await.is_err() {
+                        break;
+                    }
+                    out.push(item).await
                 }
-                if tx.send(item).await.is_err() {
-                    break;
-                }
-            } else if gate.pending_skipped() >= 1_000
-                && let Some(s) = gate.take_skipped()
-                && tx.send(s).await.is_err()
-            {
+                _ if gate.pending_skipped() >= 1_000 => out.push_skipped(&mut gate).await,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
                 break;
             }
         }
-        if let Some(s) = gate.take_skipped() {
-            let _ = tx.send(s).await;
+        if out.push_skipped(&mut gate).await.is_ok() {
+            let _ = out.flush().await;
         }
         gate.counts.flush();
         n
