@@ -390,6 +390,11 @@ impl Processor {
         };
         let body = match Frame::decode(&bytes) {
             Err(e) => Body::Malformed(e),
+            // A desynchronized repo's commits wait for its resync: no key is asked for
+            // them (its host may be the one failing); `finish` checks one if needed after all.
+            Ok(Frame::Commit(c)) if self.shared.is_desynced(&c.repo) => {
+                Body::Frame(Frame::Commit(c))
+            }
             Ok(Frame::Commit(c)) => Body::Checking(self.pool.commit(c).await),
             Ok(Frame::Sync(e)) if self.cfg.verify_all || self.is_tracked(&e.did) => {
                 Body::Checking(self.pool.sync(e).await)
@@ -434,14 +439,17 @@ impl Processor {
             }
             Body::Checked(Checked::Commit(c, check)) => {
                 self.last_time = Some(c.time.clone());
-                self.commit(*c, check).await
+                self.commit(*c, Some(check)).await
             }
             Body::Checked(Checked::Sync(e, check)) => {
                 self.last_time = Some(e.time.clone());
                 self.sync(e, Some(check)).await
             }
             Body::Frame(frame) => match frame {
-                Frame::Commit(_) => Outcome::Ignored("internal"),
+                Frame::Commit(c) => {
+                    self.last_time = Some(c.time.clone());
+                    self.commit(c, None).await
+                }
                 Frame::Sync(e) => {
                     self.last_time = Some(e.time.clone());
                     self.sync(e, None).await
@@ -580,8 +588,9 @@ impl Processor {
 
     /// Applies a checked `#commit`: the checks on state (inactive, stale, desynchronized,
     /// chain) come first, in the order they always had, then the pool's verdict.
-    async fn commit(&mut self, c: Commit, check: CommitCheck) -> Outcome {
-        let did = c.repo.as_str();
+    async fn commit(&mut self, mut c: Commit, check: Option<CommitCheck>) -> Outcome {
+        let did = c.repo.clone();
+        let did = did.as_str();
         if self.inactive.contains(did) {
             return Outcome::Ignored("inactive");
         }
@@ -593,6 +602,24 @@ impl Processor {
         let state = match self.state_if_newer(did, &c.rev, tracked).await {
             Ok(state) => state,
             Err(stale) => return stale,
+        };
+        let check = match check {
+            Some(k) => k,
+            None if tracked && self.shared.is_desynced(did) => {
+                // Not checked ahead (desynchronized when prepared): no key is asked for.
+                if let Some(r) = crate::verify::parse_error(&c) {
+                    return self.reject(did, c.seq, None, tracked, r);
+                }
+                self.desync(did, "desynchronized", Some(&c.rev), true);
+                return Outcome::Deferred("desynchronized");
+            }
+            None => match self.pool.commit(c).await.await {
+                Ok(Checked::Commit(back, k)) => {
+                    c = *back;
+                    k
+                }
+                Ok(Checked::Sync(..)) | Err(_) => return Outcome::Ignored("internal"),
+            },
         };
         let (data, admitted) = match check {
             CommitCheck::Parse(r) => return self.reject(did, c.seq, None, tracked, r),

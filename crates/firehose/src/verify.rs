@@ -224,6 +224,11 @@ async fn verify_signature<'a>(
     car.verified_or_back(&k).map_err(|_| Reject::Signature)
 }
 
+/// Why `c`'s envelope or CAR is unusable, if it is (the checks before any key).
+pub fn parse_error(c: &Commit) -> Option<Reject> {
+    parse_commit(&envelope(c), now_micros()).err()
+}
+
 async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
     let env = envelope(c);
     let parsed = match parse_commit(&env, now_micros()) {
