@@ -401,7 +401,7 @@ fn main() {
         "{} #commit frames, mean {mean} B on the wire; {n} frames per run",
         pool.len()
     );
-    let mut res: [Vec<(f64, f64)>; 8] = Default::default();
+    let mut res: [Vec<(f64, f64)>; 10] = Default::default();
     let names = [
         "raw TCP read (floor)",
         "fastwebsockets read only",
@@ -411,6 +411,8 @@ fn main() {
         "reader+gate, old loop",
         "reader+gate, run_connection",
         "reader+gate, tungstenite loop",
+        "fws+gate over ws::connect stream",
+        "fws split read_frame + gate",
     ];
     let wire_len: u64 = (0..n)
         .map(|i| {
@@ -533,6 +535,41 @@ fn main() {
             tungstenite_loop(ws, &mut gate, &tx).await;
             drop(tx);
             c.join().unwrap()
+        }));
+        res[base + 5].push(measure_client(&pool, n, |mut ws| async move {
+            let mut gate = new_gate();
+            loop {
+                let f = ws.read_frame().await.unwrap();
+                match (f.opcode, f.payload) {
+                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
+                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
+                    }
+                    (fastwebsockets::OpCode::Close, _) => break,
+                    _ => {}
+                }
+            }
+            gate.frames
+        }));
+        res[base + 6].push(measure_raw(&pool, n, |tcp| async move {
+            let ws = fastwebsockets::WebSocket::after_handshake(tcp, fastwebsockets::Role::Client);
+            let (mut rd, wr) = ws.split(tokio::io::split);
+            let wr = tokio::sync::Mutex::new(wr);
+            let mut send = |f: fastwebsockets::Frame<'static>| {
+                let wr = &wr;
+                async move { wr.lock().await.write_frame(f).await }
+            };
+            let mut gate = new_gate();
+            loop {
+                let f = rd.read_frame(&mut send).await.unwrap();
+                match (f.opcode, f.payload) {
+                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
+                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
+                    }
+                    (fastwebsockets::OpCode::Close, _) => break,
+                    _ => {}
+                }
+            }
+            gate.frames
         }));
         println!("round {r}:");
         for (i, name) in names.iter().enumerate() {

@@ -335,6 +335,8 @@ where
     let (rd, wr) = ws.split(tokio::io::split);
     let wr = Mutex::new(wr);
     let mut read = std::pin::pin!(next_frame(rd, &wr));
+    // Made once: a fresh `cancelled()` per wake registers a waiter under the token's lock.
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
     let mut frags = Reassembly::default();
     let start_cursor = gate.last_seq();
     let mut first = true;
@@ -348,7 +350,7 @@ where
     loop {
         let read_out = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => {
+            _ = &mut cancelled => {
                 let _ = control(&wr, Frame::close(1000, b"")).await;
                 return (Disconnect::Shutdown, got_any);
             }

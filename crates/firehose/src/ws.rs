@@ -17,6 +17,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
 
+/// The read buffer in front of fastwebsockets (which reads one frame's worth at a time):
+/// one syscall brings many frames, handled back to back without a wake-up each.
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Longest response head accepted from the relay.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
@@ -87,9 +91,8 @@ impl AsyncWrite for MaybeTls {
     }
 }
 
-/// The connected stream: buffered only for the response head (a read into a buffer at
-/// least as large as its 1 KiB bypasses it), so bytes the relay sent right after its `101`
-/// are not lost.
+/// The connected stream, behind a [`READ_BUFFER_BYTES`] read buffer (which also keeps
+/// the bytes the relay sent right after its `101`).
 pub type Stream = BufReader<MaybeTls>;
 
 /// Why connecting failed.
@@ -246,7 +249,7 @@ pub async fn connect(
     } else {
         MaybeTls::Plain(tcp)
     };
-    let mut s = BufReader::with_capacity(1024, io);
+    let mut s = BufReader::with_capacity(READ_BUFFER_BYTES, io);
     let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 16]>());
     let host = if t.host.contains(':') {
         format!("[{}]", t.host)
