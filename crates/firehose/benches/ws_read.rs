@@ -14,7 +14,10 @@
 //!   resident, like a frame just read), a fresh gate per pass;
 //! - `reader+gate, old loop`: the read loop as it was before issue 11 (`select!` per
 //!   message, clock read and last frame kept per message), same-run baseline;
-//! - `reader+gate, run_connection`: the production loop (`firehose::client`).
+//! - `reader+gate, run_connection`: the production loop (`firehose::client`, fastwebsockets,
+//!   connected by `firehose::ws::connect`);
+//! - `reader+gate, tungstenite loop`: the production loop as it was before the switch
+//!   (tokio-tungstenite, ready messages handled in bursts): the same-run baseline.
 //!
 //! `cargo bench -p firehose --bench ws_read` (env `WS_FRAMES`, `WS_ROUNDS`, `WS_READ_BUF`:
 //! tungstenite's read buffer, default the client's).
@@ -28,7 +31,7 @@ use bytes::Bytes;
 use firehose::FirehoseConfig;
 use firehose::LiveStatus;
 use firehose::client::run_connection;
-use firehose::gate::{Gate, Item, Verdict};
+use firehose::gate::{Gate, Item, Outbox, Verdict};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -124,7 +127,7 @@ async fn connect(url: &str) -> Ws {
             std::env::var("WS_READ_BUF")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(firehose::client::READ_BUFFER_BYTES),
+                .unwrap_or(128 * 1024),
         );
     tokio_tungstenite::connect_async_with_config(url, Some(cfg), true)
         .await
@@ -169,6 +172,22 @@ fn consumer(mut rx: mpsc::Receiver<Item>) -> std::thread::JoinHandle<u64> {
                 Item::Skipped { frames, .. } => frames,
                 Item::Frame { .. } => 1,
             };
+        }
+        frames
+    })
+}
+
+/// Like [`consumer`], for the batches `run_connection` hands across.
+fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut frames = 0;
+        while let Some(b) = rx.blocking_recv() {
+            for i in b {
+                frames += match i {
+                    Item::Skipped { frames, .. } => frames,
+                    Item::Frame { .. } => 1,
+                };
+            }
         }
         frames
     })
@@ -228,6 +247,62 @@ async fn old_loop(mut ws: Ws, gate: &mut Gate, tx: &mpsc::Sender<Item>) {
     }
 }
 
+/// The tungstenite client loop as it was on main before the switch (burst of ready
+/// messages, no per-message `select!`): the same-run baseline of `run_connection`.
+async fn tungstenite_loop(mut ws: Ws, gate: &mut Gate, tx: &mpsc::Sender<Item>) {
+    use futures_util::FutureExt;
+    let shutdown = CancellationToken::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_rx = tokio::time::Instant::now();
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return,
+            msg = ws.next() => msg,
+            _ = tick.tick() => {
+                std::hint::black_box(last_rx);
+                gate.counts.flush();
+                continue;
+            }
+        };
+        last_rx = tokio::time::Instant::now();
+        let mut next = Some(msg);
+        let mut burst = 256;
+        while let Some(msg) = next.take() {
+            burst -= 1;
+            if burst > 0 {
+                next = ws.next().now_or_never();
+            }
+            let bytes = match msg {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => {
+                    if let Some(s) = gate.take_skipped() {
+                        tx.send(s).await.unwrap();
+                    }
+                    return;
+                }
+                Some(Ok(Message::Binary(b))) => b,
+                Some(Ok(_)) => continue,
+            };
+            match gate.on_message(bytes) {
+                Verdict::Forward(item) => {
+                    if let Some(s) = gate.take_skipped() {
+                        tx.send(s).await.unwrap();
+                    }
+                    tx.send(item).await.unwrap();
+                }
+                Verdict::Dropped(_) => {
+                    if gate.pending_skipped() >= 1_000
+                        && let Some(s) = gate.take_skipped()
+                    {
+                        tx.send(s).await.unwrap();
+                    }
+                }
+                _ => panic!("unexpected verdict"),
+            }
+        }
+    }
+}
+
 /// Upgrades a plain TCP connection by hand (fastwebsockets leaves the handshake to hyper).
 async fn raw_upgrade(url: &str) -> tokio::net::TcpStream {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -278,6 +353,34 @@ where
     r
 }
 
+/// Like [`measure`], with the reader connected by the production `firehose::ws::connect`.
+fn measure_client<F, Fut>(pool: &Arc<Vec<(Vec<u8>, usize)>>, n: u64, f: F) -> (f64, f64)
+where
+    F: FnOnce(fastwebsockets::WebSocket<firehose::ws::Stream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u64>,
+{
+    let (url, h) = sender(pool.clone(), n);
+    let r = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let ws = firehose::ws::connect(&url, 6 << 20).await.unwrap();
+            let cpu0 = thread_cpu_ns();
+            let t = Instant::now();
+            let got = f(ws).await;
+            let cpu = thread_cpu_ns() - cpu0;
+            assert_eq!(got, n, "not every frame arrived");
+            (cpu as f64 / n as f64, n as f64 / t.elapsed().as_secs_f64())
+        })
+    })
+    .join()
+    .unwrap();
+    h.join().unwrap();
+    r
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -298,7 +401,7 @@ fn main() {
         "{} #commit frames, mean {mean} B on the wire; {n} frames per run",
         pool.len()
     );
-    let mut res: [Vec<(f64, f64)>; 7] = Default::default();
+    let mut res: [Vec<(f64, f64)>; 10] = Default::default();
     let names = [
         "raw TCP read (floor)",
         "fastwebsockets read only",
@@ -307,6 +410,9 @@ fn main() {
         "gate alone (memory)",
         "reader+gate, old loop",
         "reader+gate, run_connection",
+        "reader+gate, tungstenite loop",
+        "fws+gate over ws::connect stream",
+        "fws split read_frame + gate",
     ];
     let wire_len: u64 = (0..n)
         .map(|i| {
@@ -401,19 +507,69 @@ fn main() {
             drop(tx);
             c.join().unwrap()
         }));
-        res[base + 3].push(measure(&pool, n, |ws| async move {
-            let (tx, rx) = mpsc::channel(512);
-            let c = consumer(rx);
+        res[base + 3].push(measure_client(&pool, n, |ws| async move {
+            let (tx, rx) = mpsc::channel(8);
+            let c = batch_consumer(rx);
+            let mut out = Outbox::new(tx);
             let mut gate = new_gate();
             let cfg = FirehoseConfig::default();
             let status = LiveStatus::new();
-            let (_why, _) =
-                run_connection(&cfg, ws, &mut gate, &tx, &status, &CancellationToken::new()).await;
-            if let Some(s) = gate.take_skipped() {
-                tx.send(s).await.unwrap();
-            }
+            let (_why, _) = run_connection(
+                &cfg,
+                ws,
+                &mut gate,
+                &mut out,
+                &status,
+                &CancellationToken::new(),
+            )
+            .await;
+            out.push_skipped(&mut gate).await.unwrap();
+            out.flush().await.unwrap();
+            drop(out);
+            c.join().unwrap()
+        }));
+        res[base + 4].push(measure(&pool, n, |ws| async move {
+            let (tx, rx) = mpsc::channel(512);
+            let c = consumer(rx);
+            let mut gate = new_gate();
+            tungstenite_loop(ws, &mut gate, &tx).await;
             drop(tx);
             c.join().unwrap()
+        }));
+        res[base + 5].push(measure_client(&pool, n, |mut ws| async move {
+            let mut gate = new_gate();
+            loop {
+                let f = ws.read_frame().await.unwrap();
+                match (f.opcode, f.payload) {
+                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
+                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
+                    }
+                    (fastwebsockets::OpCode::Close, _) => break,
+                    _ => {}
+                }
+            }
+            gate.frames
+        }));
+        res[base + 6].push(measure_raw(&pool, n, |tcp| async move {
+            let ws = fastwebsockets::WebSocket::after_handshake(tcp, fastwebsockets::Role::Client);
+            let (mut rd, wr) = ws.split(tokio::io::split);
+            let wr = tokio::sync::Mutex::new(wr);
+            let mut send = |f: fastwebsockets::Frame<'static>| {
+                let wr = &wr;
+                async move { wr.lock().await.write_frame(f).await }
+            };
+            let mut gate = new_gate();
+            loop {
+                let f = rd.read_frame(&mut send).await.unwrap();
+                match (f.opcode, f.payload) {
+                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
+                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
+                    }
+                    (fastwebsockets::OpCode::Close, _) => break,
+                    _ => {}
+                }
+            }
+            gate.frames
         }));
         println!("round {r}:");
         for (i, name) in names.iter().enumerate() {

@@ -1,4 +1,5 @@
-//! The WebSocket reader: connect with `?cursor=`, keepalive pings, read-timeout stall
+//! The WebSocket reader (`fastwebsockets`, chosen on figures over tungstenite: see
+//! BENCHMARKS.md): connect with `?cursor=` ([`crate::ws`]), keepalive pings, read-timeout stall
 //! detection, error-frame handling and reconnects with exponential backoff + jitter. Each
 //! binary message goes through the [`Gate`]; forwarded items go on the bounded channel
 //! (a full channel makes this task wait, nothing is dropped).
@@ -6,20 +7,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use bytes::{Bytes, BytesMut};
+use fastwebsockets::{
+    Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
+};
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 use tokio::time::{Instant, interval, interval_at, sleep, timeout};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
 use crate::filter::peek;
-use crate::gate::{Gate, Item, Verdict};
+use crate::gate::{Gate, Outbox, Verdict};
 use crate::metrics as m;
 use crate::status::LiveStatus;
+use crate::ws::{ConnectError, Stream};
 use sync::backoff::Backoff;
 
 /// Dropped frames coalesced into one skip marker at most.
@@ -28,10 +31,6 @@ const SKIP_FLUSH: u64 = 1_000;
 /// Messages handled back to back before the loop looks at shutdown, pings and the stall
 /// timer again (it only waits in `select!` when no message is ready).
 const READY_BURST: usize = 256;
-
-/// tungstenite's read buffer (its default, 128 KiB). 8, 32 and 128 KiB measured the same
-/// CPU per frame (`cargo bench -p firehose --bench ws_read`, env `WS_READ_BUF`).
-pub const READ_BUFFER_BYTES: usize = 128 * 1024;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +71,6 @@ impl Disconnect {
     }
 }
 
-/// Why connecting failed.
-#[derive(Debug)]
-enum ConnectError {
-    RateLimited(Option<Duration>),
-    NotImplemented,
-    Other(String),
-}
-
 /// The subscribeRepos URL for a relay base URL (`wss://host`, `ws://127.0.0.1:port`, or a
 /// full `/xrpc/com.atproto.sync.subscribeRepos` URL; `http(s)` is mapped to `ws(s)`).
 pub fn subscribe_url(base: &str, cursor: Option<i64>) -> String {
@@ -107,32 +98,15 @@ pub fn subscribe_url(base: &str, cursor: Option<i64>) -> String {
     url
 }
 
-fn parse_retry_after(v: Option<&http::HeaderValue>) -> Option<Duration> {
-    let secs: u64 = v?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
-}
-
-async fn connect(
-    url: &str,
-    cfg: &FirehoseConfig,
-) -> Result<WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, ConnectError>
-{
-    let ws_cfg = WebSocketConfig::default()
-        .max_message_size(Some(cfg.max_message_bytes))
-        .max_frame_size(Some(cfg.max_message_bytes))
-        .read_buffer_size(READ_BUFFER_BYTES);
-    let fut = tokio_tungstenite::connect_async_with_config(url, Some(ws_cfg), true);
-    match timeout(cfg.connect_timeout, fut).await {
+async fn connect(url: &str, cfg: &FirehoseConfig) -> Result<WebSocket<Stream>, ConnectError> {
+    match timeout(
+        cfg.connect_timeout,
+        crate::ws::connect(url, cfg.max_message_bytes),
+    )
+    .await
+    {
         Err(_) => Err(ConnectError::Other("connect timed out".into())),
-        Ok(Err(tungstenite::Error::Http(resp))) => match resp.status().as_u16() {
-            429 => Err(ConnectError::RateLimited(parse_retry_after(
-                resp.headers().get("retry-after"),
-            ))),
-            501 => Err(ConnectError::NotImplemented),
-            s => Err(ConnectError::Other(format!("HTTP {s}"))),
-        },
-        Ok(Err(e)) => Err(ConnectError::Other(e.to_string())),
-        Ok(Ok((ws, _))) => Ok(ws),
+        Ok(r) => r,
     }
 }
 
@@ -140,11 +114,12 @@ async fn connect(
 pub(crate) async fn reader_loop(
     cfg: FirehoseConfig,
     mut gate: Gate,
-    tx: mpsc::Sender<Item>,
+    tx: mpsc::Sender<Vec<crate::gate::Item>>,
     status: Arc<LiveStatus>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new(cfg.reconnect_initial, cfg.reconnect_max);
+    let mut out = Outbox::new(tx);
     loop {
         if shutdown.is_cancelled() {
             break;
@@ -160,7 +135,7 @@ pub(crate) async fn reader_loop(
                 status.set_connected(true);
                 tracing::info!(url, "connected to relay");
                 let (why, healthy) =
-                    run_connection(&cfg, ws, &mut gate, &tx, &status, &shutdown).await;
+                    run_connection(&cfg, ws, &mut gate, &mut out, &status, &shutdown).await;
                 status.set_connected(false);
                 if matches!(why, Disconnect::Shutdown | Disconnect::ProcessorGone) {
                     break;
@@ -211,18 +186,17 @@ pub(crate) async fn reader_loop(
             _ = sleep(delay) => {}
         }
     }
-    if let Some(s) = gate.take_skipped() {
-        let _ = tx.send(s).await;
+    if out.push_skipped(&mut gate).await.is_ok() {
+        let _ = out.flush().await;
     }
     gate.counts.flush();
 }
 
-/// Sends the pending skip marker, if any. Err when the processing stage is gone.
-async fn send_skipped(gate: &mut Gate, tx: &mpsc::Sender<Item>) -> Result<(), ()> {
-    if let Some(s) = gate.take_skipped() {
-        tx.send(s).await.map_err(|_| ())?;
-    }
-    Ok(())
+/// Sends the pending skip marker, if any, with what is queued. Err when the processing
+/// stage is gone.
+async fn send_skipped(gate: &mut Gate, out: &mut Outbox) -> Result<(), crate::gate::Closed> {
+    out.push_skipped(gate).await?;
+    out.flush().await
 }
 
 /// True when the first seq `first` replayed after resuming from `cursor` is more than
@@ -232,24 +206,138 @@ fn cursor_jumped(cursor: i64, first: i64, threshold: i64) -> bool {
     i128::from(first) - i128::from(cursor) > i128::from(threshold)
 }
 
+/// One message (or a fragment of one) as read: its opcode, `fin` bit and payload.
+type Read = Result<(OpCode, bool, Bytes), WebSocketError>;
+
+/// Reads the next frame, answering pings (and a close) through `wr`. The read half is
+/// moved in and handed back, so a pending read is kept across `select!` rounds instead of
+/// dropped: fastwebsockets' `read_frame` is not cancel-safe (a header consumed before its
+/// payload arrived would be lost).
+async fn next_frame<R, W>(
+    mut rd: WebSocketRead<R>,
+    wr: &Mutex<WebSocketWrite<W>>,
+) -> (WebSocketRead<R>, Read)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut send = |f: Frame<'static>| async move {
+        let mut w = wr.lock().await;
+        w.write_frame(f).await?;
+        w.flush().await
+    };
+    let res = rd.read_frame(&mut send).await.map(|f| {
+        let payload = match f.payload {
+            Payload::Bytes(b) => b.freeze(),
+            other => Bytes::copy_from_slice(&other),
+        };
+        (f.opcode, f.fin, payload)
+    });
+    (rd, res)
+}
+
+/// Writes a control frame unless a pong is being written right now (then it is skipped:
+/// never wait on the lock while the read future that holds it is not polled).
+async fn control<W: AsyncWrite + Unpin>(
+    wr: &Mutex<WebSocketWrite<W>>,
+    f: Frame<'static>,
+) -> Result<(), WebSocketError> {
+    match wr.try_lock() {
+        Ok(mut w) => {
+            w.write_frame(f).await?;
+            w.flush().await
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Reassembles fragmented messages (relays send whole ones; this is for correctness),
+/// keeping the whole message within `max` bytes.
+#[derive(Default)]
+struct Reassembly {
+    partial: Option<BytesMut>,
+}
+
+impl Reassembly {
+    /// The complete binary message, if this frame ends one; `Err` breaks the connection.
+    fn push(
+        &mut self,
+        op: OpCode,
+        fin: bool,
+        payload: Bytes,
+        max: usize,
+    ) -> Result<Option<Bytes>, String> {
+        match (op, self.partial.as_mut()) {
+            (OpCode::Binary, None) if fin => Ok(Some(payload)),
+            (OpCode::Binary | OpCode::Text, None) => {
+                if op == OpCode::Binary {
+                    self.partial = Some(BytesMut::from(&payload[..]));
+                }
+                Ok(None)
+            }
+            (OpCode::Continuation, Some(buf)) => {
+                if buf.len() + payload.len() > max {
+                    return Err(format!("message larger than {max} bytes"));
+                }
+                buf.extend_from_slice(&payload);
+                Ok(fin
+                    .then(|| self.partial.take().map(BytesMut::freeze))
+                    .flatten())
+            }
+            (OpCode::Continuation, None) => Ok(None),
+            (OpCode::Binary | OpCode::Text, Some(_)) => {
+                Err("new message inside a fragmented one".into())
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Reads one connection until it ends. Returns why, and whether it delivered any frame.
 /// (Public for the read-path bench; the pipeline calls it through [`crate::run`].)
 ///
 /// Messages that are already buffered are handled back to back (up to `READY_BURST`)
 /// without a trip through `select!`, and the last frame is kept (for the status's event
-/// time) once per status tick rather than every message: holding every frame would pin a
-/// chunk of tungstenite's read buffer and force it to reallocate.
+/// time) once per status tick rather than every message. The items a burst forwards
+/// cross the channel as one batch ([`Outbox`]); what is queued is sent before returning.
 pub async fn run_connection<S>(
     cfg: &FirehoseConfig,
-    mut ws: WebSocketStream<S>,
+    ws: WebSocket<S>,
     gate: &mut Gate,
-    tx: &mpsc::Sender<Item>,
+    out: &mut Outbox,
     status: &LiveStatus,
     shutdown: &CancellationToken,
 ) -> (Disconnect, bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let r = connection(cfg, ws, gate, out, status, shutdown).await;
+    if out.flush().await.is_err() {
+        return (Disconnect::ProcessorGone, r.1);
+    }
+    r
+}
+
+async fn connection<S>(
+    cfg: &FirehoseConfig,
+    mut ws: WebSocket<S>,
+    gate: &mut Gate,
+    out: &mut Outbox,
+    status: &LiveStatus,
+    shutdown: &CancellationToken,
+) -> (Disconnect, bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    crate::ws::set_max_message(&mut ws, cfg.max_message_bytes);
+    ws.set_auto_pong(true);
+    ws.set_auto_close(true);
+    let (rd, wr) = ws.split(tokio::io::split);
+    let wr = Mutex::new(wr);
+    let mut read = std::pin::pin!(next_frame(rd, &wr));
+    // Made once: a fresh `cancelled()` per wake registers a waiter under the token's lock.
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
+    let mut frags = Reassembly::default();
     let start_cursor = gate.last_seq();
     let mut first = true;
     let mut got_any = false;
@@ -260,15 +348,16 @@ where
     let mut want_frame = true;
     let mut reported_frames = gate.frames;
     loop {
-        let msg = tokio::select! {
+        let read_out = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => {
-                let _ = ws.close(None).await;
+            _ = &mut cancelled => {
+                let _ = control(&wr, Frame::close(1000, b"")).await;
                 return (Disconnect::Shutdown, got_any);
             }
-            msg = ws.next() => msg,
+            r = read.as_mut() => r,
             _ = ping.tick() => {
-                if let Err(e) = ws.send(Message::Ping(Bytes::new())).await {
+                let f = Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]));
+                if let Err(e) = control(&wr, f).await {
                     return (Disconnect::Io(e.to_string()), got_any);
                 }
                 continue;
@@ -278,7 +367,7 @@ where
                     tracing::warn!(timeout = ?cfg.read_timeout, "relay connection stalled");
                     return (Disconnect::Stalled, got_any);
                 }
-                if send_skipped(gate, tx).await.is_err() {
+                if send_skipped(gate, out).await.is_err() {
                     return (Disconnect::ProcessorGone, got_any);
                 }
                 gate.counts.flush();
@@ -295,19 +384,28 @@ where
             }
         };
         last_rx = Instant::now();
-        let mut next = Some(msg);
+        let mut next = Some(read_out);
         let mut burst = READY_BURST;
-        while let Some(msg) = next.take() {
+        while let Some((rd, res)) = next.take() {
+            read.set(next_frame(rd, &wr));
             burst -= 1;
             if burst > 0 {
-                // Already buffered? (A pending poll leaves the waker to the select above.)
-                next = ws.next().now_or_never();
+                // Already buffered? (A pending read stays in `read` for the select above.)
+                next = read.as_mut().now_or_never();
             }
-            let bytes = match msg {
-                None | Some(Ok(Message::Close(_))) => return (Disconnect::Closed, got_any),
-                Some(Err(e)) => return (Disconnect::Io(e.to_string()), got_any),
-                Some(Ok(Message::Binary(b))) => b,
-                Some(Ok(_)) => continue,
+            let bytes = match res {
+                Ok((OpCode::Close, ..)) => return (Disconnect::Closed, got_any),
+                Err(WebSocketError::UnexpectedEOF | WebSocketError::ConnectionClosed) => {
+                    return (Disconnect::Closed, got_any);
+                }
+                Err(e) => return (Disconnect::Io(e.to_string()), got_any),
+                Ok((op, fin, payload)) => {
+                    match frags.push(op, fin, payload, cfg.max_message_bytes) {
+                        Ok(Some(b)) => b,
+                        Ok(None) => continue,
+                        Err(e) => return (Disconnect::Io(e), got_any),
+                    }
+                }
             };
             got_any = true;
             if want_frame {
@@ -330,18 +428,18 @@ where
             }
             match verdict {
                 Verdict::Forward(item) => {
-                    if send_skipped(gate, tx).await.is_err() || tx.send(item).await.is_err() {
+                    if out.push_skipped(gate).await.is_err() || out.push(item).await.is_err() {
                         return (Disconnect::ProcessorGone, got_any);
                     }
                 }
                 Verdict::Dropped(_) => {
-                    if gate.pending_skipped() >= SKIP_FLUSH && send_skipped(gate, tx).await.is_err()
+                    if gate.pending_skipped() >= SKIP_FLUSH && out.push_skipped(gate).await.is_err()
                     {
                         return (Disconnect::ProcessorGone, got_any);
                     }
                 }
                 Verdict::ServerError(e) => {
-                    let _ = send_skipped(gate, tx).await;
+                    let _ = send_skipped(gate, out).await;
                     return match e.error.as_str() {
                         "FutureCursor" => {
                             tracing::error!(cursor = ?start_cursor, message = ?e.message, "relay says our cursor is in the future (FutureCursor); not resetting it: operator attention needed");
@@ -368,10 +466,14 @@ where
                 Verdict::Fatal(e) => {
                     metrics::counter!(m::FRAME_ERRORS, "reason" => e.label()).increment(1);
                     tracing::error!(error = %e, "invalid frame: dropping the connection");
-                    let _ = send_skipped(gate, tx).await;
+                    let _ = send_skipped(gate, out).await;
                     return (Disconnect::Fatal(e.to_string()), got_any);
                 }
             }
+        }
+        // The burst is over: hand its items across in one message.
+        if out.flush().await.is_err() {
+            return (Disconnect::ProcessorGone, got_any);
         }
     }
 }
@@ -379,6 +481,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::Item;
 
     #[test]
     fn subscribe_url_adds_path_and_cursor() {
@@ -404,39 +507,79 @@ mod tests {
         assert!(cursor_jumped(100, 101 + 5_000_000, 5_000_000));
     }
 
-    /// A relay that once sent a negative seq (now our cursor) and then a huge one: the
-    /// reader flags the jump instead of overflowing `first - cursor`.
-    #[tokio::test]
-    async fn negative_cursor_then_huge_seq_flags_backfill_without_overflow() {
-        use crate::frame::{Frame, IdentityEvent};
+    async fn pair() -> (
+        WebSocket<tokio::io::DuplexStream>,
+        tokio_tungstenite::WebSocketStream<tokio::io::DuplexStream>,
+    ) {
         use tokio_tungstenite::tungstenite::protocol::Role;
-
         let (a, b) = tokio::io::duplex(1 << 16);
-        let client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
-        let mut server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
-        let frame = Frame::Identity(IdentityEvent {
-            seq: i64::MAX,
-            did: "did:plc:bad".into(),
-            time: "2026-07-04T12:00:00.000Z".into(),
-            handle: None,
-        })
-        .encode();
-        server.send(Message::Binary(frame.into())).await.unwrap();
-        server.close(None).await.unwrap();
-        let cfg = FirehoseConfig::default();
-        let tracked = Arc::new(std::sync::RwLock::new(Default::default()));
-        let mut gate = Gate::new(tracked, false, Some(-5));
-        let (tx, _rx) = mpsc::channel(8);
+        let client = WebSocket::after_handshake(a, fastwebsockets::Role::Client);
+        let server =
+            tokio_tungstenite::WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        (client, server)
+    }
+
+    async fn read_all(
+        cfg: &FirehoseConfig,
+        client: WebSocket<tokio::io::DuplexStream>,
+        gate: &mut Gate,
+    ) -> (Disconnect, bool, LiveStatus, Vec<Item>) {
+        let (tx, mut rx) = mpsc::channel(64);
+        let mut out = Outbox::new(tx);
         let status = LiveStatus::new();
         let (why, got_any) = run_connection(
-            &cfg,
+            cfg,
             client,
-            &mut gate,
-            &tx,
+            gate,
+            &mut out,
             &status,
             &CancellationToken::new(),
         )
         .await;
+        out.push_skipped(gate).await.unwrap();
+        out.flush().await.unwrap();
+        drop(out);
+        let mut items = Vec::new();
+        while let Some(b) = rx.recv().await {
+            items.extend(b);
+        }
+        (why, got_any, status, items)
+    }
+
+    fn new_gate(cursor: Option<i64>) -> Gate {
+        Gate::new(
+            Arc::new(std::sync::RwLock::new(Default::default())),
+            false,
+            cursor,
+        )
+    }
+
+    fn identity(seq: i64) -> Vec<u8> {
+        use crate::frame::{Frame, IdentityEvent};
+        Frame::Identity(IdentityEvent {
+            seq,
+            did: "did:plc:bad".into(),
+            time: "2026-07-04T12:00:00.000Z".into(),
+            handle: None,
+        })
+        .encode()
+    }
+
+    /// A relay that once sent a negative seq (now our cursor) and then a huge one: the
+    /// reader flags the jump instead of overflowing `first - cursor`.
+    #[tokio::test]
+    async fn negative_cursor_then_huge_seq_flags_backfill_without_overflow() {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let (client, mut server) = pair().await;
+        server
+            .send(Message::Binary(identity(i64::MAX).into()))
+            .await
+            .unwrap();
+        server.close(None).await.unwrap();
+        let mut gate = new_gate(Some(-5));
+        let (why, got_any, status, _) =
+            read_all(&FirehoseConfig::default(), client, &mut gate).await;
         assert!(got_any);
         assert_eq!(why, Disconnect::Closed);
         assert_eq!(gate.last_seq(), Some(i64::MAX));
@@ -446,12 +589,57 @@ mod tests {
         );
     }
 
-    #[test]
-    fn retry_after_seconds_are_parsed_and_capped() {
-        let v = http::HeaderValue::from_static("7");
-        assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_secs(7)));
-        let v = http::HeaderValue::from_static("99999");
-        assert_eq!(parse_retry_after(Some(&v)), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_retry_after(None), None);
+    /// Pings from the relay are answered, fragmented messages are reassembled, and a
+    /// message over the size limit ends the connection with a reason (no panic).
+    #[tokio::test]
+    async fn pings_fragments_and_size_limit() {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::protocol::frame::{
+            Frame as TFrame,
+            coding::{Data, OpCode as TOp},
+        };
+        let (client, mut server) = pair().await;
+        let msg = identity(7);
+        let (h1, h2) = msg.split_at(msg.len() / 2);
+        let (h1, h2) = (h1.to_vec(), h2.to_vec());
+        let relay = tokio::spawn(async move {
+            server
+                .send(Message::Ping(Bytes::from_static(b"hi")))
+                .await
+                .unwrap();
+            let f1 = TFrame::message(h1, TOp::Data(Data::Binary), false);
+            let f2 = TFrame::message(h2, TOp::Data(Data::Continue), true);
+            server.send(Message::Frame(f1)).await.unwrap();
+            server.send(Message::Frame(f2)).await.unwrap();
+            server
+                .send(Message::Binary(identity(8).into()))
+                .await
+                .unwrap();
+            server
+                .send(Message::Binary(vec![0u8; 2048].into()))
+                .await
+                .unwrap();
+            let mut pong = false;
+            while let Some(Ok(m)) = server.next().await {
+                pong |= matches!(&m, Message::Pong(p) if &p[..] == b"hi");
+            }
+            pong
+        });
+        let cfg = FirehoseConfig {
+            max_message_bytes: 1024,
+            ..FirehoseConfig::default()
+        };
+        let mut gate = new_gate(None);
+        let (why, got_any, _, items) = read_all(&cfg, client, &mut gate).await;
+        assert!(got_any);
+        assert!(
+            matches!(&why, Disconnect::Io(e) if e.contains("large")),
+            "{why:?}"
+        );
+        assert_eq!(gate.frames, 2, "the reassembled message and the next one");
+        assert_eq!(gate.last_seq(), Some(8));
+        assert_eq!(items.len(), 2, "two #identity frames forwarded");
+        assert!(relay.await.unwrap(), "the ping was answered");
     }
 }

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use tokio::sync::mpsc;
 
 use crate::filter::{FrameKind, peek};
 use crate::frame::{ErrorFrame, Frame, FrameError, InfoEvent};
@@ -247,5 +248,57 @@ impl Gate {
             kind: p.kind,
             bytes,
         })
+    }
+}
+
+/// Items handed across the channel in one message at most.
+pub const BATCH_ITEMS: usize = 64;
+
+/// The processing stage is gone (its channel is closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+/// Collects the items of a read burst and hands them to the processing stage as one
+/// channel message (a `Vec` of at most [`BATCH_ITEMS`]), in stream order.
+#[derive(Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Vec<Item>>,
+    buf: Vec<Item>,
+}
+
+impl Outbox {
+    /// An outbox sending on `tx`.
+    pub fn new(tx: mpsc::Sender<Vec<Item>>) -> Self {
+        Self {
+            tx,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Queues `item`; sends the batch when it is full.
+    pub async fn push(&mut self, item: Item) -> Result<(), Closed> {
+        self.buf.push(item);
+        if self.buf.len() >= BATCH_ITEMS {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues the gate's pending skip marker, if any (it goes before the next item).
+    pub async fn push_skipped(&mut self, gate: &mut Gate) -> Result<(), Closed> {
+        match gate.take_skipped() {
+            Some(s) => self.push(s).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends what is queued (waits while the channel is full; nothing is dropped).
+    pub async fn flush(&mut self) -> Result<(), Closed> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH_ITEMS));
+        self.tx.send(batch).await.map_err(|_| Closed)
     }
 }

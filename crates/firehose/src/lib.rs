@@ -24,7 +24,9 @@ pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod status;
+pub mod verify;
 pub mod worker;
+pub mod ws;
 
 pub use config::FirehoseConfig;
 pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, ingest_frames, run};

@@ -2,7 +2,7 @@
 //! batches to the single store writer) and [`ingest_frames`] (the same pipeline fed from
 //! memory, for fixture replays, tests and benchmarks).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::FirehoseConfig;
-use crate::gate::{Gate, Item};
-use crate::process::{Processor, ProcessorConfig, Shared};
+use crate::gate::{BATCH_ITEMS, Gate, Item, Outbox};
+use crate::process::{Prepared, Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
 use crate::worker::{WorkerCtx, run_handle_sweep, run_identity, run_resyncs};
 use sync::{IdentitySource, RecordFetcher};
@@ -77,11 +77,31 @@ async fn flush(
     Ok(())
 }
 
+/// The channel's capacity in batches: `channel_capacity` items in all, as before.
+fn batches_capacity(cfg: &FirehoseConfig) -> usize {
+    (cfg.channel_capacity / BATCH_ITEMS).max(2)
+}
+
+/// Items prepared ahead of the one being applied: while the head waits for its check,
+/// up to this many later items are decoded and their checks queued on the pool.
+const IN_FLIGHT: usize = 1_024;
+
+/// Waits until the head of `q` (non-empty) is ready to apply.
+async fn head_ready(q: &mut VecDeque<Prepared>) {
+    if let Some(h) = q.front_mut() {
+        h.ready().await;
+    }
+}
+
 /// Drains `rx` into the processor, writing a batch every `batch_max_events` events or
 /// `batch_interval`, and a final one when the channel closes.
+///
+/// Items are prepared (decoded, checks queued on the verification pool) as they arrive,
+/// up to [`IN_FLIGHT`] ahead, and applied strictly in stream order as their checks
+/// complete: a batch, and so the cursor it stores, only ever holds items applied in full.
 async fn process_loop(
     cfg: &FirehoseConfig,
-    mut rx: mpsc::Receiver<Item>,
+    mut rx: mpsc::Receiver<Vec<Item>>,
     mut p: Processor,
     writer: &store::Writer,
     status: &LiveStatus,
@@ -89,17 +109,32 @@ async fn process_loop(
     let mut batches = 0;
     let mut tick = tokio::time::interval(cfg.batch_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    let mut q: VecDeque<Prepared> = VecDeque::new();
+    let mut open = true;
+    while open || !q.is_empty() {
+        // Apply whatever is ready at the head, in order.
+        while let Some(h) = q.front_mut() {
+            if !h.poll_ready() {
+                break;
+            }
+            if let Some(h) = q.pop_front() {
+                p.finish(h).await;
+            }
+            if p.pending_events() >= cfg.batch_max_events {
+                flush(&mut p, writer, status, &mut batches).await?;
+            }
+        }
         tokio::select! {
-            item = rx.recv() => match item {
-                Some(item) => {
-                    p.process(item).await;
-                    if p.pending_events() >= cfg.batch_max_events {
-                        flush(&mut p, writer, status, &mut batches).await?;
+            biased;
+            item = rx.recv(), if open && q.len() < IN_FLIGHT => match item {
+                Some(batch) => {
+                    for item in batch {
+                        q.push_back(p.prepare(item).await);
                     }
                 }
-                None => break,
+                None => open = false,
             },
+            _ = head_ready(&mut q), if !q.is_empty() => {}
             _ = tick.tick() => flush(&mut p, writer, status, &mut batches).await?,
         }
     }
@@ -175,6 +210,7 @@ async fn build(
         ProcessorConfig {
             verify_all: cfg.verify_all_commits,
             key_timeout: cfg.key_timeout,
+            verify_workers: 0,
         },
         deps.identity.clone(),
         deps.reader.clone(),
@@ -200,7 +236,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), FirehoseError> {
     let parts = build(&cfg, &deps, &status).await?;
-    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let (tx, rx) = mpsc::channel(batches_capacity(&cfg));
     let reader_stop = shutdown.child_token();
     let reader = tokio::spawn(crate::client::reader_loop(
         cfg.clone(),
@@ -240,29 +276,28 @@ where
         workers,
         worker_stop,
     } = build(&cfg, &deps, &status).await?;
-    let (tx, rx) = mpsc::channel(cfg.channel_capacity.max(1));
+    let (tx, rx) = mpsc::channel(batches_capacity(&cfg));
     let feeder = tokio::spawn(async move {
+        let mut out = Outbox::new(tx);
         let mut n = 0u64;
         for bytes in frames {
             n += 1;
-            if let crate::gate::Verdict::Forward(item) = gate.on_message(bytes) {
-                if let Some(s) = gate.take_skipped()
-                    && tx.send(s).await.is_err()
-                {
-                    break;
+            let sent = match gate.on_message(bytes) {
+                crate::gate::Verdict::Forward(item) => {
+                    if out.push_skipped(&mut gate).await.is_err() {
+                        break;
+                    }
+                    out.push(item).await
                 }
-                if tx.send(item).await.is_err() {
-                    break;
-                }
-            } else if gate.pending_skipped() >= 1_000
-                && let Some(s) = gate.take_skipped()
-                && tx.send(s).await.is_err()
-            {
+                _ if gate.pending_skipped() >= 1_000 => out.push_skipped(&mut gate).await,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
                 break;
             }
         }
-        if let Some(s) = gate.take_skipped() {
-            let _ = tx.send(s).await;
+        if out.push_skipped(&mut gate).await.is_ok() {
+            let _ = out.flush().await;
         }
         gate.counts.flush();
         n

@@ -14,19 +14,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use store::{Batch, Change, ResyncChange, StatsDelta};
-use sync::commit::{Envelope, EnvelopeOp, parse_commit, parse_sync};
-use sync::{Continuity, InboxChange, Reject, RepoPoint, admit_commit, continuity};
-use tokio::sync::{Notify, mpsc};
+use sync::commit::{Envelope, EnvelopeOp};
+use sync::{Continuity, InboxChange, Reject, RepoPoint, continuity};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::frame::{Commit, Frame, SyncEvent};
+use crate::frame::{Commit, Frame, FrameError, SyncEvent};
 use crate::gate::{Item, TrackedSet};
 use crate::metrics as m;
+use crate::verify::{Checked, CommitCheck, Pool, SyncCheck};
 use sync::IdentitySource;
 use sync::record::split_path;
-use sync::rev::now_micros;
 
 /// Sync 1.1 state of a tracked repo, as last applied (or queued to be applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +107,6 @@ pub enum Outcome {
 
 /// Bound on the in-memory per-DID maps used for audit mode and account status.
 const MAX_MEMORY_DIDS: usize = 1_000_000;
-/// Minimum time between two forced DID refreshes for the same DID.
-const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Settings of the processing stage.
 #[derive(Debug, Clone)]
@@ -117,18 +115,66 @@ pub struct ProcessorConfig {
     pub verify_all: bool,
     /// How long the stream waits for a signing key before deferring the repo to a resync.
     pub key_timeout: Duration,
+    /// Lanes of the verification pool ([`crate::verify`]); 0 = one per CPU (2 to 8).
+    pub verify_workers: usize,
+}
+
+/// A forwarded item, decoded in stream order, whose check may still be running on the
+/// verification pool. [`Processor::finish`] applies it (in stream order).
+#[derive(Debug)]
+pub struct Prepared {
+    seq: Option<i64>,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    Skipped {
+        frames: u64,
+        last_seq: Option<i64>,
+    },
+    Malformed(FrameError),
+    Frame(Frame),
+    Checking(oneshot::Receiver<Checked>),
+    Checked(Checked),
+    /// The pool dropped the job (only when it is shutting down).
+    Lost,
+}
+
+impl Prepared {
+    /// Whether [`Processor::finish`] can run without waiting on the pool (takes the
+    /// check's result if it is there).
+    pub fn poll_ready(&mut self) -> bool {
+        if let Body::Checking(rx) = &mut self.body {
+            match rx.try_recv() {
+                Ok(c) => self.body = Body::Checked(c),
+                Err(oneshot::error::TryRecvError::Empty) => return false,
+                Err(oneshot::error::TryRecvError::Closed) => self.body = Body::Lost,
+            }
+        }
+        true
+    }
+
+    /// Waits until the item's check is done.
+    pub async fn ready(&mut self) {
+        if let Body::Checking(rx) = &mut self.body {
+            self.body = match rx.await {
+                Ok(c) => Body::Checked(c),
+                Err(_) => Body::Lost,
+            };
+        }
+    }
 }
 
 /// The processing stage state.
 pub struct Processor {
     cfg: ProcessorConfig,
-    identity: Arc<dyn IdentitySource>,
+    pool: Pool,
     reader: store::Reader,
     shared: Shared,
     loaded: HashSet<String>,
     inactive: HashSet<String>,
     audit_revs: HashMap<String, String>,
-    key_refreshed: HashMap<String, Instant>,
     identity_jobs: mpsc::Sender<String>,
     changes: Vec<Change>,
     events: usize,
@@ -179,15 +225,18 @@ impl Processor {
         shared: Shared,
         identity_jobs: mpsc::Sender<String>,
     ) -> Self {
+        let workers = match cfg.verify_workers {
+            0 => crate::verify::default_workers(),
+            n => n,
+        };
         Self {
+            pool: Pool::new(identity, cfg.key_timeout, workers),
             cfg,
-            identity,
             reader,
             shared,
             loaded: HashSet::new(),
             inactive: HashSet::new(),
             audit_revs: HashMap::new(),
-            key_refreshed: HashMap::new(),
             identity_jobs,
             changes: Vec::new(),
             events: 0,
@@ -320,45 +369,100 @@ impl Processor {
         }
     }
 
-    /// Handles one item from the gate.
+    /// Handles one item from the gate (prepare, wait for its check, finish).
     pub async fn process(&mut self, item: Item) -> Outcome {
-        self.events += 1;
+        let mut p = self.prepare(item).await;
+        p.ready().await;
+        self.finish(p).await
+    }
+
+    /// Decodes a forwarded item (in stream order) and queues its commit or `#sync` check
+    /// on the verification pool. Waits only when the DID's lane queue is full.
+    pub async fn prepare(&self, item: Item) -> Prepared {
         let (seq, bytes) = match item {
             Item::Skipped { frames, last_seq } => {
+                return Prepared {
+                    seq: None,
+                    body: Body::Skipped { frames, last_seq },
+                };
+            }
+            Item::Frame { seq, bytes, .. } => (seq, bytes),
+        };
+        let body = match Frame::decode(&bytes) {
+            Err(e) => Body::Malformed(e),
+            // A desynchronized repo's commits wait for its resync: no key is asked for
+            // them (its host may be the one failing); `finish` checks one if needed after all.
+            Ok(Frame::Commit(c)) if self.shared.is_desynced(&c.repo) => {
+                Body::Frame(Frame::Commit(c))
+            }
+            Ok(Frame::Commit(c)) => Body::Checking(self.pool.commit(c).await),
+            Ok(Frame::Sync(e)) if self.cfg.verify_all || self.is_tracked(&e.did) => {
+                Body::Checking(self.pool.sync(e).await)
+            }
+            Ok(f) => Body::Frame(f),
+        };
+        Prepared {
+            seq: Some(seq),
+            body,
+        }
+    }
+
+    /// Applies a prepared item (call in stream order, after [`Prepared::ready`]).
+    pub async fn finish(&mut self, p: Prepared) -> Outcome {
+        self.events += 1;
+        let seq = match (p.seq, &p.body) {
+            (_, Body::Skipped { frames, last_seq }) => {
                 self.stats.frames += frames;
                 if last_seq.is_some() {
-                    self.cursor = last_seq;
+                    self.cursor = *last_seq;
                 }
                 self.events += frames.saturating_sub(1) as usize;
                 return Outcome::Skipped;
             }
-            Item::Frame { seq, bytes, .. } => (seq, bytes),
+            (Some(seq), _) => seq,
+            (None, _) => return Outcome::Ignored("malformed"),
         };
         self.stats.frames += 1;
         self.cursor = Some(seq);
-        let frame = match Frame::decode(&bytes) {
-            Ok(f) => f,
-            Err(e) => {
+        let outcome = match p.body {
+            Body::Skipped { .. } => Outcome::Skipped,
+            Body::Malformed(e) => {
                 metrics::counter!(m::FRAME_ERRORS, "reason" => e.label()).increment(1);
                 tracing::warn!(seq, error = %e, "forwarded frame failed full decode; skipped");
                 return Outcome::Ignored("malformed");
             }
-        };
-        let outcome = match frame {
-            Frame::Commit(c) => {
+            Body::Checking(_) | Body::Lost => {
+                // Only when the pool is gone (shutdown): the event is not applied, and
+                // the batch holding this cursor is never written.
+                tracing::error!(seq, "commit check lost (verification pool stopped)");
+                Outcome::Ignored("internal")
+            }
+            Body::Checked(Checked::Commit(c, check)) => {
                 self.last_time = Some(c.time.clone());
-                self.commit(c).await
+                self.commit(*c, Some(check)).await
             }
-            Frame::Sync(e) => {
+            Body::Checked(Checked::Sync(e, check)) => {
                 self.last_time = Some(e.time.clone());
-                self.sync(e).await
+                self.sync(e, Some(check)).await
             }
-            Frame::Identity(e) => self.identity(&e.did, e.handle.as_deref()),
-            Frame::Handle(e) => self.identity(&e.did, Some(&e.handle)),
-            Frame::Migrate(e) => self.identity(&e.did, None),
-            Frame::Account(e) => self.account(&e.did, e.active, e.status),
-            Frame::Tombstone(e) => self.account(&e.did, false, Some("deleted".into())),
-            Frame::Info(_) | Frame::Error(_) | Frame::Unknown { .. } => Outcome::Ignored("unknown"),
+            Body::Frame(frame) => match frame {
+                Frame::Commit(c) => {
+                    self.last_time = Some(c.time.clone());
+                    self.commit(c, None).await
+                }
+                Frame::Sync(e) => {
+                    self.last_time = Some(e.time.clone());
+                    self.sync(e, None).await
+                }
+                Frame::Identity(e) => self.identity(&e.did, e.handle.as_deref()),
+                Frame::Handle(e) => self.identity(&e.did, Some(&e.handle)),
+                Frame::Migrate(e) => self.identity(&e.did, None),
+                Frame::Account(e) => self.account(&e.did, e.active, e.status),
+                Frame::Tombstone(e) => self.account(&e.did, false, Some("deleted".into())),
+                Frame::Info(_) | Frame::Error(_) | Frame::Unknown { .. } => {
+                    Outcome::Ignored("unknown")
+                }
+            },
         };
         match &outcome {
             Outcome::Ignored(why) => {
@@ -442,48 +546,6 @@ impl Processor {
         Outcome::Rejected(r)
     }
 
-    /// The DID's signing key, waiting at most `key_timeout` (then the repo is deferred).
-    async fn key(&self, did: &str, refresh: bool) -> Result<repo::PublicKey, Reject> {
-        match tokio::time::timeout(
-            self.cfg.key_timeout,
-            self.identity.signing_key(did, refresh),
-        )
-        .await
-        {
-            Ok(Ok(k)) => Ok(k),
-            Ok(Err(e)) => Err(Reject::NoKey(e.to_string())),
-            Err(_) => Err(Reject::NoKey(format!(
-                "no answer within {:?}",
-                self.cfg.key_timeout
-            ))),
-        }
-    }
-
-    /// Verifies with the cached key, then once more after a forced DID refresh.
-    async fn verify_signature<'a>(
-        &mut self,
-        did: &str,
-        car: repo::CommitCar<'a>,
-    ) -> Result<repo::VerifiedCommit<'a>, Reject> {
-        let key = self.key(did, false).await?;
-        let car = match car.verified_or_back(&key) {
-            Ok(v) => return Ok(v),
-            Err(car) => car,
-        };
-        let now = Instant::now();
-        if let Some(t) = self.key_refreshed.get(did)
-            && now.duration_since(*t) < KEY_REFRESH_INTERVAL
-        {
-            return Err(Reject::Signature);
-        }
-        if self.key_refreshed.len() >= MAX_MEMORY_DIDS {
-            self.key_refreshed.clear();
-        }
-        self.key_refreshed.insert(did.to_owned(), now);
-        let key = self.key(did, true).await?;
-        car.verified_or_back(&key).map_err(|_| Reject::Signature)
-    }
-
     /// Counts a commit (or `#sync`) whose signature and proof checked out.
     fn verified(&mut self, did: &str, rev: &str) {
         self.stats.commits_verified += 1;
@@ -524,8 +586,11 @@ impl Processor {
             .or_else(|| self.audit_revs.get(did).cloned())
     }
 
-    async fn commit(&mut self, c: Commit) -> Outcome {
-        let did = c.repo.as_str();
+    /// Applies a checked `#commit`: the checks on state (inactive, stale, desynchronized,
+    /// chain) come first, in the order they always had, then the pool's verdict.
+    async fn commit(&mut self, mut c: Commit, check: Option<CommitCheck>) -> Outcome {
+        let did = c.repo.clone();
+        let did = did.as_str();
         if self.inactive.contains(did) {
             return Outcome::Ignored("inactive");
         }
@@ -538,10 +603,34 @@ impl Processor {
             Ok(state) => state,
             Err(stale) => return stale,
         };
-        let env = envelope(&c);
-        let parsed = match parse_commit(&env, now_micros()) {
-            Ok(p) => p,
-            Err(r) => return self.reject(did, c.seq, None, tracked, r),
+        let check = match check {
+            Some(k) => k,
+            None if tracked && self.shared.is_desynced(did) => {
+                // Not checked ahead (desynchronized when prepared): no key is asked for.
+                if let Some(r) = crate::verify::parse_error(&c) {
+                    return self.reject(did, c.seq, None, tracked, r);
+                }
+                self.desync(did, "desynchronized", Some(&c.rev), true);
+                return Outcome::Deferred("desynchronized");
+            }
+            None => match self.pool.commit(c).await.await {
+                Ok(Checked::Commit(back, k)) => {
+                    c = *back;
+                    k
+                }
+                Ok(Checked::Sync(..)) | Err(_) => return Outcome::Ignored("internal"),
+            },
+        };
+        let (data, admitted) = match check {
+            CommitCheck::Parse(r) => return self.reject(did, c.seq, None, tracked, r),
+            CommitCheck::Signature(_) | CommitCheck::Admit(_) | CommitCheck::Ok { .. }
+                if tracked && self.shared.is_desynced(did) =>
+            {
+                (String::new(), None)
+            }
+            CommitCheck::Signature(r) => return self.reject(did, c.seq, None, tracked, r),
+            CommitCheck::Admit(r) => return self.reject(did, c.seq, Some(&c.rev), tracked, r),
+            CommitCheck::Ok { data, admitted } => (data, Some(admitted)),
         };
         if tracked && self.shared.is_desynced(did) {
             // Sync spec: a desynchronized repo's events wait for the resync; the queue
@@ -549,13 +638,8 @@ impl Processor {
             self.desync(did, "desynchronized", Some(&c.rev), true);
             return Outcome::Deferred("desynchronized");
         }
-        let verified = match self.verify_signature(did, parsed.car).await {
-            Ok(v) => v,
-            Err(r) => return self.reject(did, c.seq, None, tracked, r),
-        };
-        let admitted = match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
-            Ok(a) => a,
-            Err(r) => return self.reject(did, c.seq, Some(&c.rev), tracked, r),
+        let Some(admitted) = admitted else {
+            return Outcome::Ignored("internal");
         };
         self.verified(did, &c.rev);
         if !tracked {
@@ -620,7 +704,7 @@ impl Processor {
         self.track(did);
         let mem = MemRepo {
             rev: c.rev.clone(),
-            data: verified.commit().data.to_string(),
+            data,
             commit: c.commit.to_string(),
         };
         self.changes.push(Change::RepoState {
@@ -633,7 +717,9 @@ impl Processor {
         Outcome::Accepted
     }
 
-    async fn sync(&mut self, e: SyncEvent) -> Outcome {
+    /// Applies a `#sync`; `check` is `None` when it was not checked ahead (the DID was not
+    /// tracked when it was prepared), and the check is then run now if still needed.
+    async fn sync(&mut self, e: SyncEvent, check: Option<SyncCheck>) -> Outcome {
         let did = e.did.as_str();
         let tracked = self.is_tracked(did);
         if !tracked && !self.cfg.verify_all {
@@ -643,24 +729,29 @@ impl Processor {
             Ok(state) => state,
             Err(stale) => return stale,
         };
-        let car = match parse_sync(did, &e.rev, &e.blocks, now_micros()) {
-            Ok(p) => p,
-            Err(r) => return self.reject(did, e.seq, None, tracked, r),
+        let (e, check) = match check {
+            Some(c) => (e, c),
+            None => match self.pool.sync(e).await.await {
+                Ok(Checked::Sync(e, c)) => (e, c),
+                Ok(Checked::Commit(..)) | Err(_) => return Outcome::Ignored("internal"),
+            },
         };
-        let verified = match self.verify_signature(did, car).await {
-            Ok(v) => v,
-            Err(r) => return self.reject(did, e.seq, None, tracked, r),
+        let did = e.did.as_str();
+        let (data, commit) = match check {
+            SyncCheck::Parse(r) | SyncCheck::Signature(r) => {
+                return self.reject(did, e.seq, None, tracked, r);
+            }
+            SyncCheck::Ok { data, commit } => (data, commit),
         };
         self.verified(did, &e.rev);
         if !tracked {
             return Outcome::Accepted;
         }
-        let data = verified.commit().data.to_string();
         if state.as_ref().is_some_and(|s| s.data == data) && !self.shared.is_desynced(did) {
             let mem = MemRepo {
                 rev: e.rev.clone(),
                 data,
-                commit: verified.cid().to_string(),
+                commit,
             };
             self.changes.push(Change::RepoState {
                 did: did.to_owned(),

@@ -7,6 +7,7 @@ mod e2e;
 mod garbage;
 mod handles;
 mod lying;
+mod pool;
 mod resync;
 mod scenarios;
 mod support;

@@ -129,6 +129,7 @@ fn stages_with(
     let cfg = ProcessorConfig {
         verify_all,
         key_timeout,
+        verify_workers: 0,
     };
     let p = Processor::new(cfg, identity, store.reader(), shared, tx);
     (Gate::new(tracked.clone(), verify_all, None), p, rx, tracked)
