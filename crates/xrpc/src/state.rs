@@ -85,6 +85,13 @@ impl AppState {
             .clone()
     }
 
+    /// Ends every `subscribeLinks` stream and stops the feed, if one was started.
+    pub fn close_link_feed(&self) {
+        if let Some(feed) = self.link_feed.get() {
+            feed.close();
+        }
+    }
+
     /// Marks the state as a read-only replica's (`serve --read-only`).
     pub fn with_read_only(mut self) -> AppState {
         self.read_only = true;

@@ -370,3 +370,47 @@ async fn a_consumer_that_stops_reading_is_closed_too_slow_and_the_others_get_eve
     assert!(next(&mut stalled).await.is_none(), "closed after the error");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_read_only_replica_serves_the_outbox_by_polling_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = index(&dir);
+    let writer = Store::open(&path).unwrap();
+    writer
+        .writer()
+        .apply(Batch::of(vec![put(1, "a")]))
+        .await
+        .unwrap();
+    // No feed given: the replica's state starts a polling feed on the first subscription.
+    let reader = store::Reader::open_read_only(&path).unwrap();
+    let state = AppState::new(reader, "test").with_read_only();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(xrpc::serve_with(
+        listener,
+        xrpc::router(state.clone()),
+        ServerConfig::unlimited(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let url = format!("ws://{addr}/xrpc/org.xmtp.identity.subscribeLinks?cursor=0");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(seqs(&read_until(&mut ws, 1).await), [1]);
+    writer
+        .writer()
+        .apply(Batch::of(vec![
+            put(2, "a"),
+            verdict(2, "a", Status::Verified),
+        ]))
+        .await
+        .unwrap();
+    let events = read_until(&mut ws, 3).await;
+    assert_eq!(seqs(&events), [2, 3]);
+    assert_eq!(events[1]["kind"], "verified");
+    let _ = shutdown.send(());
+    task.await.unwrap().unwrap();
+    state.close_link_feed();
+    assert!(next(&mut ws).await.is_none(), "closed at shutdown");
+}
