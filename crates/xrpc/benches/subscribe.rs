@@ -127,11 +127,12 @@ fn main() {
         .unwrap();
     let (store, addr) = server_rt.block_on(async {
         let store = Store::open(&dir.path().join("index.sqlite")).unwrap();
-        let feed = LinkFeed::from_writer(
-            store.reader(),
-            store.writer().link_events(),
-            LinkFeedConfig::default(),
-        );
+        // Every subscriber connects from loopback: lift the per-client cap.
+        let config = LinkFeedConfig {
+            max_per_client: 1_024,
+            ..LinkFeedConfig::default()
+        };
+        let feed = LinkFeed::from_writer(store.reader(), store.writer().link_events(), config);
         let state = AppState::new(store.reader(), "bench").with_link_feed(feed);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

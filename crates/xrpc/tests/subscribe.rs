@@ -414,3 +414,54 @@ async fn a_read_only_replica_serves_the_outbox_by_polling_it() {
     state.close_link_feed();
     assert!(next(&mut ws).await.is_none(), "closed at shutdown");
 }
+
+#[tokio::test]
+async fn one_client_cannot_take_every_subscription_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LinkFeedConfig {
+        max_per_client: 2,
+        ..LinkFeedConfig::default()
+    };
+    let server = Server::start(&index(&dir), config).await;
+    let first = server.connect(None).await;
+    let _second = server.connect(None).await;
+    let url = format!("ws://{}/xrpc/org.xmtp.identity.subscribeLinks", server.addr);
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+            assert_eq!(body["error"], "RateLimitExceeded");
+        }
+        other => panic!("a third subscription was not refused: {other:?}"),
+    }
+    // A slot is given back when its stream ends.
+    drop(first);
+    let mut admitted = false;
+    for _ in 0..50 {
+        if tokio_tungstenite::connect_async(url.as_str()).await.is_ok() {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admitted, "the slot of a closed stream was not given back");
+    // A plain GET is not a subscription.
+    let plain = plain_get(server.addr).await;
+    assert!(plain.starts_with("HTTP/1.1 400"), "{plain}");
+    assert!(plain.contains("InvalidRequest"), "{plain}");
+    server.stop().await;
+}
+
+/// A plain HTTP GET of the subscription; the raw answer.
+async fn plain_get(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET /xrpc/org.xmtp.identity.subscribeLinks HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut out = String::new();
+    tcp.read_to_string(&mut out).await.unwrap();
+    out
+}

@@ -3,8 +3,10 @@
 //! ring (`tokio::sync::broadcast`): the tail never waits for a consumer, and a consumer that
 //! falls a whole ring behind learns it (and is closed `ConsumerTooSlow`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +26,9 @@ pub struct LinkFeedConfig {
     pub max_lag: usize,
     /// The most consumers at once; more are answered 503 `Overloaded`.
     pub max_subscribers: usize,
+    /// The most consumers at once from one client IP; more are answered 429
+    /// `RateLimitExceeded` (so one client cannot take every slot).
+    pub max_per_client: usize,
     /// Events read from the outbox per query (tail and replay).
     pub page: usize,
     /// How often a feed without a writer (a read-only replica) polls for new events.
@@ -36,6 +41,7 @@ impl Default for LinkFeedConfig {
             buffer: 4_096,
             max_lag: 65_536,
             max_subscribers: 1_024,
+            max_per_client: 16,
             page: 512,
             poll: Duration::from_millis(250),
         }
@@ -62,7 +68,38 @@ struct Inner {
     live: broadcast::Sender<Frame>,
     closing: watch::Sender<bool>,
     subscribers: Arc<Semaphore>,
+    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
     config: LinkFeedConfig,
+}
+
+/// Why a consumer was not admitted.
+pub(crate) enum Refused {
+    /// The server is at `max_subscribers`.
+    Full,
+    /// This client is at `max_per_client`.
+    Client,
+}
+
+/// A consumer's slot, given back when dropped.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    client: Option<(IpAddr, Arc<Mutex<HashMap<IpAddr, usize>>>)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((ip, table)) = &self.client {
+            let mut table = table
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(n) = table.get_mut(ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    table.remove(ip);
+                }
+            }
+        }
+    }
 }
 
 /// The shared fan-out of `subscribeLinks`; cheap to clone. The tail task stops when
@@ -115,6 +152,7 @@ impl LinkFeed {
             subscribers: Arc::new(Semaphore::new(
                 config.max_subscribers.clamp(1, Semaphore::MAX_PERMITS),
             )),
+            per_client: Arc::default(),
             config,
         });
         tokio::spawn(tail(
@@ -163,9 +201,33 @@ impl LinkFeed {
         self.inner.closing.subscribe()
     }
 
-    /// A consumer slot, or `None` at the cap.
-    pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        self.inner.subscribers.clone().try_acquire_owned().ok()
+    /// A consumer slot for a client at `ip` (none: served in-process, only the total cap).
+    pub(crate) fn admit(&self, ip: Option<IpAddr>) -> Result<Slot, Refused> {
+        let permit = self
+            .inner
+            .subscribers
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Refused::Full)?;
+        let client = match ip {
+            None => None,
+            Some(ip) => {
+                let table = &self.inner.per_client;
+                let mut counts = table
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let n = counts.entry(ip).or_insert(0);
+                if *n >= self.inner.config.max_per_client.max(1) {
+                    return Err(Refused::Client);
+                }
+                *n += 1;
+                Some((ip, table.clone()))
+            }
+        };
+        Ok(Slot {
+            _permit: permit,
+            client,
+        })
     }
 }
 

@@ -11,13 +11,15 @@ mod feed;
 mod frame;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 pub use feed::{LinkFeed, LinkFeedConfig};
+use feed::{Refused, Slot};
 
 use crate::error::XrpcError;
 use crate::params::Params;
@@ -50,10 +52,12 @@ impl From<store::StoreError> for End {
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 /// `subscribeLinks`: `cursor` (integer ≥ 0, optional). Answers `InvalidRequest` to a bad
-/// cursor or a request that is not a WebSocket upgrade, `Overloaded` at the subscriber cap.
+/// cursor or a request that is not a WebSocket upgrade, `Overloaded` at the subscriber cap,
+/// `RateLimitExceeded` at the per-client cap.
 pub(crate) async fn subscribe_links(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    extensions: axum::http::Extensions,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, XrpcError> {
     let p = Params::parse(query.as_deref())?;
@@ -71,20 +75,26 @@ pub(crate) async fn subscribe_links(
         ))
     })?;
     let feed = state.link_feed();
-    let permit = feed.admit().ok_or_else(|| {
-        metrics::counter!("xrpc_overloaded_total").increment(1);
-        XrpcError::Overloaded("too many subscribers; retry shortly".into())
-    })?;
-    Ok(ws.on_upgrade(move |socket| consume(socket, feed, cursor, permit)))
+    let slot = feed
+        .admit(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        )
+        .map_err(|refused| match refused {
+            Refused::Full => {
+                metrics::counter!("xrpc_overloaded_total").increment(1);
+                XrpcError::Overloaded("too many subscribers; retry shortly".into())
+            }
+            Refused::Client => {
+                XrpcError::RateLimitExceeded("too many subscriptions open from this client".into())
+            }
+        })?;
+    Ok(ws.on_upgrade(move |socket| consume(socket, feed, cursor, slot)))
 }
 
 /// Serves one consumer until it leaves, falls behind, or the feed closes.
-async fn consume(
-    socket: WebSocket,
-    feed: LinkFeed,
-    cursor: Option<i64>,
-    _permit: OwnedSemaphorePermit,
-) {
+async fn consume(socket: WebSocket, feed: LinkFeed, cursor: Option<i64>, _slot: Slot) {
     metrics::gauge!("xrpc_subscribers").increment(1.0);
     let (mut sink, mut stream) = socket.split();
     let mut closing = feed.closing();
