@@ -68,9 +68,12 @@ struct Inner {
     live: broadcast::Sender<Frame>,
     closing: watch::Sender<bool>,
     subscribers: Arc<Semaphore>,
-    per_client: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    per_client: ClientTable,
     config: LinkFeedConfig,
 }
+
+/// Open streams per client IP.
+type ClientTable = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// Why a consumer was not admitted.
 pub(crate) enum Refused {
@@ -83,7 +86,7 @@ pub(crate) enum Refused {
 /// A consumer's slot, given back when dropped.
 pub(crate) struct Slot {
     _permit: OwnedSemaphorePermit,
-    client: Option<(IpAddr, Arc<Mutex<HashMap<IpAddr, usize>>>)>,
+    client: Option<(IpAddr, ClientTable)>,
 }
 
 impl Drop for Slot {
