@@ -293,7 +293,7 @@ impl Reader {
 const PRUNE_BATCH: usize = 1_000;
 
 /// Prunes the outbox to `retention` every `every` until `stop` resolves: whole batches of
-/// [`PRUNE_BATCH`] back to back while they are all expired, then the expired part of the
+/// 1,000 back to back while they are all expired, then the expired part of the
 /// next one.
 pub async fn prune_link_events(
     writer: Writer,
