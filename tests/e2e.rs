@@ -10,4 +10,5 @@ mod e2e {
     mod lifecycle;
     mod lying_relay;
     mod resilience;
+    mod subscribe;
 }

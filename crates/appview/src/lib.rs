@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod server;
 pub mod shutdown;
+pub mod subscribe;
 pub mod telemetry;
 
 use std::process::ExitCode;

@@ -133,10 +133,13 @@ pub async fn serve_on_with(
     cfg: xrpc::ServerConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    xrpc::serve_with(listener, app(state), cfg, async move {
+    let served = xrpc::serve_with(listener, app(state.clone()), cfg, async move {
         shutdown.cancelled().await
     })
-    .await?;
+    .await;
+    // Subscriptions outlive their HTTP connection (upgraded): end them too.
+    state.close_link_feed();
+    served?;
     Ok(())
 }
 

@@ -8,7 +8,10 @@ use crate::types::{Batch, Change, RecordInput, Status};
 /// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
 pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Result<()> {
     for change in &batch.changes {
+        // The outbox row of a visible link change lands in the same transaction.
+        let watched = crate::outbox::before(conn, change)?;
         apply_change(conn, change, now_ms)?;
+        crate::outbox::record(conn, watched, now_ms)?;
     }
     let s = batch.stats;
     if s.frames != 0 || s.commits_verified != 0 || s.commits_rejected != 0 {
@@ -114,6 +117,10 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         }
         Change::Backfill(change) => crate::backfill::apply(conn, change, now_ms),
         Change::Resync(change) => crate::resync::apply(conn, change, now_ms),
+        Change::PruneLinkEvents {
+            up_to_seq,
+            before_ms,
+        } => crate::outbox::prune(conn, *up_to_seq, *before_ms),
     }
 }
 

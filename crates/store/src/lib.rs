@@ -20,6 +20,7 @@ mod export;
 mod handles;
 mod json;
 mod migrate;
+mod outbox;
 mod queries;
 mod reader;
 mod reason;
@@ -36,6 +37,7 @@ pub use backfill::{BackfillChange, BackfillCounts, BackfillSource, BackfillState
 pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};
+pub use outbox::{EventKind, EventWindow, LinkEvent, prune_link_events};
 pub use reader::{Reader, ReaderOptions, ReplicaStatus};
 pub use reason::MAX_REASON_BYTES;
 pub use resync::{ResyncChange, ResyncItem};

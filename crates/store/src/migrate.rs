@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bounded_reads",
         sql: include_str!("../../../migrations/0006_bounded_reads.sql"),
     },
+    Migration {
+        version: 7,
+        name: "link_events",
+        sql: include_str!("../../../migrations/0007_link_events.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

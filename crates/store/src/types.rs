@@ -187,6 +187,13 @@ pub enum Change {
     Backfill(crate::backfill::BackfillChange),
     /// The durable resync queue (desynchronized repos).
     Resync(crate::resync::ResyncChange),
+    /// Deletes `subscribeLinks` events up to `up_to_seq` older than `before_ms` (unix ms).
+    PruneLinkEvents {
+        /// The highest seq that may go.
+        up_to_seq: i64,
+        /// Only events committed before this time go.
+        before_ms: i64,
+    },
 }
 
 /// Counters added to the persisted firehose counters.

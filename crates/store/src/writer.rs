@@ -6,7 +6,7 @@ use std::path::Path;
 use std::thread;
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::apply::apply_batch;
 use crate::error::StoreError;
@@ -27,6 +27,8 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    /// The latest committed `subscribeLinks` seq, bumped after each commit that wrote one.
+    link_events: watch::Receiver<i64>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -39,11 +41,19 @@ impl Writer {
     /// Starts the writer thread over an open, migrated read-write connection.
     pub(crate) fn spawn(conn: Connection, path: &Path) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let latest = crate::outbox::latest_seq(&conn).map_err(std::io::Error::other)?;
+        let (seq_tx, link_events) = watch::channel(latest);
         let name = format!("store-writer:{}", path.display());
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, &name))?;
-        Ok(Writer { tx })
+            .spawn(move || run(conn, rx, seq_tx, &name))?;
+        Ok(Writer { tx, link_events })
+    }
+
+    /// The latest committed `subscribeLinks` seq, updated after every commit that wrote
+    /// link events (only once they are visible to readers).
+    pub fn link_events(&self) -> watch::Receiver<i64> {
+        self.link_events.clone()
     }
 
     /// Applies `batch` in one transaction (changes, counters and cursor together).
@@ -67,7 +77,12 @@ impl Writer {
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, name: &str) {
+fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    link_events: watch::Sender<i64>,
+    name: &str,
+) {
     tracing::debug!(writer = name, "store writer started");
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -78,6 +93,12 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, name: &str) {
             }
         }
         let results = apply_group(&mut conn, &jobs);
+        match crate::outbox::latest_seq(&conn) {
+            Ok(seq) => {
+                link_events.send_if_modified(|latest| std::mem::replace(latest, seq) != seq);
+            }
+            Err(e) => tracing::error!(error = %e, "reading the latest link event seq failed"),
+        }
         for (job, result) in jobs.into_iter().zip(results) {
             // The caller may have gone away (cancelled); the write stands regardless.
             let _ = job.reply.send(result);

@@ -22,11 +22,13 @@ mod routes;
 mod server;
 mod stall;
 mod state;
+mod subscribe;
 
 pub use config::ServerConfig;
 pub use error::XrpcError;
-pub use methods::QUERY_METHODS;
+pub use methods::{QUERY_METHODS, SUBSCRIPTION_METHODS};
 pub use metrics::metrics_router;
 pub use routes::router;
 pub use server::{describe_metrics, serve, serve_with};
 pub use state::{AppState, LiveStatus, NoLiveStatus};
+pub use subscribe::{LinkFeed, LinkFeedConfig};

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::did_doc::did_document;
 use crate::error::XrpcError;
-use crate::methods::{self, QUERY_METHODS};
+use crate::methods::{self, QUERY_METHODS, SUBSCRIPTION_METHODS};
 use crate::state::AppState;
 
 /// Builds the XRPC surface over `state`: the query methods, `_health` and the service DID
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// by [`crate::serve_with`].
 pub fn router(state: AppState) -> Router {
     let mut app = Router::new();
-    for nsid in QUERY_METHODS {
+    for nsid in QUERY_METHODS.iter().chain(SUBSCRIPTION_METHODS) {
         if let Some(handler) = methods::handler(nsid) {
             app = app.route(
                 &format!("/xrpc/{nsid}"),
@@ -46,6 +46,7 @@ async fn track(req: Request, next: Next) -> Response {
         .unwrap_or("");
     let method: &'static str = QUERY_METHODS
         .iter()
+        .chain(SUBSCRIPTION_METHODS)
         .find(|m| **m == path)
         .copied()
         .unwrap_or("_health");

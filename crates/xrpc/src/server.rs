@@ -182,4 +182,13 @@ pub fn describe_metrics() {
         "Connections closed because the client stopped reading"
     );
     metrics::describe_gauge!("xrpc_connections_open", "Open HTTP connections");
+    metrics::describe_gauge!("xrpc_subscribers", "Open subscribeLinks streams");
+    metrics::describe_counter!(
+        "xrpc_subscribe_events_total",
+        "Link events broadcast to subscribeLinks streams (each encoded once)"
+    );
+    metrics::describe_counter!(
+        "xrpc_subscribe_too_slow_total",
+        "subscribeLinks streams closed ConsumerTooSlow"
+    );
 }

@@ -1,7 +1,9 @@
 //! `AppState`: what every handler can reach (the reader pool, the live firehose status, the
 //! version and the service DID).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::subscribe::{LinkFeed, LinkFeedConfig};
 
 /// The live state of ingestion, for `getStatus`. The binary implements it over the firehose.
 pub trait LiveStatus: Send + Sync + 'static {
@@ -37,6 +39,9 @@ pub struct AppState {
     pub service_did: Option<Arc<str>>,
     /// Serving a read-only replica: `getStatus` then says how stale the copy is.
     pub read_only: bool,
+    /// The `subscribeLinks` fan-out; without [`AppState::with_link_feed`], a feed that
+    /// polls the outbox is started on the first subscription.
+    link_feed: Arc<OnceLock<LinkFeed>>,
 }
 
 impl AppState {
@@ -48,6 +53,7 @@ impl AppState {
             version: version.into(),
             service_did: None,
             read_only: false,
+            link_feed: Arc::new(OnceLock::new()),
         }
     }
 
@@ -65,6 +71,27 @@ impl AppState {
 }
 
 impl AppState {
+    /// Serves `subscribeLinks` from `feed` (one woken by the writer, in a process that
+    /// writes).
+    pub fn with_link_feed(mut self, feed: LinkFeed) -> AppState {
+        self.link_feed = Arc::new(OnceLock::from(feed));
+        self
+    }
+
+    /// The `subscribeLinks` fan-out (started polling on first use if none was set).
+    pub fn link_feed(&self) -> LinkFeed {
+        self.link_feed
+            .get_or_init(|| LinkFeed::polling(self.reader.clone(), LinkFeedConfig::default()))
+            .clone()
+    }
+
+    /// Ends every `subscribeLinks` stream and stops the feed, if one was started.
+    pub fn close_link_feed(&self) {
+        if let Some(feed) = self.link_feed.get() {
+            feed.close();
+        }
+    }
+
     /// Marks the state as a read-only replica's (`serve --read-only`).
     pub fn with_read_only(mut self) -> AppState {
         self.read_only = true;

@@ -177,7 +177,11 @@ fn every_lexicon_of_ours_is_valid_and_its_refs_resolve() {
     }
     let record = docs.iter().find(|(id, _)| id == "org.xmtp.inbox").unwrap();
     assert_eq!(record.1["defs"]["main"]["key"], "literal:self");
-    assert_eq!(docs.len(), 8, "the record, defs and six queries");
+    assert_eq!(
+        docs.len(),
+        9,
+        "the record, defs, six queries and one subscription"
+    );
 }
 
 #[tokio::test]
@@ -189,9 +193,19 @@ async fn every_route_has_a_lexicon_and_every_query_lexicon_a_route() {
         .collect();
     let routes: BTreeSet<String> = xrpc::QUERY_METHODS.iter().map(|m| m.to_string()).collect();
     assert_eq!(queries, routes);
+    let subscriptions: BTreeSet<String> = ours()
+        .into_iter()
+        .filter(|(_, doc)| doc["defs"]["main"]["type"] == "subscription")
+        .map(|(id, _)| id)
+        .collect();
+    let streams: BTreeSet<String> = xrpc::SUBSCRIPTION_METHODS
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(subscriptions, streams);
     // And the router really serves each of them (anything but XRPCNotSupported).
     let s = TestServer::start().await;
-    for nsid in &queries {
+    for nsid in queries.iter().chain(&subscriptions) {
         let r = s.get(&format!("/xrpc/{nsid}")).await;
         assert_ne!(r.json()["error"], "XRPCNotSupported", "{nsid}");
     }

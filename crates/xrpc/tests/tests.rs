@@ -11,4 +11,5 @@ mod lexicons;
 mod methods;
 mod params_prop;
 mod service_proxy;
+mod subscribe;
 mod syntax_fixtures;

@@ -203,8 +203,10 @@ pub async fn start_with(
         Ok(())
     });
 
+    let feed = crate::subscribe::start(&store, cfg.subscribe_retention, shutdown.clone());
     let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
-        .with_live(Arc::new(FirehoseLive(live.clone())));
+        .with_live(Arc::new(FirehoseLive(live.clone())))
+        .with_link_feed(feed);
     if let Some(did) = &cfg.service_did {
         state = state.with_service_did(did.clone());
     }

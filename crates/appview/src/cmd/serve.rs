@@ -15,7 +15,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let http = config::http_options(&args.run.server)?;
     let service_did = config::service_did(args.run.server.service_did.as_deref())?;
     // Opening read-write applies migrations; a replica only reads what is there.
-    let (reader, _store) = if args.read_only {
+    let (reader, writable) = if args.read_only {
         let reader = store::Reader::open_read_only(&args.run.db.db)
             .with_context(|| format!("open the index {} read-only", args.run.db.db.display()))?;
         (reader, None)
@@ -24,15 +24,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("open the index {}", args.run.db.db.display()))?;
         (store.reader(), Some(store))
     };
+    let retention = config::parse_duration("subscribe-retention", &args.run.subscribe_retention)?;
+    let shutdown = shutdown::on_signal();
     let mut state =
         xrpc::AppState::new(reader, server::VERSION).with_live(Arc::new(xrpc::NoLiveStatus));
-    if args.read_only {
-        state = state.with_read_only();
+    match &writable {
+        // A writer's feed is woken by its commits and prunes its outbox; a replica's feed
+        // polls the outbox (started on the first subscription) and never prunes.
+        Some(store) => {
+            state =
+                state.with_link_feed(crate::subscribe::start(store, retention, shutdown.clone()));
+        }
+        None => state = state.with_read_only(),
     }
     if let Some(did) = service_did {
         state = state.with_service_did(did);
     }
-    let shutdown = shutdown::on_signal();
     let metrics = match http.metrics_listen {
         Some(addr) => {
             let handle = server::install_metrics()?;

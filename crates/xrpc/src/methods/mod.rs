@@ -28,7 +28,10 @@ pub const QUERY_METHODS: &[&str] = &[
     "org.xmtp.identity.getStatus",
 ];
 
-/// The handler of a query method by NSID (every entry of [`QUERY_METHODS`] has one).
+/// The NSID of every subscription this server serves under `/xrpc/` (WebSocket).
+pub const SUBSCRIPTION_METHODS: &[&str] = &["org.xmtp.identity.subscribeLinks"];
+
+/// The handler of a query method or subscription by NSID (every entry of [`QUERY_METHODS`] has one).
 pub(crate) fn handler(nsid: &str) -> Option<MethodRouter<AppState>> {
     use axum::routing::get;
     Some(match nsid {
@@ -38,6 +41,7 @@ pub(crate) fn handler(nsid: &str) -> Option<MethodRouter<AppState>> {
         "org.xmtp.identity.resolveInboxes" => get(inbox::resolve_inboxes),
         "org.xmtp.identity.listLinks" => get(list_links::list_links),
         "org.xmtp.identity.getStatus" => get(get_status::get_status),
+        "org.xmtp.identity.subscribeLinks" => get(crate::subscribe::subscribe_links),
         _ => return None,
     })
 }
