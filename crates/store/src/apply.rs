@@ -114,6 +114,9 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         }
         Change::Backfill(change) => crate::backfill::apply(conn, change, now_ms),
         Change::Resync(change) => crate::resync::apply(conn, change, now_ms),
+        Change::Upstream { upstream, state } => {
+            crate::upstream::apply(conn, upstream, state, now_ms)
+        }
     }
 }
 

@@ -27,6 +27,7 @@ mod resync;
 mod store;
 mod time;
 mod types;
+mod upstream;
 mod writer;
 
 #[cfg(test)]
@@ -45,4 +46,5 @@ pub use types::{
     Batch, Change, CheckItem, Counts, FirehoseState, LinkView, RecordInput, RecordView, RepoState,
     StatsDelta, Status,
 };
+pub use upstream::UpstreamState;
 pub use writer::Writer;

@@ -187,6 +187,13 @@ pub enum Change {
     Backfill(crate::backfill::BackfillChange),
     /// The durable resync queue (desynchronized repos).
     Resync(crate::resync::ResyncChange),
+    /// A mirror's position in its upstream's stream (replaces the saved one).
+    Upstream {
+        /// The upstream's base URL.
+        upstream: String,
+        /// The new position.
+        state: crate::upstream::UpstreamState,
+    },
 }
 
 /// Counters added to the persisted firehose counters.
