@@ -30,7 +30,7 @@ pub mod worker;
 pub use config::FirehoseConfig;
 pub use filter::{FrameKind, INBOX_COLLECTION, Peek, Text, peek};
 pub use frame::{Frame, FrameError};
-pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, ingest_frames, run};
+pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, SideWorkers, ingest_frames, run};
 pub use process::{Outcome, ProcessorConfig, Shared};
 pub use status::LiveStatus;
 pub use worker::WorkerConfig;
