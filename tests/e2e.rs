@@ -9,5 +9,7 @@ mod e2e {
     pub mod harness;
     mod lifecycle;
     mod lying_relay;
+    mod mirror;
     mod resilience;
+    mod upstream;
 }
