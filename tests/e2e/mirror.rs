@@ -209,3 +209,73 @@ async fn a_mirror_fails_over_to_the_relay_when_the_upstream_is_gone() {
     assert_eq!(status["firehose"]["connected"], true, "{status}");
     m.stop().await;
 }
+
+fn summary(mut ms: Vec<f64>) -> String {
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    format!(
+        "n={} median={:.0} ms p90={:.0} ms max={:.0} ms",
+        ms.len(),
+        at(0.5),
+        at(0.9),
+        at(1.0)
+    )
+}
+
+/// Benchmark (BENCHMARKS.md): from an upstream change to the mirror serving it verified,
+/// re-verification included. `cargo nextest run -p e2e --run-ignored only mirror_latency
+/// --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn mirror_latency() {
+    let env = Env::start().await;
+    let script = Arc::new(Mutex::new(Script::default()));
+    let fake = FakeUpstream::start("127.0.0.1:0".parse().unwrap(), script.clone()).await;
+    let streamed = Mirror::start(
+        &env,
+        env.dir.path().join("m1.sqlite"),
+        &fake.base(),
+        Duration::from_secs(300),
+    )
+    .await;
+    wait_until("the mirror subscribes", || async {
+        streamed.status().is_connected()
+    })
+    .await;
+    let listed = Mirror::start(
+        &env,
+        env.dir.path().join("m2.sqlite"),
+        &upstream_base(&env),
+        Duration::from_secs(10),
+    )
+    .await;
+    let (mut relay_ms, mut stream_ms, mut poll_ms) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..20 {
+        let u = env.devnet.create_user(&format!("u{i}")).unwrap();
+        let t_link = Instant::now();
+        env.devnet.link_inbox(&u.did).unwrap();
+        env.wait_status(&u.did, "verified").await;
+        relay_ms.push(t_link.elapsed().as_secs_f64() * 1000.0);
+        let t1 = Instant::now();
+        listed.wait_status(&u.did, "verified").await;
+        poll_ms.push(t1.elapsed().as_secs_f64() * 1000.0);
+        let t0 = Instant::now();
+        fake.push("created", &u.did);
+        streamed.wait_status(&u.did, "verified").await;
+        stream_ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    eprintln!(
+        "baseline, relay: record written -> upstream serves verified: {}",
+        summary(relay_ms)
+    );
+    eprintln!(
+        "subscribeLinks hint -> mirror serves verified: {}",
+        summary(stream_ms)
+    );
+    eprintln!(
+        "upstream serves verified -> listing mirror serves verified (poll 1 s): {}",
+        summary(poll_ms)
+    );
+    streamed.stop().await;
+    listed.stop().await;
+}
