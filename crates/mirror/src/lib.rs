@@ -1,6 +1,6 @@
 //! A mirror of another xmtp-appview (`run --upstream URL`) that does not trust it.
 //!
-//! The upstream is only a **hint** of which DIDs to look at. [`follow`] pages its `listLinks`
+//! The upstream is only a **hint** of which DIDs to look at. [`follow()`] pages its `listLinks`
 //! ([`listing`]) and follows its `subscribeLinks` stream ([`wire`]); every DID it mentions is
 //! put into the store's durable resync queue, with the stream position in the same
 //! transaction. The firehose crate's resync worker then fetches that DID's record with a
