@@ -40,6 +40,18 @@ async fn a_mirror_converges_to_the_upstreams_verified_set() {
         verified_dids(&m.base).await,
         verified_dids(&upstream_base(&env)).await
     );
+
+    // A removal reaches it as well: the listing no longer names carol, the mirror looks,
+    // and the PDS proves the record gone.
+    env.devnet
+        .delete_record(&carol.did, "org.xmtp.inbox", "self")
+        .unwrap();
+    env.wait_gone(&carol.did).await;
+    wait_until("the mirror drops carol", || async {
+        m.link(&carol.did).await.is_none()
+    })
+    .await;
+    assert_eq!(verified_dids(&m.base).await, vec![alice.did.clone()]);
     assert!(!m.status().failed_over());
     m.stop().await;
 }

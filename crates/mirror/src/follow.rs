@@ -32,8 +32,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MirrorConfig;
+use crate::diff::{OurWalk, differs};
 use crate::error::MirrorError;
-use crate::listing::{ListError, Listed, fetch_page};
+use crate::listing::{ListError, fetch_page};
 use crate::metrics as m;
 use crate::status::MirrorStatus;
 use crate::wire::{self, Event};
@@ -144,18 +145,8 @@ fn desync(did: &str) -> Change {
     })
 }
 
-/// Whether a listed link says something our copy does not: then its DID is worth a look.
-fn differs(ours: Option<&(String, String)>, listed: &Listed) -> bool {
-    match ours {
-        None => true,
-        Some((cid, status)) => {
-            listed.cid.as_deref() != Some(cid.as_str())
-                || listed.status.as_deref() != Some(status.as_str())
-        }
-    }
-}
-
-/// Pages the whole listing, queueing the DIDs whose listed link differs from ours.
+/// Pages the whole listing, queueing the DIDs whose listed link differs from ours and ours
+/// that it does not list.
 async fn list_all(
     http: &reqwest::Client,
     cfg: &MirrorConfig,
@@ -164,6 +155,7 @@ async fn list_all(
 ) -> Result<usize, ListFail> {
     let mut cursor: Option<String> = None;
     let (mut pages, mut queued) = (0usize, 0usize);
+    let mut walk = OurWalk::new(deps.reader.clone());
     loop {
         let page = fetch_page(http, cfg, cursor.as_deref())
             .await
@@ -183,12 +175,18 @@ async fn list_all(
             .into_iter()
             .map(|l| (l.did, (l.record.cid, l.status.as_str().to_owned())))
             .collect();
-        let hints: Vec<Change> = page
+        let mut hints: Vec<Change> = page
             .links
             .iter()
             .filter(|l| differs(ours.get(l.did.as_str()), l))
             .map(|l| desync(l.did.as_str()))
             .collect();
+        let was_on = walk.is_on();
+        let unlisted = walk.unlisted(&page.links, page.cursor.is_none()).await?;
+        if was_on && !walk.is_on() {
+            metrics::counter!(m::SKIPPED, "reason" => "unordered_listing").increment(1);
+        }
+        hints.extend(unlisted.iter().map(|d| desync(d)));
         if !hints.is_empty() {
             queued += hints.len();
             metrics::counter!(m::HINTS, "source" => "listing").increment(hints.len() as u64);

@@ -13,6 +13,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
+mod diff;
 pub mod error;
 pub mod follow;
 pub mod listing;
