@@ -27,6 +27,13 @@ async fn a_mirror_converges_to_the_upstreams_verified_set() {
     m.wait_status(&alice.did, "verified").await;
     let bad = m.wait_status(&mallory.did, "invalid").await;
     assert_eq!(bad["reason"], "signature_mismatch", "{bad}");
+    // Handles are verified both ways by the mirror itself, so lookups by handle work too.
+    wait_until("the mirror verifies alice's handle", || async {
+        m.link(&alice.handle)
+            .await
+            .is_some_and(|l| l["did"] == alice.did.as_str())
+    })
+    .await;
 
     // A change made after the mirror started reaches it too.
     let carol = env.devnet.create_user("carol").unwrap();

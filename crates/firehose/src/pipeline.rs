@@ -161,6 +161,7 @@ async fn build(
         reader: deps.reader.clone(),
         shared: shared.clone(),
         cfg: cfg.worker.clone(),
+        handles: Some(id_tx.clone()),
     });
     let workers = vec![
         tokio::spawn(run_resyncs(ctx.clone(), worker_stop.clone())),

@@ -146,6 +146,7 @@ fn worker(
         reader: store.reader(),
         shared,
         cfg,
+        handles: None,
     });
     let stop = CancellationToken::new();
     (stop.clone(), tokio::spawn(run_resyncs(ctx, stop)))
