@@ -185,7 +185,7 @@ async fn the_mirror_resumes_from_its_cursor_and_survives_an_upstream_restart() {
     }
 
     // The upstream goes away and comes back on the same address; the mirror follows again.
-    up.kill();
+    up.kill().await;
     wait_until("the mirror sees the upstream gone", || async {
         !m.status().is_connected()
     })
@@ -199,6 +199,60 @@ async fn the_mirror_resumes_from_its_cursor_and_survives_an_upstream_restart() {
     m.wait_status(&users[3].did, "verified").await;
     assert_eq!(script.lock().unwrap().cursors.last(), Some(&Some(2)));
     assert!(!m.status().failed_over());
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mirror_lists_again_after_outdated_cursor_and_forgets_a_future_cursor() {
+    let env = Env::start().await;
+    let users: Vec<_> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|h| {
+            let u = env.devnet.create_user(h).unwrap();
+            env.devnet.link_inbox(&u.did).unwrap();
+            u
+        })
+        .collect();
+    let script = Arc::new(Mutex::new(Script {
+        links: vec![claimed_view(&users[0].did, "x", "bafyx")],
+        ..Script::default()
+    }));
+    let up = FakeUpstream::start("127.0.0.1:0".parse().unwrap(), script.clone()).await;
+    let addr = up.addr;
+    let db = env.dir.path().join("mirror.sqlite");
+    let m = Mirror::start(&env, db, &up.base(), Duration::from_secs(300)).await;
+    m.wait_status(&users[0].did, "verified").await;
+    up.push("created", &users[1].did);
+    m.wait_status(&users[1].did, "verified").await;
+    wait_until("the seq is saved", || async { m.status().seq() == Some(1) }).await;
+    let listings = script.lock().unwrap().listings;
+
+    // Reconnected past the upstream's window: only a new listing can bring carol.
+    {
+        let mut s = script.lock().unwrap();
+        s.links.push(claimed_view(&users[2].did, "x", "bafyx"));
+        s.info_on_connect = Some("OutdatedCursor".into());
+    }
+    up.kill().await;
+    let up = FakeUpstream::start(addr, script.clone()).await;
+    m.wait_status(&users[2].did, "verified").await;
+    assert!(script.lock().unwrap().listings > listings);
+    assert_eq!(script.lock().unwrap().cursors.last(), Some(&Some(1)));
+
+    // The upstream's sequence went back (FutureCursor): the mirror forgets its seq and
+    // follows live again (and lists, to cover what it cannot replay).
+    script.lock().unwrap().error_on_connect = Some("FutureCursor".into());
+    up.kill().await;
+    let _up = FakeUpstream::start(addr, script.clone()).await;
+    wait_until("the mirror reconnects without a cursor", || async {
+        script.lock().unwrap().cursors.last() == Some(&None)
+    })
+    .await;
+    wait_until("the mirror follows again", || async {
+        m.status().is_connected()
+    })
+    .await;
+    assert_eq!(m.status().seq(), None);
     m.stop().await;
 }
 

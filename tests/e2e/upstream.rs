@@ -143,6 +143,10 @@ pub struct Script {
     pub cursors: Vec<Option<i64>>,
     /// How many times `listLinks` was asked.
     pub listings: usize,
+    /// Sent once, to the next connection: an `#info` with this name.
+    pub info_on_connect: Option<String>,
+    /// Sent once, to the next connection: an error frame with this name, then close.
+    pub error_on_connect: Option<String>,
 }
 
 #[derive(Clone)]
@@ -158,6 +162,7 @@ pub struct FakeUpstream {
     pub script: Arc<Mutex<Script>>,
     news: Arc<Notify>,
     kill: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
 }
 
 /// A verified-looking link view, claimed for `did` (nothing in it is proven).
@@ -186,7 +191,7 @@ impl FakeUpstream {
             .route("/xrpc/org.xmtp.identity.subscribeLinks", get(subscribe))
             .with_state(shared.clone());
         let kill = shared.kill.clone();
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { kill.cancelled().await })
                 .await;
@@ -196,6 +201,7 @@ impl FakeUpstream {
             script,
             news: shared.news,
             kill: shared.kill,
+            server,
         }
     }
 
@@ -215,9 +221,11 @@ impl FakeUpstream {
         seq
     }
 
-    /// Drops the listener and every connection (the upstream goes away).
-    pub fn kill(&self) {
+    /// Drops the listener and every connection (the upstream goes away); returns once the
+    /// address is free again.
+    pub async fn kill(self) {
         self.kill.cancel();
+        let _ = tokio::time::timeout(PATIENCE, self.server).await;
     }
 }
 
@@ -253,6 +261,36 @@ fn frame(seq: i64, kind: &str, did: &str) -> Vec<u8> {
 
 /// Replays events after `cursor` (none without one: live), then sends new ones as pushed.
 async fn stream(mut socket: WebSocket, s: Shared, cursor: Option<i64>) {
+    let (info, error) = {
+        let mut script = s.script.lock().unwrap();
+        (
+            script.info_on_connect.take(),
+            script.error_on_connect.take(),
+        )
+    };
+    if let Some(name) = error {
+        let header = Header { op: -1, t: None };
+        let body = json!({"error": name, "message": "test"});
+        let _ = socket
+            .send(Message::Binary(encode(&header, &body).unwrap().into()))
+            .await;
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    }
+    if let Some(name) = info {
+        let header = Header {
+            op: 1,
+            t: Some("#info".into()),
+        };
+        let body = json!({"name": name, "message": "test"});
+        if socket
+            .send(Message::Binary(encode(&header, &body).unwrap().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
     let mut sent = match cursor {
         Some(c) => c,
         None => s.script.lock().unwrap().events.last().map_or(0, |e| e.0),
