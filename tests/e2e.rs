@@ -9,6 +9,8 @@ mod e2e {
     pub mod harness;
     mod lifecycle;
     mod lying_relay;
+    mod mirror;
     mod resilience;
     mod subscribe;
+    mod upstream;
 }

@@ -29,7 +29,7 @@ pub mod worker;
 pub mod ws;
 
 pub use config::FirehoseConfig;
-pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, ingest_frames, run};
+pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, SideWorkers, ingest_frames, run};
 pub use process::{Outcome, ProcessorConfig, Shared};
 pub use status::LiveStatus;
 pub use worker::WorkerConfig;

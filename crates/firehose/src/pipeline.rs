@@ -196,6 +196,7 @@ async fn build(
         reader: deps.reader.clone(),
         shared: shared.clone(),
         cfg: cfg.worker.clone(),
+        handles: Some(id_tx.clone()),
     });
     let workers = vec![
         tokio::spawn(run_resyncs(ctx.clone(), worker_stop.clone())),
@@ -256,6 +257,37 @@ pub async fn run(
     let _ = reader.await;
     stop_workers(worker_stop, workers).await;
     res.map(|_| ()).map_err(FirehoseError::from)
+}
+
+/// The side workers alone (durable resyncs, handle refreshes and their sweep), for a process
+/// that fills the resync queue itself instead of reading a relay (a mirror of another
+/// AppView queues the DIDs its upstream mentions).
+pub struct SideWorkers {
+    wake: Arc<tokio::sync::Notify>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+impl SideWorkers {
+    /// Starts the workers over the index of `deps` with `cfg.worker`'s settings.
+    pub async fn start(cfg: &FirehoseConfig, deps: &FirehoseDeps) -> Result<Self, FirehoseError> {
+        let parts = build(cfg, deps, &Arc::new(LiveStatus::new())).await?;
+        Ok(SideWorkers {
+            wake: parts.processor.shared().wake.clone(),
+            workers: parts.workers,
+            stop: parts.worker_stop,
+        })
+    }
+
+    /// Poke it after committing resync rows: the resync worker looks at the queue at once.
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    /// Stops the workers (running resyncs are idempotent and still queued in the store).
+    pub async fn stop(self) {
+        stop_workers(self.stop, self.workers).await;
+    }
 }
 
 /// Runs the same pipeline over frames held in memory (no relay), then stops the side

@@ -76,6 +76,9 @@ pub(crate) struct WorkerCtx {
     pub reader: store::Reader,
     pub shared: Shared,
     pub cfg: WorkerConfig,
+    /// Handle refreshes (the identity worker): a resync that proves a record asks for the
+    /// DID's handle, since no `#identity` or record event may ever bring it (a mirror).
+    pub handles: Option<mpsc::Sender<String>>,
 }
 
 /// Why a resync attempt failed, and at which host.
@@ -203,6 +206,10 @@ async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> 
         s.remove(did);
     }
     if matches!(fetched.outcome, InboxOutcome::Present { .. }) {
+        if let Some(tx) = &ctx.handles {
+            // Waits for room rather than dropping: nothing else would bring this handle.
+            let _ = tx.send(did.to_owned()).await;
+        }
         metrics::counter!(m::RESYNCS, "outcome" => "applied").increment(1);
     } else {
         metrics::counter!(m::RESYNCS, "outcome" => "applied_absent").increment(1);

@@ -121,6 +121,9 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             up_to_seq,
             before_ms,
         } => crate::outbox::prune(conn, *up_to_seq, *before_ms),
+        Change::Upstream { upstream, state } => {
+            crate::upstream::apply(conn, upstream, state, now_ms)
+        }
     }
 }
 

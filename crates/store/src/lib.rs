@@ -28,6 +28,7 @@ mod resync;
 mod store;
 mod time;
 mod types;
+mod upstream;
 mod writer;
 
 #[cfg(test)]
@@ -47,4 +48,5 @@ pub use types::{
     Batch, Change, CheckItem, Counts, FirehoseState, LinkView, RecordInput, RecordView, RepoState,
     StatsDelta, Status,
 };
+pub use upstream::UpstreamState;
 pub use writer::Writer;

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "link_events",
         sql: include_str!("../../../migrations/0007_link_events.sql"),
     },
+    Migration {
+        version: 9,
+        name: "upstream",
+        sql: include_str!("../../../migrations/0009_upstream.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -148,8 +153,10 @@ mod tests {
             .map(|m| format!("{:04}_{}.sql", m.version, m.name))
             .collect();
         assert_eq!(files, embedded);
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1, "versions are 1, 2, 3, ...");
+        // Strictly increasing (0007 and 0008 are numbered for branches merged alongside).
+        assert_eq!(MIGRATIONS[0].version, 1);
+        for w in MIGRATIONS.windows(2) {
+            assert!(w[0].version < w[1].version, "versions increase");
         }
     }
 

@@ -129,7 +129,8 @@ pub(crate) fn before(
         | Change::InboxState { .. }
         | Change::Backfill(_)
         | Change::Resync(_)
-        | Change::PruneLinkEvents { .. } => {}
+        | Change::PruneLinkEvents { .. }
+        | Change::Upstream { .. } => {}
     }
     dids.into_iter()
         .map(|did| Ok((did.to_owned(), snapshot(conn, did)?)))

@@ -194,6 +194,13 @@ pub enum Change {
         /// Only events committed before this time go.
         before_ms: i64,
     },
+    /// A mirror's position in its upstream's stream (replaces the saved one).
+    Upstream {
+        /// The upstream's base URL.
+        upstream: String,
+        /// The new position.
+        state: crate::upstream::UpstreamState,
+    },
 }
 
 /// Counters added to the persisted firehose counters.

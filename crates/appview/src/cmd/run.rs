@@ -1,6 +1,8 @@
 //! `run`: the whole AppView in one process — firehose ingest, the verifier pool and the XRPC
 //! server over one index — until SIGINT/SIGTERM, when in-flight work is committed and the
-//! cursor saved.
+//! cursor saved. With `--upstream`, the ingest is a [`mirror`] of another xmtp-appview instead
+//! (its DIDs are hints for our own proof-checked resyncs), which fails over to the relay when
+//! the upstream is gone longer than `--upstream-grace`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{RunArgs, XmtpBackend};
 use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
+
+/// How often a mirror's verifier looks for new links when idle.
+const MIRROR_VERIFIER_IDLE: Duration = Duration::from_millis(250);
 
 /// Everything `run` needs, validated.
 #[derive(Debug, Clone)]
@@ -57,9 +62,6 @@ pub struct RunConfig {
 impl RunConfig {
     /// Validates the raw arguments.
     pub fn from_args(args: &RunArgs) -> anyhow::Result<RunConfig> {
-        if args.upstream.is_some() {
-            anyhow::bail!("--upstream (following another xmtp-appview) is not implemented yet");
-        }
         let net = &args.network;
         let (xmtp_backend, xmtp_gateway) = config::xmtp_backend(net)?;
         let (plc, handle_resolver) = config::identity_urls(net)?;
@@ -97,6 +99,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The live firehose status.
     pub live: Arc<firehose::LiveStatus>,
+    /// With `--upstream`: the follower's status (connected, failed over).
+    pub mirror: Option<Arc<mirror::MirrorStatus>>,
     tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -171,28 +175,42 @@ pub async fn start_with(
         resolver.clone(),
         Arc::new(super::backfill::engine::Progress::new()),
     );
-    let (status, stop) = (live.clone(), shutdown.clone());
-    tasks.spawn(async move {
-        backfill::backfill_when_needed(backfill_cfg, backfill_deps, status, stop).await;
-        Ok(())
-    });
-
-    let deps = firehose::FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: Arc::new(resolver),
-        fetcher: Arc::new(fetcher),
+    let relay = RelayIngest {
+        firehose_cfg,
+        deps: firehose::FirehoseDeps {
+            writer: store.writer(),
+            reader: store.reader(),
+            identity: Arc::new(resolver),
+            fetcher: Arc::new(fetcher),
+        },
+        live: live.clone(),
+        backfill_cfg,
+        backfill_deps,
     };
-    let (status, stop) = (live.clone(), shutdown.clone());
-    tasks.spawn(async move {
-        firehose::run(firehose_cfg, deps, status, stop)
-            .await
-            .context("firehose ingest")
-    });
+    let mirror = match cfg.upstream.clone() {
+        None => {
+            tasks.spawn(relay.run(false, shutdown.clone()));
+            None
+        }
+        Some(upstream) => {
+            let status =
+                start_mirror(&mut tasks, upstream, cfg.upstream_grace, relay, &shutdown).await?;
+            Some(status)
+        }
+    };
 
+    let defaults = verifier::VerifierConfig::default();
     let verifier_cfg = verifier::VerifierConfig {
         reverify_after: cfg.reverify_after,
-        ..verifier::VerifierConfig::default()
+        // A mirror's new links arrive one resync at a time, not in relay batches: looking for
+        // them every 250 ms instead of every second keeps "upstream change → served" under
+        // 2 s (BENCHMARKS.md); an idle look is one probe of a partial index.
+        idle_interval: if cfg.upstream.is_some() {
+            MIRROR_VERIFIER_IDLE
+        } else {
+            defaults.idle_interval
+        },
+        ..defaults
     };
     let (reader, writer, stop) = (store.reader(), store.writer(), shutdown.clone());
     tasks.spawn(async move {
@@ -205,7 +223,10 @@ pub async fn start_with(
 
     let feed = crate::subscribe::start(&store, cfg.subscribe_retention, shutdown.clone());
     let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
-        .with_live(Arc::new(FirehoseLive(live.clone())))
+        .with_live(Arc::new(IngestLive {
+            firehose: live.clone(),
+            mirror: mirror.clone(),
+        }))
         .with_link_feed(feed);
     if let Some(did) = &cfg.service_did {
         state = state.with_service_did(did.clone());
@@ -214,7 +235,10 @@ pub async fn start_with(
         .await
         .with_context(|| format!("bind {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, relay = %cfg.relay, "xmtp-appview running");
+    match &cfg.upstream {
+        Some(upstream) => tracing::info!(%addr, %upstream, "xmtp-appview running as a mirror"),
+        None => tracing::info!(%addr, relay = %cfg.relay, "xmtp-appview running"),
+    }
     let stop = shutdown.clone();
     let limits = http.server;
     tasks.spawn(async move {
@@ -226,7 +250,12 @@ pub async fn start_with(
         let listener = server::bind_metrics(metrics_addr).await?;
         tasks.spawn(server::serve_metrics(listener, handle, shutdown.clone()));
     }
-    Ok(Running { addr, live, tasks })
+    Ok(Running {
+        addr,
+        live,
+        mirror,
+        tasks,
+    })
 }
 
 /// Runs `run` until SIGINT/SIGTERM.
@@ -244,15 +273,115 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The firehose's live status as the XRPC server's `getStatus` source.
-struct FirehoseLive(Arc<firehose::LiveStatus>);
+/// The relay side of `run`: firehose ingest plus the backfill it triggers.
+struct RelayIngest {
+    firehose_cfg: firehose::FirehoseConfig,
+    deps: firehose::FirehoseDeps,
+    live: Arc<firehose::LiveStatus>,
+    backfill_cfg: backfill::BackfillConfig,
+    backfill_deps: backfill::BackfillDeps,
+}
 
-impl xrpc::LiveStatus for FirehoseLive {
+impl RelayIngest {
+    /// Runs until `shutdown` (or a store failure). `fresh_backfill` first runs a whole new
+    /// backfill pass (a mirror failing over: the relay's window does not reach back to what
+    /// the upstream never told us).
+    async fn run(self, fresh_backfill: bool, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let stop = shutdown.child_token();
+        let (bcfg, bdeps, live, bstop) = (
+            self.backfill_cfg,
+            self.backfill_deps,
+            self.live.clone(),
+            stop.clone(),
+        );
+        let backfill = async move {
+            if fresh_backfill {
+                let fresh = backfill::BackfillConfig {
+                    fresh: true,
+                    ..bcfg.clone()
+                };
+                if let Err(e) = backfill::run_backfill(fresh, bdeps.clone(), bstop.clone()).await {
+                    tracing::warn!(error = %e, "failover backfill failed; will retry");
+                }
+            }
+            backfill::backfill_when_needed(bcfg, bdeps, live, bstop).await;
+        };
+        let ingest = async move {
+            let r = firehose::run(self.firehose_cfg, self.deps, self.live, shutdown).await;
+            stop.cancel();
+            r.context("firehose ingest")
+        };
+        let ((), r) = tokio::join!(backfill, ingest);
+        r
+    }
+}
+
+/// Starts the mirror: the upstream follower feeding the resync queue, the resync worker
+/// draining it, and a watch that fails over to `relay` once the upstream has been gone
+/// longer than `grace`.
+async fn start_mirror(
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+    upstream: String,
+    grace: Duration,
+    relay: RelayIngest,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Arc<mirror::MirrorStatus>> {
+    let workers = firehose::SideWorkers::start(&relay.firehose_cfg, &relay.deps)
+        .await
+        .context("start the resync worker")?;
+    let status = Arc::new(mirror::MirrorStatus::new());
+    let deps = mirror::MirrorDeps {
+        writer: relay.deps.writer.clone(),
+        reader: relay.deps.reader.clone(),
+        wake: workers.waker(),
+    };
+    let follow_stop = shutdown.child_token();
+    let (st, stop) = (status.clone(), follow_stop.clone());
+    let cfg = mirror::MirrorConfig::new(upstream.clone(), grace);
+    tasks.spawn(async move {
+        mirror::follow(cfg, deps, st, stop)
+            .await
+            .context("follow the upstream")
+    });
+    let (st, shutdown) = (status.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        let gone = mirror::wait_gone(&st, grace, &shutdown).await;
+        follow_stop.cancel();
+        workers.stop().await;
+        if !gone {
+            return Ok(());
+        }
+        tracing::error!(
+            %upstream,
+            grace = %humantime::format_duration(grace),
+            "UPSTREAM GONE longer than --upstream-grace: failing over to the relay firehose, \
+             with a full backfill pass to cover the gap; restart with --upstream to mirror again"
+        );
+        st.set_failed_over();
+        relay.run(true, shutdown).await
+    });
+    Ok(status)
+}
+
+/// The ingest's live status as the XRPC server's `getStatus` source: the upstream stream
+/// while mirroring, the relay firehose otherwise (and after a failover).
+struct IngestLive {
+    firehose: Arc<firehose::LiveStatus>,
+    mirror: Option<Arc<mirror::MirrorStatus>>,
+}
+
+impl xrpc::LiveStatus for IngestLive {
     fn connected(&self) -> bool {
-        self.0.is_connected()
+        match &self.mirror {
+            Some(m) if !m.failed_over() => m.is_connected(),
+            _ => self.firehose.is_connected(),
+        }
     }
 
     fn lag_seconds(&self) -> Option<f64> {
-        self.0.lag_seconds()
+        match &self.mirror {
+            Some(m) if !m.failed_over() => None,
+            _ => self.firehose.lag_seconds(),
+        }
     }
 }

@@ -146,6 +146,7 @@ fn worker(
         reader: store.reader(),
         shared,
         cfg,
+        handles: None,
     });
     let stop = CancellationToken::new();
     (stop.clone(), tokio::spawn(run_resyncs(ctx, stop)))
@@ -347,6 +348,7 @@ async fn a_failing_handle_refresh_is_retried_once_not_forever() {
             identity_retry: Duration::from_millis(20),
             ..WorkerConfig::default()
         },
+        handles: None,
     });
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let stop = CancellationToken::new();

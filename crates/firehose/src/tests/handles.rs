@@ -69,6 +69,7 @@ async fn an_untracked_account_taking_over_a_held_handle_moves_it() {
         reader: store.reader(),
         shared: p.shared().clone(),
         cfg: WorkerConfig::default(),
+        handles: None,
     });
     let stop = CancellationToken::new();
     let (retry_tx, _retry_rx) = tokio::sync::mpsc::channel(1);

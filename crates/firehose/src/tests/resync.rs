@@ -89,6 +89,7 @@ async fn chain_gap_desynchronizes_the_repo_and_the_worker_applies_the_proven_rec
         reader: store.reader(),
         shared: p.shared().clone(),
         cfg: WorkerConfig::default(),
+        handles: None,
     });
     let stop = CancellationToken::new();
     let worker = tokio::spawn(run_resyncs(ctx, stop.clone()));

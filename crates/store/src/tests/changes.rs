@@ -465,3 +465,35 @@ async fn inbox_state_round_trips_every_u64() {
     .await;
     assert_eq!(r.inbox_state(&inbox(1)).await.unwrap(), Some((7, vec![])));
 }
+
+#[tokio::test]
+async fn upstream_position_is_saved_with_the_hints_it_queued_and_kept_per_upstream() {
+    let db = Db::new();
+    let r = db.r();
+    let up = "http://upstream.test";
+    assert_eq!(
+        r.upstream_state(up).await.unwrap(),
+        UpstreamState::default()
+    );
+    let at = |seq, bootstrapped| Change::Upstream {
+        upstream: up.to_owned(),
+        state: UpstreamState {
+            seq: Some(seq),
+            bootstrapped,
+        },
+    };
+    db.apply(vec![desync(&did(1), "upstream", None), at(7, false)])
+        .await;
+    assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(1)]);
+    db.apply(vec![at(9, true)]).await;
+    let s = r.upstream_state(up).await.unwrap();
+    assert_eq!((s.seq, s.bootstrapped), (Some(9), true));
+    // A re-bootstrap after OutdatedCursor may go back; the position is replaced, not maxed.
+    db.apply(vec![at(3, false)]).await;
+    let s = r.upstream_state(up).await.unwrap();
+    assert_eq!((s.seq, s.bootstrapped), (Some(3), false));
+    assert_eq!(
+        r.upstream_state("http://other.test").await.unwrap(),
+        UpstreamState::default()
+    );
+}
