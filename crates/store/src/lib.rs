@@ -20,6 +20,7 @@ mod export;
 mod handles;
 mod json;
 mod migrate;
+pub mod mode;
 mod queries;
 mod reader;
 mod reason;
