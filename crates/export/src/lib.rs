@@ -12,7 +12,7 @@
 //! cell that starts with it. JSON lines and SQLite snapshots hold the values unchanged.
 //!
 //! Files are written safely ([`safe`]): never over the live index, never through a
-//! symbolic link, via an exclusive, randomly named, 0600 temporary file renamed at the end.
+//! symbolic link, via an exclusive, randomly named, 0600 (0640 under systemd) temporary file renamed at the end.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -103,7 +103,7 @@ pub fn export_stream(
 
 /// Exports into the file at `path`, replacing it atomically once complete. Refuses a `path`
 /// that is the index at `index` (or its side files), a symbolic link or not a regular file;
-/// see [`safe`]. The file is created with mode 0600. Returns the row count.
+/// see [`safe`]. The file is created with mode 0600 (0640 under systemd, see `store::mode`). Returns the row count.
 pub fn export_file(
     index: &Path,
     format: Format,

@@ -1,6 +1,6 @@
 //! Writing an export file without hurting the operator: the target is checked (never the
 //! live index or its `-wal`/`-shm`/`-journal`, never a symbolic link or a non-regular file),
-//! the data goes to a temporary file created exclusively with a random name and mode 0600 in
+//! the data goes to a temporary file created exclusively with a random name and mode 0600 (0640 under systemd) in
 //! the target's directory, and that file is renamed over the target only once complete.
 //! `rename` replaces a directory entry and never follows a link, so a link planted at the
 //! target after the check is replaced, not written through.
@@ -98,9 +98,14 @@ pub struct TempOut {
 
 impl TempOut {
     /// Creates `.<name>.<random>.tmp` in the target's directory: exclusively (`O_EXCL`, so
-    /// an existing file or link there is an error, never opened) and with mode 0600
-    /// whatever the umask.
+    /// an existing file or link there is an error, never opened) and with mode
+    /// [`store::mode::file_mode`] (0600, or 0640 under systemd) whatever the umask.
     pub fn create(target: &Path) -> Result<(TempOut, File), io::Error> {
+        TempOut::create_with_mode(target, store::mode::file_mode())
+    }
+
+    /// [`TempOut::create`] with an explicit mode.
+    fn create_with_mode(target: &Path, mode: u32) -> Result<(TempOut, File), io::Error> {
         let name = target.file_name().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -117,12 +122,12 @@ impl TempOut {
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .mode(mode)
                 .open(&path)
             {
                 Ok(file) => {
                     // The mode argument is filtered by the umask: set it exactly.
-                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
                     let tmp = TempOut {
                         path,
                         target: target.to_path_buf(),
@@ -158,5 +163,40 @@ impl Drop for TempOut {
         if !self.done {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use store::mode::{PRIVATE_MODE, SERVICE_MODE};
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn export_with(want: u32) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("links.csv");
+        let (tmp, mut file) = TempOut::create_with_mode(&target, want).unwrap();
+        assert_eq!(mode(tmp.path()), want, "the temporary file");
+        io::Write::write_all(&mut file, b"did,inbox\n").unwrap();
+        drop(file);
+        tmp.persist().unwrap();
+        assert_eq!(mode(&target), want, "the export");
+    }
+
+    #[test]
+    fn exports_are_private_outside_systemd() {
+        export_with(PRIVATE_MODE);
+    }
+
+    #[test]
+    fn exports_are_group_readable_under_systemd() {
+        export_with(SERVICE_MODE);
     }
 }

@@ -10,13 +10,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection (every query of the store fits).
 const STATEMENT_CACHE: usize = 64;
 
-/// Mode of a database the store creates. SQLite creates its `-wal` and `-shm` files with
-/// the mode of the database file, so they are private too.
-pub(crate) const DB_MODE: u32 = 0o600;
-
-/// Creates the database file, empty, with [`DB_MODE`] whatever the umask, unless it exists
-/// (an existing file keeps the mode its operator gave it). SQLite would create it 0644.
-fn create_private(path: &Path) -> std::io::Result<()> {
+/// Creates the database file, empty, with `mode` whatever the umask, unless it exists (an
+/// existing file keeps the mode its operator gave it). SQLite would create it 0644; it
+/// creates the `-wal` and `-shm` files with the mode of the database file.
+fn create_private(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let special = path
         .to_str()
@@ -27,18 +24,24 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(DB_MODE)
+        .mode(mode)
         .open(path)
     {
-        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(DB_MODE)),
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(mode)),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-/// Opens (creating if needed, mode 0600) the one read-write connection.
+/// Opens (creating if needed, with [`crate::mode::file_mode`]: 0600, or 0640 under
+/// systemd) the one read-write connection.
 pub(crate) fn open_writer(path: &Path) -> rusqlite::Result<Connection> {
-    create_private(path).map_err(|e| {
+    open_writer_with_mode(path, crate::mode::file_mode())
+}
+
+/// [`open_writer`], creating a new database with `mode`.
+fn open_writer_with_mode(path: &Path, mode: u32) -> rusqlite::Result<Connection> {
+    create_private(path, mode).map_err(|e| {
         rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
             Some(format!("create {}: {e}", path.display())),
@@ -96,19 +99,35 @@ mod tests {
         std::fs::metadata(p).unwrap().permissions().mode() & 0o777
     }
 
-    #[test]
-    fn a_new_database_and_its_wal_and_shm_are_private() {
-        // SQLite alone creates 0644 & !umask; the store creates the file 0600 first, and
-        // SQLite gives the -wal and -shm the database file's mode.
+    /// Creates a database with `want` and checks it, its -wal and its -shm.
+    fn assert_created_with(want: u32, open: impl Fn(&Path) -> rusqlite::Result<Connection>) {
+        // SQLite alone creates 0644 & !umask; the store creates the file first, and SQLite
+        // gives the -wal and -shm the database file's mode.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index.sqlite");
-        let conn = open_writer(&path).unwrap();
+        let conn = open(&path).unwrap();
         conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
             .unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let p = dir.path().join(format!("index.sqlite{suffix}"));
-            assert_eq!(mode(&p), DB_MODE, "{}", p.display());
+            assert_eq!(mode(&p), want, "{}", p.display());
         }
+    }
+
+    #[test]
+    fn a_new_database_and_its_wal_and_shm_are_private() {
+        use crate::mode::{PRIVATE_MODE, SYSTEMD_ENV};
+        // The test runner is not a systemd service: the process-wide choice is 0600.
+        if std::env::var_os(SYSTEMD_ENV).is_none() {
+            assert_created_with(PRIVATE_MODE, open_writer);
+        }
+        assert_created_with(PRIVATE_MODE, |p| open_writer_with_mode(p, PRIVATE_MODE));
+    }
+
+    #[test]
+    fn under_systemd_the_database_and_its_wal_and_shm_are_group_readable() {
+        use crate::mode::SERVICE_MODE;
+        assert_created_with(SERVICE_MODE, |p| open_writer_with_mode(p, SERVICE_MODE));
     }
 
     #[test]

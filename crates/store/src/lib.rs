@@ -21,6 +21,7 @@ mod handles;
 mod json;
 mod migrate;
 mod outbox;
+pub mod mode;
 mod queries;
 mod reader;
 mod reason;

@@ -350,6 +350,49 @@ async fn run_verifies_pending_links_until_shutdown() {
 }
 
 #[tokio::test]
+async fn an_idle_verifier_with_the_default_config_notices_a_new_link_quickly() {
+    // Latency a user feels: a link written while the pool idles is checked within about one
+    // idle interval, not a second later (at 1 s, five links written at spread phases all
+    // being seen within 600 ms would happen about once in thirteen runs).
+    let e = env().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        VerifierConfig::default(),
+        e.store.reader(),
+        e.store.writer(),
+        e.api.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut slowest = Duration::ZERO;
+    for i in 0..5 {
+        tokio::time::sleep(Duration::from_millis(230)).await;
+        let inbox = e.node.create_inbox();
+        let did = format!("did:plc:idle{i}");
+        e.put_signed(&did, &format!("bafyidle{i}"), &inbox).await;
+        let written = std::time::Instant::now();
+        while e.status(&did).await.0 != Status::Verified {
+            assert!(
+                written.elapsed() < Duration::from_secs(5),
+                "{did} never verified"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slowest = slowest.max(written.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_millis(600),
+        "a new link waited {slowest:?} for the idle verifier"
+    );
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_link_whose_inbox_was_not_found_is_rechecked_and_can_become_verified() {
     let e = env().await;
     // The inbox exists in the wallet's world but is not on the network yet.

@@ -160,6 +160,10 @@ pub async fn start_with(
     let firehose_cfg = firehose::FirehoseConfig {
         relay_url: cfg.relay.clone(),
         verify_all_commits: cfg.verify_all_commits,
+        // A batch is committed when full or this old: at low rates this bounds how long a new
+        // record waits before the verifier can see it (the default, 1 s, was most of the
+        // record -> verified latency; issue 11).
+        batch_interval: Duration::from_millis(100),
         worker: firehose::WorkerConfig {
             handle_reverify_after: cfg.reverify_after,
             ..defaults.worker.clone()

@@ -1,0 +1,124 @@
+//! The AppView under test, in its own process (so that its RSS is its own, not the
+//! devnet's): the bench re-executes itself with `SOAK_CHILD=1` and the devnet URLs in the
+//! environment; the child starts `appview::cmd::run::start_with`, writes `listening <addr>`
+//! on stdout, and stops cleanly when its stdin closes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use appview::cli::XmtpBackend;
+use appview::cmd::run::{RunConfig, start_with};
+use appview::config::HttpOptions;
+use devnet::world::DevnetInfo;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+/// Set in the child's environment.
+pub const CHILD_ENV: &str = "SOAK_CHILD";
+
+fn var(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).with_context(|| format!("{name} not set"))
+}
+
+/// Runs the AppView until stdin closes.
+pub async fn run_child() -> anyhow::Result<()> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let cfg = RunConfig {
+        db: PathBuf::from(var("SOAK_DB")?),
+        listen: "127.0.0.1:0".parse()?,
+        relay: var("SOAK_RELAY")?,
+        discovery: vec![var("SOAK_DISCOVERY")?],
+        plc: var("SOAK_PLC")?,
+        xmtp_api: var("SOAK_XMTP")?,
+        handle_resolver: Some(var("SOAK_HANDLES")?),
+        service_did: None,
+        reverify_after: Duration::from_secs(6 * 3600),
+        verify_all_commits: false,
+        allow_private_network: true,
+        xmtp_backend: XmtpBackend::V3,
+        xmtp_gateway: None,
+        upstream: None,
+        upstream_grace: Duration::from_secs(300),
+        subscribe_retention: Duration::from_secs(72 * 3600),
+    };
+    let mut http = HttpOptions::default();
+    http.server.rate_limit = var("SOAK_RATE_LIMIT")?.parse()?;
+    let shutdown = CancellationToken::new();
+    let running = start_with(cfg, http, None, shutdown.clone()).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening {}", running.addr)?;
+        out.flush()?;
+    }
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+        stop.cancel();
+    });
+    running.wait(shutdown).await
+}
+
+/// The child process, seen from the parent.
+pub struct Child {
+    pub pid: u32,
+    pub addr: std::net::SocketAddr,
+    process: tokio::process::Child,
+}
+
+impl Child {
+    /// Starts the AppView over `db` against the devnet at `info`.
+    pub async fn spawn(
+        info: &DevnetInfo,
+        db: &std::path::Path,
+        rate_limit: u32,
+    ) -> anyhow::Result<Child> {
+        let mut process = tokio::process::Command::new(std::env::current_exe()?)
+            .env(CHILD_ENV, "1")
+            .env("SOAK_DB", db)
+            .env("SOAK_RELAY", &info.relay_url)
+            .env("SOAK_DISCOVERY", &info.discovery_url)
+            .env("SOAK_PLC", &info.plc_url)
+            .env("SOAK_XMTP", &info.xmtp_api_url)
+            .env("SOAK_HANDLES", &info.handle_resolver_url)
+            .env("SOAK_RATE_LIMIT", rate_limit.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawn the AppView child")?;
+        let pid = process.id().context("child pid")?;
+        let stdout = process.stdout.take().context("child stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .context("the AppView did not start within 60 s")??
+            .context("the AppView exited before listening")?;
+        let addr = line
+            .strip_prefix("listening ")
+            .with_context(|| format!("unexpected child line {line:?}"))?
+            .parse()?;
+        Ok(Child { pid, addr, process })
+    }
+
+    /// Closes its stdin (a clean stop) and waits; kills it after 30 s.
+    pub async fn stop(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        drop(self.process.stdin.take());
+        match tokio::time::timeout(Duration::from_secs(30), self.process.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                self.process.kill().await?;
+                anyhow::bail!("the AppView did not stop within 30 s of its stdin closing")
+            }
+        }
+    }
+}
