@@ -17,13 +17,15 @@
 //! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
 //! `replay_error` says whether a failure is evidence), [`builder`] (signing updates, for
 //! the devnet), [`api`] (the `IdentityApi` trait and its errors), [`client`] (tonic
-//! implementation with rate limiting and retries).
+//! implementation with rate limiting and retries), [`d14n`] (the decentralised network:
+//! envelopes, xmtpd client, cutover switch).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
 pub mod base64;
 pub mod builder;
 pub mod client;
+pub mod d14n;
 pub mod inbox_id;
 pub mod installation;
 pub mod model;
