@@ -7,6 +7,7 @@ pub mod config;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod xmtp_backend;
 
 use std::process::ExitCode;
 

@@ -28,6 +28,7 @@ mod store;
 mod time;
 mod types;
 mod writer;
+mod xmtp_watch;
 
 #[cfg(test)]
 mod tests;

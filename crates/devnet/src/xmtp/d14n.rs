@@ -171,10 +171,10 @@ async fn flush(node: &Node, cursors: &mut HashMap<Vec<u8>, u64>, tx: &Tx) -> boo
             return true;
         }
         for e in &envelopes {
-            if let Ok(u) = xmtp::d14n::unwrap_identity_update(e) {
-                if let Some(c) = cursors.get_mut(&u.topic) {
-                    *c = (*c).max(u.entry.sequence_id);
-                }
+            if let Ok(u) = xmtp::d14n::unwrap_identity_update(e)
+                && let Some(c) = cursors.get_mut(&u.topic)
+            {
+                *c = (*c).max(u.entry.sequence_id);
             }
         }
         if tx
