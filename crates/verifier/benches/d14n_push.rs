@@ -76,7 +76,10 @@ async fn main() {
         }
         store.writer().apply(Batch::of(changes)).await.unwrap();
     }
-    println!("setup: {n} inboxes logged and cached in {:.1?}", t.elapsed());
+    println!(
+        "setup: {n} inboxes logged and cached in {:.1?}",
+        t.elapsed()
+    );
 
     let mut c = D14nConfig::new(d14n.gateway_url());
     c.client.rate_limit = RateLimit::UNLIMITED;

@@ -158,3 +158,35 @@ async fn a_node_outage_is_a_transport_fault_and_recovery_reads_again() {
         1
     );
 }
+
+#[tokio::test]
+async fn auto_reads_v3_until_the_cutover_then_d14n_for_good() {
+    use std::sync::Arc;
+    use xmtp::d14n::{AutoIdentityApi, Backend};
+    let v3 = XmtpStandIn::start(StandInConfig::default()).await.unwrap();
+    let d = v3.start_d14n().await.unwrap();
+    let a = v3.create_inbox();
+    let auto = AutoIdentityApi::new(
+        Arc::new(GrpcIdentityApi::new(cfg(v3.url())).unwrap()),
+        Arc::new(d14n_client(d.gateway_url())),
+    );
+    let req = [(a.inbox_id.clone(), 0)];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    auto.set_cutover(Some(now + 3_600_000_000_000));
+    let before = auto.get_identity_updates(&req).await.unwrap();
+    assert_eq!(auto.active(), Backend::V3);
+    assert_eq!(v3.calls("GetIdentityUpdates"), 1);
+    assert_eq!(d.calls("QueryEnvelopes"), 0);
+    auto.set_cutover(Some(now));
+    let after = auto.get_identity_updates(&req).await.unwrap();
+    assert_eq!(auto.active(), Backend::D14n);
+    assert_eq!(before, after, "the same log through either backend");
+    assert_eq!(v3.calls("GetIdentityUpdates"), 1);
+    assert_eq!(d.calls("QueryEnvelopes"), 1);
+    // A cutover withdrawn later does not switch back.
+    auto.set_cutover(None);
+    assert_eq!(auto.active(), Backend::D14n);
+}
