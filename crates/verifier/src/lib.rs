@@ -34,3 +34,5 @@ pub use inbox::{Advanced, advance};
 pub use oneshot::verify_link;
 pub use pool::{RoundStats, Verifier, describe_metrics, run};
 pub use verdict::{InboxOutcome, Reason, Verdict, evaluate, precheck};
+#[cfg(test)]
+mod watch_tests;
