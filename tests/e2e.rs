@@ -6,6 +6,7 @@
 
 mod e2e {
     mod backfill;
+    mod d14n;
     pub mod harness;
     mod lifecycle;
     mod lying_relay;

@@ -373,6 +373,36 @@ mod tests {
     }
 
     #[test]
+    fn d14n_needs_a_gateway_and_is_accepted_with_one() {
+        let net = |extra: &[&str]| {
+            let args = ["xmtp-appview", "run"]
+                .into_iter()
+                .chain(extra.iter().copied());
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Run(r) => r.network,
+                other => panic!("{other:?}"),
+            }
+        };
+        let err = crate::config::xmtp_backend(&net(&["--xmtp-backend", "d14n"])).unwrap_err();
+        assert!(err.to_string().contains("needs --xmtp-gateway"), "{err}");
+        let (backend, gateway) = crate::config::xmtp_backend(&net(&[
+            "--xmtp-backend",
+            "d14n",
+            "--xmtp-gateway",
+            "https://payer.testnet.xmtp.network:443",
+        ]))
+        .unwrap();
+        assert_eq!(backend, XmtpBackend::D14n);
+        assert_eq!(
+            gateway.as_deref(),
+            Some("https://payer.testnet.xmtp.network:443")
+        );
+        // auto without a gateway reads v3 (and warns once the cutover passes).
+        let (backend, gateway) = crate::config::xmtp_backend(&net(&[])).unwrap();
+        assert_eq!((backend, gateway), (XmtpBackend::Auto, None));
+    }
+
+    #[test]
     fn unknown_options_are_still_refused() {
         let err = parse(&["serve", "--no-such-option"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);

@@ -113,16 +113,16 @@ pub fn xmtp_endpoint(net: &NetworkArgs) -> anyhow::Result<String> {
     })
 }
 
-/// Checks `--xmtp-backend` and `--xmtp-gateway`. Until the d14n backend exists, `auto`
-/// reads the v3 API and `d14n` is refused with a clear message.
+/// Checks `--xmtp-backend` and `--xmtp-gateway`: `d14n` needs a gateway (xmtpd has no
+/// default host); `auto` without one reads v3 and warns loudly once the cutover passes.
 pub fn xmtp_backend(net: &NetworkArgs) -> anyhow::Result<(XmtpBackend, Option<String>)> {
     let gateway = net
         .xmtp_gateway
         .as_deref()
         .map(|u| check_url("xmtp-gateway", u, &["http", "https"]))
         .transpose()?;
-    if net.xmtp_backend == XmtpBackend::D14n {
-        bail!("--xmtp-backend d14n: this build reads identity logs from the v3 API only");
+    if net.xmtp_backend == XmtpBackend::D14n && gateway.is_none() {
+        bail!("--xmtp-backend d14n needs --xmtp-gateway (the d14n network has no default host)");
     }
     Ok((net.xmtp_backend, gateway))
 }

@@ -8,6 +8,7 @@ pub mod server;
 pub mod shutdown;
 pub mod subscribe;
 pub mod telemetry;
+pub mod xmtp_backend;
 
 use std::process::ExitCode;
 

@@ -31,6 +31,7 @@ mod time;
 mod types;
 mod upstream;
 mod writer;
+mod xmtp_watch;
 
 #[cfg(test)]
 mod tests;

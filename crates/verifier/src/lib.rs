@@ -11,7 +11,9 @@
 //! not decode or has an unknown kind), leaves a pending link `pending` with a reason and a
 //! `RetryLater`, and is never cached as a final invalid inbox. A replayed state must have
 //! the record's inbox ID. Every verdict is against the current state; a grown log
-//! re-checks the inbox's other links.
+//! re-checks the inbox's other links. On d14n, [`watch`] subscribes to every cached inbox's
+//! identity topic and sends a pushed inbox to the pool's re-check-now queue
+//! ([`Verifier::with_rechecks`]).
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
@@ -20,6 +22,7 @@ mod oneshot;
 mod pool;
 pub mod twoway;
 mod verdict;
+pub mod watch;
 
 #[cfg(test)]
 mod evidence_tests;
@@ -31,3 +34,5 @@ pub use inbox::{Advanced, advance};
 pub use oneshot::verify_link;
 pub use pool::{RoundStats, Verifier, describe_metrics, run};
 pub use verdict::{InboxOutcome, Reason, Verdict, evaluate, precheck};
+#[cfg(test)]
+mod watch_tests;

@@ -68,6 +68,20 @@ struct Ctx {
 /// them lists the same codes).
 const RECHECKED_REASONS: [&str; 2] = ["inbox_not_found", "inbox_state_invalid"];
 
+/// Invalid links whose reason a new inbox state can change (re-checked on log growth).
+fn rechecked_invalid(reason: Option<&str>) -> bool {
+    matches!(
+        reason,
+        Some(
+            "signature_mismatch"
+                | "installation_revoked"
+                | "inbox_id_mismatch"
+                | "inbox_not_found"
+                | "inbox_state_invalid"
+        )
+    )
+}
+
 /// The result of one chunk of inboxes.
 struct ChunkOut {
     changes: Vec<Change>,
@@ -205,18 +219,7 @@ async fn process_chunk(
             }
         };
         for link in links.into_iter().filter(|l| !judged.contains(&l.did)) {
-            if link.status == Status::Invalid
-                && !matches!(
-                    link.reason.as_deref(),
-                    Some(
-                        "signature_mismatch"
-                            | "installation_revoked"
-                            | "inbox_id_mismatch"
-                            | "inbox_not_found"
-                            | "inbox_state_invalid"
-                    )
-                )
-            {
+            if link.status == Status::Invalid && !rechecked_invalid(link.reason.as_deref()) {
                 continue;
             }
             let item = Item {
@@ -240,6 +243,8 @@ pub struct Verifier {
     ctx: Arc<Ctx>,
     writer: Writer,
     failures: u32,
+    rechecks: Option<tokio::sync::mpsc::Receiver<String>>,
+    cache_feed: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 impl Verifier {
@@ -255,6 +260,56 @@ impl Verifier {
             ctx: Arc::new(Ctx { reader, api }),
             writer,
             failures: 0,
+            rechecks: None,
+            cache_feed: None,
+        }
+    }
+
+    /// Sends the id of every inbox whose state is written to the cache (the d14n watcher
+    /// subscribes to the new ones).
+    pub fn with_cache_feed(mut self, tx: tokio::sync::mpsc::UnboundedSender<String>) -> Self {
+        self.cache_feed = Some(tx);
+        self
+    }
+
+    /// Inboxes to re-check now (from [`crate::watch`]); served before every round.
+    pub fn with_rechecks(mut self, rx: tokio::sync::mpsc::Receiver<String>) -> Self {
+        self.rechecks = Some(rx);
+        self
+    }
+
+    /// Takes the queued re-check requests (deduplicated, at most `max`).
+    fn queued_rechecks(&mut self, max: usize) -> Vec<String> {
+        let mut ids = std::collections::BTreeSet::new();
+        if let Some(rx) = self.rechecks.as_mut() {
+            while ids.len() < max {
+                match rx.try_recv() {
+                    Ok(id) => {
+                        ids.insert(id);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        ids.into_iter().collect()
+    }
+
+    async fn serve_rechecks(&mut self) {
+        loop {
+            let ids = self.queued_rechecks(self.cfg.batch_size.max(1));
+            if ids.is_empty() {
+                return;
+            }
+            let n = ids.len();
+            match self.recheck_inboxes(ids, unix_now()).await {
+                Ok(s) => tracing::debug!(
+                    inboxes = n,
+                    links = s.links,
+                    invalid = s.invalid,
+                    "pushed re-check done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pushed re-check failed on the store"),
+            }
         }
     }
 
@@ -272,6 +327,41 @@ impl Verifier {
             .reader
             .links_to_check(now, reverify_before, self.cfg.batch_size)
             .await?;
+        let items: Vec<Item> = items.into_iter().map(Item::from).collect();
+        self.judge(items, now).await
+    }
+
+    /// Re-checks every link of these inboxes now (a pushed identity update): their logs
+    /// are fetched from the cached positions and each link judged against the new state.
+    /// Links invalid for a final reason are left alone, as on log growth.
+    pub async fn recheck_inboxes(
+        &mut self,
+        inbox_ids: Vec<String>,
+        now: i64,
+    ) -> Result<RoundStats, store::StoreError> {
+        let links = self
+            .ctx
+            .reader
+            .links_by_inboxes(inbox_ids, true, usize::MAX)
+            .await?;
+        let items: Vec<Item> = links
+            .into_iter()
+            .flat_map(|(_, l)| l)
+            .filter(|l| l.status != Status::Invalid || rechecked_invalid(l.reason.as_deref()))
+            .map(|link| Item {
+                did: link.did,
+                inbox_id: link.inbox_id,
+                signature: link.record.verification_signature,
+                record_cid: link.record.cid,
+                status: link.status,
+            })
+            .collect();
+        metrics::counter!("verifier_pushed_rechecks_total").increment(items.len() as u64);
+        self.judge(items, now).await
+    }
+
+    /// Judges `items` (grouped by inbox, chunked, in parallel) and writes the verdicts.
+    async fn judge(&mut self, items: Vec<Item>, now: i64) -> Result<RoundStats, store::StoreError> {
         let mut stats = RoundStats {
             links: items.len(),
             ..RoundStats::default()
@@ -284,7 +374,7 @@ impl Verifier {
             by_inbox
                 .entry(item.inbox_id.clone())
                 .or_default()
-                .push(item.into());
+                .push(item);
         }
         let mut groups: Vec<(String, Vec<Item>)> = by_inbox.into_iter().collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
@@ -400,7 +490,22 @@ impl Verifier {
             })
             .collect();
         changes.extend(rechecks);
+        let cached: Vec<String> = match &self.cache_feed {
+            Some(_) => changes
+                .iter()
+                .filter_map(|c| match c {
+                    Change::InboxState { inbox_id, .. } => Some(inbox_id.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         self.writer.apply(Batch::of(changes)).await?;
+        if let Some(tx) = &self.cache_feed {
+            for id in cached {
+                let _ = tx.send(id);
+            }
+        }
         metrics::counter!("verifier_rounds_total").increment(1);
         Ok(stats)
     }
@@ -409,6 +514,7 @@ impl Verifier {
     pub async fn run(mut self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
         loop {
+            self.serve_rechecks().await;
             let pause = match self.round(unix_now()).await {
                 Ok(s) if s.retried > 0 => Some(self.retry_delay().min(Duration::from_secs(60))),
                 Ok(s) if s.links == 0 => Some(self.cfg.idle_interval),
@@ -419,9 +525,28 @@ impl Verifier {
                 }
             };
             if let Some(pause) = pause {
-                tokio::select! {
+                let mut rechecks = self.rechecks.take();
+                let pushed = async {
+                    match rechecks.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let got = tokio::select! {
                     _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(pause) => None,
+                    id = pushed => Some(id),
+                };
+                // A closed channel (the watcher stopped) is dropped, not polled again.
+                self.rechecks = rechecks.filter(|_| got != Some(None));
+                if let Some(Some(id)) = got {
+                    let mut ids = self.queued_rechecks(self.cfg.batch_size.max(1));
+                    ids.push(id);
+                    ids.sort();
+                    ids.dedup();
+                    if let Err(e) = self.recheck_inboxes(ids, unix_now()).await {
+                        tracing::warn!(error = %e, "pushed re-check failed on the store");
+                    }
                 }
             } else if futures_ready(&mut shutdown).await {
                 return;

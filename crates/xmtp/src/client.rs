@@ -107,7 +107,7 @@ impl std::fmt::Debug for GrpcIdentityApi {
     }
 }
 
-fn status_to_error(s: tonic::Status) -> ApiError {
+pub(crate) fn status_to_error(s: tonic::Status) -> ApiError {
     use tonic::Code;
     match s.code() {
         Code::Unavailable | Code::Cancelled | Code::Aborted => {
@@ -161,6 +161,16 @@ impl GrpcIdentityApi {
         })
     }
 
+    /// The shared HTTP/2 channel (streaming calls of the d14n client).
+    pub(crate) fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// The client settings.
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
     /// The token bucket (for metrics and tests).
     pub fn bucket(&self) -> &TokenBucket {
         &self.bucket
@@ -188,8 +198,13 @@ impl GrpcIdentityApi {
         }
     }
 
-    /// One RPC with bounded concurrency, retries, backoff and jitter.
-    async fn call<Req, Resp>(&self, path: &'static str, req: Req) -> Result<Resp, ApiError>
+    /// One RPC with bounded concurrency, retries, backoff and jitter (also used by the
+    /// d14n client for its own paths).
+    pub(crate) async fn call<Req, Resp>(
+        &self,
+        path: &'static str,
+        req: Req,
+    ) -> Result<Resp, ApiError>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,

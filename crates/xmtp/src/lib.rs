@@ -17,12 +17,14 @@
 //! [`syntax::base64`]), [`inbox_id`], [`proto`] (hand-written prost messages), [`model`] / [`text`] /
 //! [`signature`] / [`replay`] / [`replay_error`] / [`state`] (identity-update replay;
 //! `replay_error` says whether a failure is evidence), [`api`] (the `IdentityApi` trait and
-//! its errors), [`client`] (tonic implementation with rate limiting and retries). Signing
-//! updates for tests and the devnet is `testkit::xmtp`, outside production code.
+//! its errors), [`client`] (tonic implementation with rate limiting and retries), [`d14n`]
+//! (the decentralised network: envelopes, xmtpd client, cutover switch). Signing updates
+//! for tests and the devnet is `testkit::xmtp`, outside production code.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod api;
 pub mod client;
+pub mod d14n;
 pub mod inbox_id;
 pub mod installation;
 pub mod model;

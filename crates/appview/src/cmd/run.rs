@@ -150,8 +150,9 @@ pub async fn start_with(
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(cfg.allow_private_network);
-    let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(cfg.xmtp_api.clone()))
-        .with_context(|| format!("XMTP identity API client for {}", cfg.xmtp_api))?;
+    let backends =
+        crate::xmtp_backend::build(&cfg.xmtp_api, cfg.xmtp_backend, cfg.xmtp_gateway.as_deref())?;
+    tracing::info!(backend = ?cfg.xmtp_backend, gateway = ?cfg.xmtp_gateway, "XMTP identity backend");
 
     let live = Arc::new(firehose::LiveStatus::new());
     let mut tasks = JoinSet::new();
@@ -216,12 +217,48 @@ pub async fn start_with(
         },
         ..defaults
     };
-    let (reader, writer, stop) = (store.reader(), store.writer(), shutdown.clone());
+    if cfg.xmtp_backend == XmtpBackend::Auto {
+        // Learn the cutover before the first round, then keep asking.
+        backends.refresh_cutover(cfg.xmtp_gateway.is_some()).await;
+        let (b, stop) = (backends.clone(), shutdown.clone());
+        let gateway_known = cfg.xmtp_gateway.is_some();
+        tasks.spawn(async move {
+            b.poll_cutover(crate::xmtp_backend::CUTOVER_POLL, gateway_known, stop)
+                .await;
+            Ok(())
+        });
+    }
+    let mut verifier = verifier::Verifier::new(
+        verifier_cfg,
+        store.reader(),
+        store.writer(),
+        backends.api.clone(),
+    );
+    // Pushed revocations: subscribe on d14n whenever a gateway is known (in `auto` the d14n
+    // log carries the same updates before the cutover too).
+    if cfg.xmtp_backend != XmtpBackend::V3
+        && let Some(d14n) = backends.d14n.clone()
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(10_000);
+        let (cached_tx, cached_rx) = tokio::sync::mpsc::unbounded_channel();
+        verifier = verifier.with_rechecks(rx).with_cache_feed(cached_tx);
+        let (reader, stop) = (store.reader(), shutdown.clone());
+        tasks.spawn(async move {
+            verifier::watch::run(
+                verifier::watch::WatchConfig::default(),
+                reader,
+                d14n,
+                tx,
+                cached_rx,
+                async move { stop.cancelled().await },
+            )
+            .await;
+            Ok(())
+        });
+    }
+    let stop = shutdown.clone();
     tasks.spawn(async move {
-        verifier::run(verifier_cfg, reader, writer, Arc::new(api), async move {
-            stop.cancelled().await
-        })
-        .await;
+        verifier.run(async move { stop.cancelled().await }).await;
         Ok(())
     });
 

@@ -39,12 +39,15 @@ pub async fn check(args: &VerifyArgs) -> anyhow::Result<Report> {
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
         .allow_private_network(args.run.network.allow_private_network);
-    let api = xmtp::GrpcIdentityApi::new(xmtp::ClientConfig::new(endpoint.clone()))
-        .with_context(|| format!("XMTP identity API client for {endpoint}"))?;
+    let (backend, gateway) = config::xmtp_backend(&args.run.network)?;
+    let backends = crate::xmtp_backend::build(&endpoint, backend, gateway.as_deref())?;
+    if backend == crate::cli::XmtpBackend::Auto {
+        backends.refresh_cutover(gateway.is_some()).await;
+    }
     let sources = Sources {
         resolver: &resolver,
         fetcher: &fetcher,
-        api: &api,
+        api: backends.api.as_ref(),
         xmtp_endpoint: &endpoint,
     };
     Ok(twoway::check(&args.actor, &sources).await)

@@ -12,8 +12,11 @@
 //! ([`XmtpStandIn::create_scw_inbox`]) accepts its owner's ECDSA signature over the hash,
 //! as an ERC-1271 `isValidSignature` would; any other signature or account is invalid.
 
+mod d14n;
 mod service;
 mod store;
+
+pub use d14n::D14nStandIn;
 
 pub use store::{DevInbox, StandInError};
 
@@ -75,12 +78,14 @@ impl XmtpStandIn {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(cfg.latency));
         let svc = IdentityService::new(shared.clone());
+        let migration = d14n::MigrationService::new(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(svc)
+                .add_service(migration)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;
                 })
@@ -198,6 +203,17 @@ impl XmtpStandIn {
         self.shared.calls(method)
     }
 
+    /// Starts a d14n node and gateway serving this stand-in's inboxes.
+    pub async fn start_d14n(&self) -> std::io::Result<D14nStandIn> {
+        D14nStandIn::start(self.shared.clone()).await
+    }
+
+    /// Sets the d14n cutover `FetchD14nCutover` answers (unix ns; `None`: not scheduled).
+    /// Updates appended at or after it are no longer served by v3 reads.
+    pub fn set_d14n_cutover(&self, cutover_ns: Option<u64>) {
+        self.shared.set_cutover_ns(cutover_ns.unwrap_or(0));
+    }
+
     /// Stops serving and waits for the server task.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -217,5 +233,7 @@ impl Drop for XmtpStandIn {
     }
 }
 
+#[cfg(test)]
+mod d14n_tests;
 #[cfg(test)]
 mod tests;

@@ -42,7 +42,11 @@ where
     }
 }
 
-async fn unary<Req, Resp, F>(req: http::Request<Body>, garbage: bool, f: F) -> http::Response<Body>
+pub(super) async fn unary<Req, Resp, F>(
+    req: http::Request<Body>,
+    garbage: bool,
+    f: F,
+) -> http::Response<Body>
 where
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,

@@ -62,6 +62,10 @@ pub(super) struct Shared {
     mode: Mutex<FaultMode>,
     latency: Mutex<Duration>,
     calls: Mutex<HashMap<String, u64>>,
+    /// d14n hook: every appended entry `(inbox id, sequence id)`, for subscriptions.
+    events: tokio::sync::broadcast::Sender<(String, u64)>,
+    /// d14n hook: the cutover (unix ns, 0 = none); v3 reads hide entries appended after it.
+    cutover_ns: AtomicU64,
 }
 
 fn now_ns() -> u64 {
@@ -81,7 +85,32 @@ impl Shared {
             mode: Mutex::new(FaultMode::Normal),
             latency: Mutex::new(latency),
             calls: Mutex::new(HashMap::new()),
+            events: tokio::sync::broadcast::channel(4096).0,
+            cutover_ns: AtomicU64::new(0),
         }
+    }
+
+    /// d14n hook: appended entries from now on.
+    pub(super) fn events(&self) -> tokio::sync::broadcast::Receiver<(String, u64)> {
+        self.events.subscribe()
+    }
+
+    /// d14n hook: `(sequence id, timestamp, update)` of the inbox after `after`.
+    pub(super) fn log_after(&self, inbox_id: &str, after: u64) -> Vec<(u64, u64, Vec<u8>)> {
+        self.lock_inboxes()
+            .get(inbox_id)
+            .map(|i| i.log.iter().filter(|e| e.0 > after).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// d14n hook: the cutover (0 = none).
+    pub(super) fn cutover_ns(&self) -> u64 {
+        self.cutover_ns.load(Ordering::SeqCst)
+    }
+
+    /// d14n hook: sets the cutover (0 = none).
+    pub(super) fn set_cutover_ns(&self, ns: u64) {
+        self.cutover_ns.store(ns, Ordering::SeqCst);
     }
 
     fn lock_inboxes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inbox>> {
@@ -136,6 +165,8 @@ impl Shared {
             .or_default()
             .log
             .push((seq, now_ns(), update));
+        drop(inboxes);
+        let _ = self.events.send((inbox_id.to_string(), seq));
         seq
     }
 
@@ -295,6 +326,11 @@ impl Shared {
     ) -> pb::RawGetIdentityUpdatesResponse {
         use pb::get_identity_updates_response::{RawIdentityUpdateLog, RawResponse};
         let inboxes = self.lock_inboxes();
+        // After the cutover new updates exist only on d14n.
+        let cutover = match self.cutover_ns() {
+            0 => u64::MAX,
+            c => c,
+        };
         let responses = req
             .requests
             .into_iter()
@@ -304,7 +340,7 @@ impl Shared {
                     .map(|i| {
                         i.log
                             .iter()
-                            .filter(|(seq, _, _)| *seq > r.sequence_id)
+                            .filter(|(seq, ts, _)| *seq > r.sequence_id && *ts < cutover)
                             .map(|(seq, ts, u)| RawIdentityUpdateLog {
                                 sequence_id: *seq,
                                 server_timestamp_ns: *ts,
