@@ -331,7 +331,7 @@ impl Reader {
             let newest_change_ms = c
                 .prepare_cached(
                     "SELECT MAX(m) FROM (
-                       SELECT MAX(verified_at) AS m FROM links WHERE status = 'verified'
+                       SELECT MAX(verified_at) AS m FROM links WHERE status = 0
                        UNION ALL SELECT MAX(updated_at) FROM handles)",
                 )?
                 .query_row([], |r| r.get::<_, Option<i64>>(0))?;

@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(count(&conn), 2);
         let b_present: i64 = conn
             .query_row(
-                "SELECT COUNT(*) FROM links WHERE did = 'did:plc:b'",
+                "SELECT COUNT(*) FROM links WHERE did = CAST('did:plc:b' AS BLOB)",
                 [],
                 |r| r.get(0),
             )

@@ -5,6 +5,7 @@ use crate::*;
 
 mod bounded;
 mod changes;
+mod compact;
 mod reads;
 
 pub(super) fn inbox(n: u32) -> String {
