@@ -155,44 +155,34 @@ fn put_record(
     if !accept_rev(conn, did, rev)? {
         return Ok(());
     }
-    let key = did_key(did);
-    let cid = encode(Col::Cid, &record.cid);
-    let same: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM links WHERE did = ?1 AND record_cid = ?2)")?
-        .query_row(params![key, cid], |r| r.get(0))?;
-    if same {
-        return Ok(());
-    }
-    let hidden: bool = conn
-        .prepare_cached("SELECT active = 0 FROM accounts WHERE did = ?1")?
-        .query_row([did], |r| r.get(0))
-        .optional()?
-        .unwrap_or(false);
     let (status, reason) = match &record.malformed {
         Some(reason) => (Status::Invalid, Some(reason.as_str())),
         None => (Status::Pending, None),
     };
+    // One statement: the same CID again is a no-op (the upsert's WHERE), hidden follows
+    // the account's state and the handle is copied from the verified handles.
     conn.prepare_cached(
         "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
             installation_key, verified_at, indexed_at, not_before, hidden, handle)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, ?9,
-            (SELECT handle FROM handles WHERE did = ?10))
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0,
+            COALESCE((SELECT active = 0 FROM accounts WHERE did = ?9), 0),
+            (SELECT handle FROM handles WHERE did = ?9))
          ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
             record_cid = excluded.record_cid, signature = excluded.signature,
             created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
             installation_key = NULL, verified_at = NULL, indexed_at = excluded.indexed_at,
-            not_before = 0, hidden = excluded.hidden",
+            not_before = 0, hidden = excluded.hidden
+         WHERE links.record_cid IS NOT excluded.record_cid",
     )?
     .execute(params![
-        key,
+        did_key(did),
         encode(Col::Hex, &record.inbox_id),
-        cid,
+        encode(Col::Cid, &record.cid),
         encode(Col::Base64, &record.verification_signature),
         encode(Col::Time, &record.created_at),
         status.code(),
         encode_reason(reason),
         now_ms,
-        hidden,
         did
     ])?;
     Ok(())
