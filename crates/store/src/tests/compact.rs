@@ -114,8 +114,8 @@ fn old_row(
         _ => None,
     };
     let verified_at = (status == "verified").then_some(1_700_000_000_000 + (r % 1000) as i64);
-    let hidden = i64::from((r >> 23) % 9 == 0);
-    let handle = ((r >> 25) % 3 != 0).then(|| format!("u{i}.test"));
+    let hidden = i64::from((r >> 23).is_multiple_of(9));
+    let handle = (!(r >> 25).is_multiple_of(3)).then(|| format!("u{i}.test"));
     (
         did,
         inbox,
