@@ -1,6 +1,7 @@
 //! The writer: one thread owns the only read-write connection and applies [`Batch`]es in
-//! arrival order. Batches queued together share one SQLite transaction (group commit), each
-//! inside its own savepoint, so a failing batch is rolled back alone and the others still land.
+//! arrival order. Batches queued together share one SQLite transaction (group commit); when
+//! one fails, the group is rolled back and its batches applied one transaction each, so a
+//! failing batch is rolled back alone and the others still land.
 
 use std::path::Path;
 use std::thread;
