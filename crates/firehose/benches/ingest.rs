@@ -450,6 +450,21 @@ fn child(pool_path: &str, n: u64) {
     }
     let pool = Arc::new(load(std::path::Path::new(pool_path)));
     let (el, pending) = run_ours(&pool, &identity, n);
+    // The split of the resident set: anonymous memory vs pages of mapped files (the index is
+    // memory-mapped by the readers; those pages are the page cache's, reclaimable).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or_else(String::new, |v| v.trim().to_owned())
+    };
+    println!(
+        "RSS at the end: VmRSS {}, RssAnon {}, RssFile {}",
+        field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:")
+    );
     println!(
         "OURS {} {} {}",
         n as f64 / el.as_secs_f64(),
@@ -465,6 +480,9 @@ fn run_child(exe: &std::path::Path, pool_path: &std::path::Path, n: u64) -> (f64
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    for l in text.lines().filter(|l| l.starts_with("RSS ")) {
+        println!("  child: {l}");
+    }
     let line = text
         .lines()
         .find(|l| l.starts_with("OURS "))
