@@ -345,6 +345,16 @@ pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<
 
 /// Every DID whose repo the index follows: those with a link or a recorded repo state.
 pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    // A scan of the whole table: read it through SQLite's bounded page cache, not the
+    // memory map, so that it does not bring the whole file into the process's resident set
+    // (808 MiB peak over a 1M-link index in the ingest bench).
+    conn.pragma_update(None, "mmap_size", 0)?;
+    let out = all_tracked_dids(conn);
+    conn.pragma_update(None, "mmap_size", crate::conn::READER_MMAP)?;
+    out
+}
+
+fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut dids: Vec<String> = conn
         .prepare_cached("SELECT did FROM links")?
         .query_map([], |r| did_at(r, 0))?
