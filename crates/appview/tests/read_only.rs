@@ -389,9 +389,11 @@ fn has_link(path: &Path, did: &str) -> bool {
     else {
         return false;
     };
-    conn.query_row("SELECT COUNT(*) FROM links WHERE did = ?1", [did], |r| {
-        r.get::<_, i64>(0)
-    })
+    conn.query_row(
+        "SELECT COUNT(*) FROM links WHERE did = ?1",
+        [store::did_key(did)],
+        |r| r.get::<_, i64>(0),
+    )
     .map(|n| n == 1)
     .unwrap_or(false)
 }

@@ -7,7 +7,7 @@
 //! commit in 10,000 an `org.xmtp.inbox` record from a fresh account. A pool of distinct
 //! frames is replayed with increasing `seq` (patched in place, like a fresh network read).
 //!
-//! `cargo bench -p firehose --bench ingest` (env `INGEST_FRAMES`, `BASELINE_FRAMES`,
+//! `cargo bench -p firehose --bench ingest` (env `INGEST_FRAMES`, `INGEST_INDEX`, `BASELINE_FRAMES`,
 //! `ROUNDS` override the sizes).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
@@ -279,7 +279,14 @@ fn vm_hwm_kib() -> u64 {
 
 fn run_ours(pool: &Arc<Pool>, identity: &Arc<StaticIdentity>, n: u64) -> (Duration, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let store = store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
+    let path = dir.path().join("bench.sqlite");
+    // `INGEST_INDEX=<file>`: ingest into a copy of an existing index (e.g. the 1M links the
+    // query_load bench seeds with `QUERY_LOAD_DB`), to see the RSS with a large index open.
+    if let Ok(src) = std::env::var("INGEST_INDEX") {
+        std::fs::copy(&src, &path).unwrap();
+        let _ = std::fs::copy(format!("{src}-wal"), dir.path().join("bench.sqlite-wal"));
+    }
+    let store = store::Store::open(&path).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -443,6 +450,21 @@ fn child(pool_path: &str, n: u64) {
     }
     let pool = Arc::new(load(std::path::Path::new(pool_path)));
     let (el, pending) = run_ours(&pool, &identity, n);
+    // The split of the resident set: anonymous memory vs pages of mapped files (the index is
+    // memory-mapped by the readers; those pages are the page cache's, reclaimable).
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or_else(String::new, |v| v.trim().to_owned())
+    };
+    println!(
+        "RSS at the end: VmRSS {}, RssAnon {}, RssFile {}",
+        field("VmRSS:"),
+        field("RssAnon:"),
+        field("RssFile:")
+    );
     println!(
         "OURS {} {} {}",
         n as f64 / el.as_secs_f64(),
@@ -458,6 +480,9 @@ fn run_child(exe: &std::path::Path, pool_path: &std::path::Path, n: u64) -> (f64
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    for l in text.lines().filter(|l| l.starts_with("RSS ")) {
+        println!("  child: {l}");
+    }
     let line = text
         .lines()
         .find(|l| l.starts_with("OURS "))

@@ -23,14 +23,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wire::frame::Frame;
-use testkit::atproto::{SynthRepo, Write, inbox_record};
 use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus};
 use futures_util::{SinkExt, StreamExt};
 use sync::{StaticAccount, StaticIdentity};
+use testkit::atproto::{SynthRepo, Write, inbox_record};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
+use wire::frame::Frame;
 
 const SEQ_BASE: u64 = 31_500_000_000;
 

@@ -19,8 +19,8 @@ pub(crate) fn differs(ours: Option<&(String, String)>, listed: &Listed) -> bool 
 
 const PAGE: usize = 1000;
 
-/// Our own links in DID order, walked alongside the upstream's listing (which our servers
-/// give in DID order too). An upstream that does not list in strictly increasing DID order
+/// Our own links in the index's DID order (`store::did_key`), walked alongside the
+/// upstream's listing (which our servers give in that order too). An upstream that does not list in strictly increasing DID order
 /// turns the walk off for that pass: then no removal is inferred, nothing else changes.
 pub(crate) struct OurWalk {
     reader: store::Reader,
@@ -60,7 +60,11 @@ impl OurWalk {
         }
         for l in page {
             let did = l.did.as_str();
-            if self.upstream_last.as_deref().is_some_and(|p| p >= did) {
+            if self
+                .upstream_last
+                .as_deref()
+                .is_some_and(|p| store::did_key(p) >= store::did_key(did))
+            {
                 self.on = false;
                 tracing::warn!("upstream listLinks is not in DID order; removals not inferred");
                 return Ok(Vec::new());
@@ -85,7 +89,10 @@ impl OurWalk {
                 self.cursor = next;
             }
             let Some(front) = self.buf.front() else { break };
-            if upto.as_deref().is_some_and(|u| front.as_str() > u) {
+            if upto
+                .as_deref()
+                .is_some_and(|u| store::did_key(front) > store::did_key(u))
+            {
                 break;
             }
             let did = self.buf.pop_front().unwrap_or_default();

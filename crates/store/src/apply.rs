@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::reason::cap_reason;
+use crate::compact::{Col, did_key, encode, encode_opt, encode_reason};
 use crate::types::{Batch, Change, RecordInput, Status};
 
 /// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
@@ -41,7 +41,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         Change::DeleteRecord { did, rev } => {
             if accept_rev(conn, did, rev.as_deref())? {
                 conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
-                    .execute([did])?;
+                    .execute([did_key(did)])?;
             }
             Ok(())
         }
@@ -80,11 +80,11 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
                  WHERE did = ?1 AND record_cid = ?2",
             )?
             .execute(params![
-                did,
-                record_cid,
-                status.as_str(),
-                reason.as_deref().map(cap_reason),
-                installation_key,
+                did_key(did),
+                encode(Col::Cid, record_cid),
+                status.code(),
+                encode_reason(reason.as_deref()),
+                encode_opt(Col::Hex, installation_key.as_deref()),
                 verified_at
             ])?;
             Ok(())
@@ -97,7 +97,11 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             conn.prepare_cached(
                 "UPDATE links SET not_before = ?3 WHERE did = ?1 AND record_cid = ?2",
             )?
-            .execute(params![did, record_cid, not_before])?;
+            .execute(params![
+                did_key(did),
+                encode(Col::Cid, record_cid),
+                not_before
+            ])?;
             Ok(())
         }
         Change::InboxState {
@@ -161,43 +165,35 @@ fn put_record(
     if !accept_rev(conn, did, rev)? {
         return Ok(());
     }
-    let stored_cid: Option<String> = conn
-        .prepare_cached("SELECT record_cid FROM links WHERE did = ?1")?
-        .query_row([did], |r| r.get(0))
-        .optional()?;
-    if stored_cid.as_deref() == Some(record.cid.as_str()) {
-        return Ok(());
-    }
-    let hidden: bool = conn
-        .prepare_cached("SELECT active = 0 FROM accounts WHERE did = ?1")?
-        .query_row([did], |r| r.get(0))
-        .optional()?
-        .unwrap_or(false);
     let (status, reason) = match &record.malformed {
-        Some(reason) => (Status::Invalid, Some(cap_reason(reason))),
+        Some(reason) => (Status::Invalid, Some(reason.as_str())),
         None => (Status::Pending, None),
     };
+    // One statement: the same CID again is a no-op (the upsert's WHERE), hidden follows
+    // the account's state and the handle is copied from the verified handles.
     conn.prepare_cached(
         "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
             installation_key, verified_at, indexed_at, not_before, hidden, handle)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0, ?9,
-            (SELECT handle FROM handles WHERE did = ?1))
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0,
+            COALESCE((SELECT active = 0 FROM accounts WHERE did = ?9), 0),
+            (SELECT handle FROM handles WHERE did = ?9))
          ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
             record_cid = excluded.record_cid, signature = excluded.signature,
             created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
             installation_key = NULL, verified_at = NULL, indexed_at = excluded.indexed_at,
-            not_before = 0, hidden = excluded.hidden",
+            not_before = 0, hidden = excluded.hidden
+         WHERE links.record_cid IS NOT excluded.record_cid",
     )?
     .execute(params![
-        did,
-        record.inbox_id,
-        record.cid,
-        record.verification_signature,
-        record.created_at,
-        status.as_str(),
-        reason,
+        did_key(did),
+        encode(Col::Hex, &record.inbox_id),
+        encode(Col::Cid, &record.cid),
+        encode(Col::Base64, &record.verification_signature),
+        encode(Col::Time, &record.created_at),
+        status.code(),
+        encode_reason(reason),
         now_ms,
-        hidden
+        did
     ])?;
     Ok(())
 }
@@ -210,8 +206,9 @@ fn account_status(
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     if status == Some("deleted") {
+        conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
+            .execute([did_key(did)])?;
         for sql in [
-            "DELETE FROM links WHERE did = ?1",
             "DELETE FROM accounts WHERE did = ?1",
             "DELETE FROM handles WHERE did = ?1",
             "DELETE FROM resync_queue WHERE did = ?1",
@@ -236,7 +233,7 @@ fn account_status(
     )?
     .execute(params![did, active, status, now_ms])?;
     conn.prepare_cached("UPDATE links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
-        .execute(params![did, !active])?;
+        .execute(params![did_key(did), !active])?;
     Ok(())
 }
 
@@ -251,7 +248,7 @@ fn set_handle(
             conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
                 .execute([did])?;
             conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
-                .execute([did])?;
+                .execute([did_key(did)])?;
         }
         Some(handle) => {
             let handle = handle.to_ascii_lowercase();
@@ -264,10 +261,10 @@ fn set_handle(
                 conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
                     .execute([&previous])?;
                 conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
-                    .execute([&previous])?;
+                    .execute([did_key(&previous)])?;
             }
             conn.prepare_cached("UPDATE links SET handle = ?2 WHERE did = ?1")?
-                .execute([did, handle.as_str()])?;
+                .execute(params![did_key(did), handle])?;
             conn.prepare_cached(
                 "INSERT INTO handles (did, handle, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (did) DO UPDATE SET handle = excluded.handle,

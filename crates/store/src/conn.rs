@@ -71,6 +71,9 @@ fn open_writer_with_mode(path: &Path, mode: u32) -> rusqlite::Result<Connection>
     Ok(conn)
 }
 
+/// The memory map of a reader connection (the whole index).
+pub(crate) const READER_MMAP: i64 = 1 << 40;
+
 /// Opens one read-only connection of the reader pool.
 pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -84,7 +87,7 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "cache_size", -16_000)?;
     // Map the whole index (SQLite caps this at its compile-time limit, 2 GiB by default):
     // point lookups then read pages in place instead of copying them through pread.
-    conn.pragma_update(None, "mmap_size", 1_i64 << 40)?;
+    conn.pragma_update(None, "mmap_size", READER_MMAP)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

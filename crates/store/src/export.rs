@@ -43,11 +43,10 @@ pub fn for_each_link(
     let filter = if include_unverified {
         ""
     } else {
-        "AND l.status = 'verified'"
+        "AND l.status = 0"
     };
     let mut stmt = tx.prepare(&format!(
-        "SELECT {LINK_COLUMNS} FROM links l LEFT JOIN handles h ON h.did = l.did
-         WHERE l.hidden = 0 {filter} ORDER BY l.did"
+        "SELECT {LINK_COLUMNS} FROM links l WHERE l.hidden = 0 {filter} ORDER BY l.did"
     ))?;
     let mut rows = stmt.query([])?;
     let mut n = 0u64;

@@ -10,9 +10,14 @@ impl Reader {
     /// Every handle the index holds (lowercase), for the firehose's takeover check.
     pub async fn all_handles(&self) -> Result<Vec<String>, StoreError> {
         self.run(|c| {
-            Ok(c.prepare_cached("SELECT handle FROM handles")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?)
+            // A whole-table scan: through the bounded page cache, not the memory map (see
+            // `queries::tracked_dids`).
+            c.pragma_update(None, "mmap_size", 0)?;
+            let all = c
+                .prepare_cached("SELECT handle FROM handles")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect());
+            c.pragma_update(None, "mmap_size", crate::conn::READER_MMAP)?;
+            Ok(all?)
         })
         .await
     }

@@ -5,6 +5,7 @@
 use rusqlite::Row;
 use rusqlite::types::ValueRef;
 
+use crate::compact::{Col, push_did_json, push_json, reason_str};
 use crate::time::datetime_bytes;
 use crate::types::Status;
 
@@ -31,7 +32,7 @@ fn needs_escape(x: u64) -> bool {
 
 /// Appends the escaped content of `s`, without quotes. Link-view strings almost never need
 /// escaping, so 8 bytes are checked at a time and copied whole when clean.
-fn push_escaped(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut clean = 0;
@@ -95,30 +96,44 @@ fn push_time(out: &mut Vec<u8>, ms: Option<i64>) {
     }
 }
 
+/// Appends stored column `idx` of `row` as a JSON string.
+fn push_col(row: &Row<'_>, idx: usize, col: Col, out: &mut Vec<u8>) -> rusqlite::Result<()> {
+    let v = row.get_ref(idx)?;
+    if push_json(col, v, out) {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::InvalidColumnType(
+            idx,
+            format!("{col:?}"),
+            v.data_type(),
+        ))
+    }
+}
+
 /// Appends the link view of a `select_links!` row; returns its status.
 pub(crate) fn write_link(row: &Row<'_>, out: &mut Vec<u8>) -> rusqlite::Result<Status> {
-    let did = text(row, 0)?.unwrap_or_default();
+    let did = row.get_ref(0)?.as_bytes()?;
     let status = crate::queries::status_from(row, 3)?;
-    out.extend_from_slice(b"{\"did\":");
-    push_str(out, did);
-    out.extend_from_slice(b",\"handle\":");
+    out.extend_from_slice(b"{\"did\":\"");
+    push_did_json(did, out);
+    out.extend_from_slice(b"\",\"handle\":");
     push_opt(out, text(row, 1)?);
     out.extend_from_slice(b",\"inboxId\":");
-    push_str(out, text(row, 2)?.unwrap_or_default());
+    push_col(row, 2, Col::Hex, out)?;
     out.extend_from_slice(b",\"status\":\"");
     out.extend_from_slice(status.as_str().as_bytes());
     out.extend_from_slice(b"\",\"reason\":");
-    push_opt(out, text(row, 4)?);
+    push_opt(out, reason_str(row.get_ref(4)?).as_deref());
     out.extend_from_slice(b",\"record\":{\"uri\":\"at://");
-    push_escaped(out, did);
+    push_did_json(did, out);
     out.extend_from_slice(b"/org.xmtp.inbox/self\",\"cid\":");
-    push_str(out, text(row, 5)?.unwrap_or_default());
+    push_col(row, 5, Col::Cid, out)?;
     out.extend_from_slice(b",\"verificationSignature\":");
-    push_str(out, text(row, 6)?.unwrap_or_default());
+    push_col(row, 6, Col::Base64, out)?;
     out.extend_from_slice(b",\"createdAt\":");
-    push_str(out, text(row, 7)?.unwrap_or_default());
+    push_col(row, 7, Col::Time, out)?;
     out.extend_from_slice(b"},\"installationKey\":");
-    push_opt(out, text(row, 8)?);
+    push_col(row, 8, Col::Hex, out)?;
     out.extend_from_slice(b",\"verifiedAt\":");
     push_time(out, row.get(9)?);
     out.extend_from_slice(b",\"indexedAt\":");

@@ -13,6 +13,7 @@
 
 mod apply;
 mod backfill;
+mod compact;
 mod conn;
 mod cursor;
 mod error;
@@ -20,8 +21,8 @@ mod export;
 mod handles;
 mod json;
 mod migrate;
-mod outbox;
 pub mod mode;
+mod outbox;
 mod queries;
 mod reader;
 mod reason;
@@ -37,12 +38,13 @@ mod xmtp_watch;
 mod tests;
 
 pub use backfill::{BackfillChange, BackfillCounts, BackfillSource, BackfillState};
+pub use compact::did_key;
 pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};
 pub use outbox::{EventKind, EventWindow, LinkEvent, prune_link_events};
 pub use reader::{Reader, ReaderOptions, ReplicaStatus};
-pub use reason::MAX_REASON_BYTES;
+pub use reason::{MAX_REASON_BYTES, ReasonCode, UnknownReason};
 pub use resync::{ResyncChange, ResyncItem};
 pub use store::{Store, StoreOptions};
 pub use time::{format_unix_millis, now_micros, now_millis, now_secs};

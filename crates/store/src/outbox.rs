@@ -90,7 +90,7 @@ static SNAPSHOT_SQL: LazyLock<String> =
 
 fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<Snapshot> {
     conn.prepare_cached(&SNAPSHOT_SQL)?
-        .query_row([did], |row| {
+        .query_row([crate::compact::did_key(did)], |row| {
             Ok((row.get::<_, bool>(11)?, link_from_row(row)?))
         })
         .optional()

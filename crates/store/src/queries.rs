@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::compact::{Col, did_at, did_key, encode, opt_text_at, reason_str, text_at};
 use crate::cursor;
 use crate::error::StoreError;
 use crate::json;
@@ -30,10 +30,10 @@ macro_rules! select_links {
     };
 }
 
+/// The status stored (as [`Status::code`]) at `idx`.
 pub(crate) fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
-    let s = row.get_ref(idx)?.as_str()?;
-    s.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+    let code = row.get_ref(idx)?.as_i64()?;
+    Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(idx, code))
 }
 
 /// Runs `f` inside one read transaction: a consistent snapshot, and one lock round-trip for
@@ -49,20 +49,20 @@ fn in_read_tx<T>(
 }
 
 pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
-    let did: String = row.get(0)?;
+    let did = did_at(row, 0)?;
     let uri = format!("at://{did}/org.xmtp.inbox/self");
     Ok(LinkView {
         handle: row.get(1)?,
-        inbox_id: row.get(2)?,
+        inbox_id: text_at(row, 2, Col::Hex)?,
         status: status_from(row, 3)?,
-        reason: row.get(4)?,
+        reason: reason_str(row.get_ref(4)?).map(|r| r.into_owned()),
         record: RecordView {
             uri,
-            cid: row.get(5)?,
-            verification_signature: row.get(6)?,
-            created_at: row.get(7)?,
+            cid: text_at(row, 5, Col::Cid)?,
+            verification_signature: text_at(row, 6, Col::Base64)?,
+            created_at: text_at(row, 7, Col::Time)?,
         },
-        installation_key: row.get(8)?,
+        installation_key: opt_text_at(row, 8, Col::Hex)?,
         verified_at: row.get::<_, Option<i64>>(9)?.map(format_unix_millis),
         indexed_at: format_unix_millis(row.get(10)?),
         did,
@@ -72,7 +72,7 @@ pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
 /// The visible link of `did`.
 pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Option<LinkView>> {
     conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?
-        .query_row([did], link_from_row)
+        .query_row([did_key(did)], link_from_row)
         .optional()
 }
 
@@ -99,7 +99,7 @@ pub(crate) fn link_json_by_did(
     did: &str,
 ) -> rusqlite::Result<Option<(Status, Vec<u8>)>> {
     let mut stmt = conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?;
-    let mut rows = stmt.query([did])?;
+    let mut rows = stmt.query([did_key(did)])?;
     match rows.next()? {
         Some(row) => {
             let mut out = Vec::with_capacity(768);
@@ -127,7 +127,7 @@ pub(crate) fn links_json_by_dids(
             if !seen.insert(did.as_str()) {
                 continue;
             }
-            let mut rows = stmt.query([did])?;
+            let mut rows = stmt.query([did_key(did)])?;
             if let Some(row) = rows.next()? {
                 let mark = out.len();
                 if !first {
@@ -192,11 +192,11 @@ pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result
 pub(crate) fn actor_known(conn: &Connection, did: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE did = ?1 AND active = 0) AND (
-            EXISTS (SELECT 1 FROM links WHERE did = ?1)
+            EXISTS (SELECT 1 FROM links WHERE did = ?2)
             OR EXISTS (SELECT 1 FROM handles WHERE did = ?1)
             OR EXISTS (SELECT 1 FROM accounts WHERE did = ?1))",
     )?
-    .query_row([did], |r| r.get(0))
+    .query_row(params![did, did_key(did)], |r| r.get(0))
 }
 
 /// The visible links of one status that name `inbox_id`: the first `limit` in DID order,
@@ -214,7 +214,10 @@ fn links_by_inbox_status(
     conn.prepare_cached(select_links!(
         "WHERE l.inbox_id = ?1 AND l.status = ?2 AND l.hidden = 0 ORDER BY l.did LIMIT ?3"
     ))?
-    .query_map(params![inbox_id, status.as_str(), limit], link_from_row)?
+    .query_map(
+        params![encode(Col::Hex, inbox_id), status.code(), limit],
+        link_from_row,
+    )?
     .collect()
 }
 
@@ -241,10 +244,11 @@ pub(crate) fn links_by_inbox(
         Status::Invalid,
         left,
     )?);
-    others.sort_unstable_by(|a, b| a.did.cmp(&b.did));
+    // The index's order: that of the stored DID keys.
+    others.sort_by_cached_key(|l| did_key(&l.did));
     others.truncate(left);
     links.extend(others);
-    links.sort_unstable_by(|a, b| a.did.cmp(&b.did));
+    links.sort_by_cached_key(|l| did_key(&l.did));
     Ok(links)
 }
 
@@ -256,8 +260,8 @@ pub(crate) fn list_links(
     limit: usize,
 ) -> Result<(Vec<LinkView>, Option<String>), StoreError> {
     let after = match cursor {
-        Some(c) => cursor::decode(c)?,
-        None => String::new(),
+        Some(c) => did_key(&cursor::decode(c)?),
+        None => Vec::new(),
     };
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
     let mut links: Vec<LinkView> = match status {
@@ -265,7 +269,7 @@ pub(crate) fn list_links(
             .prepare_cached(select_links!(
                 "WHERE l.status = ?1 AND l.hidden = 0 AND l.did > ?2 ORDER BY l.did LIMIT ?3"
             ))?
-            .query_map(params![s.as_str(), after, fetch], link_from_row)?
+            .query_map(params![s.code(), after, fetch], link_from_row)?
             .collect::<rusqlite::Result<_>>()?,
         None => conn
             .prepare_cached(select_links!(
@@ -341,17 +345,36 @@ pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<
 
 /// Every DID whose repo the index follows: those with a link or a recorded repo state.
 pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    conn.prepare_cached("SELECT did FROM links UNION SELECT did FROM repo_state ORDER BY 1")?
-        .query_map([], |r| r.get(0))?
-        .collect()
+    // A scan of the whole table: read it through SQLite's bounded page cache, not the
+    // memory map, so that it does not bring the whole file into the process's resident set
+    // (808 MiB peak over a 1M-link index in the ingest bench).
+    conn.pragma_update(None, "mmap_size", 0)?;
+    let out = all_tracked_dids(conn);
+    conn.pragma_update(None, "mmap_size", crate::conn::READER_MMAP)?;
+    out
+}
+
+fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut dids: Vec<String> = conn
+        .prepare_cached("SELECT did FROM links")?
+        .query_map([], |r| did_at(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let states = conn
+        .prepare_cached("SELECT did FROM repo_state")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    dids.extend(states);
+    dids.sort_unstable();
+    dids.dedup();
+    Ok(dids)
 }
 
 fn check_item(row: &Row<'_>) -> rusqlite::Result<CheckItem> {
     Ok(CheckItem {
-        did: row.get(0)?,
-        inbox_id: row.get(1)?,
-        verification_signature: row.get(2)?,
-        record_cid: row.get(3)?,
+        did: did_at(row, 0)?,
+        inbox_id: text_at(row, 1, Col::Hex)?,
+        verification_signature: text_at(row, 2, Col::Base64)?,
+        record_cid: text_at(row, 3, Col::Cid)?,
         status: status_from(row, 4)?,
     })
 }
@@ -368,7 +391,7 @@ pub(crate) fn links_to_check(
     let mut out: Vec<CheckItem> = conn
         .prepare_cached(
             "SELECT did, inbox_id, signature, record_cid, status FROM links
-             WHERE status = 'pending' AND not_before <= ?1 ORDER BY not_before, did LIMIT ?2",
+             WHERE status = 1 AND not_before <= ?1 ORDER BY not_before, did LIMIT ?2",
         )?
         .query_map(params![now, limit_i], check_item)?
         .collect::<rusqlite::Result<_>>()?;
@@ -377,7 +400,7 @@ pub(crate) fn links_to_check(
         let rows = conn
             .prepare_cached(
                 "SELECT did, inbox_id, signature, record_cid, status FROM links
-                 WHERE status = 'verified' AND verified_at < ?1 ORDER BY verified_at, did LIMIT ?2",
+                 WHERE status = 0 AND verified_at < ?1 ORDER BY verified_at, did LIMIT ?2",
             )?
             .query_map(
                 params![
@@ -391,12 +414,13 @@ pub(crate) fn links_to_check(
     }
     let left = limit.saturating_sub(out.len());
     if left > 0 {
-        // Invalid only for want of a usable inbox: re-checked when their time comes
-        // (the verifier sets not_before = verdict time + --reverify-after).
+        // Invalid only for want of a usable inbox (ReasonCode::RECHECKED, the numbers of
+        // the partial index links_invalid_recheck): re-checked when their time comes (the
+        // verifier sets not_before = verdict time + --reverify-after).
         let rows = conn
             .prepare_cached(
                 "SELECT did, inbox_id, signature, record_cid, status FROM links
-                 WHERE status = 'invalid' AND reason IN ('inbox_not_found', 'inbox_state_invalid')
+                 WHERE status = 2 AND reason IN (3, 4, 5)
                    AND not_before <= ?1
                  ORDER BY not_before, did LIMIT ?2",
             )?
@@ -438,7 +462,7 @@ mod tests {
         crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let rows = stmt
-            .query_map(params!["i", "verified", 100], |r| r.get::<_, String>(3))
+            .query_map(params![vec![1u8; 32], 0, 100], |r| r.get::<_, String>(3))
             .unwrap();
         rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
     }
@@ -456,5 +480,24 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+}
+
+#[cfg(test)]
+mod recheck_tests {
+    use crate::reason::ReasonCode;
+
+    #[test]
+    fn the_recheck_query_and_index_list_the_rechecked_codes() {
+        let numbers: Vec<String> = ReasonCode::RECHECKED
+            .iter()
+            .map(|c| c.number().to_string())
+            .collect();
+        let list = format!("reason IN ({})", numbers.join(", "));
+        assert!(include_str!("queries.rs").contains(&list), "{list}");
+        assert!(
+            include_str!("../../../migrations/0008_compact.sql").contains(&list),
+            "{list}"
+        );
     }
 }

@@ -331,7 +331,7 @@ impl Reader {
             let newest_change_ms = c
                 .prepare_cached(
                     "SELECT MAX(m) FROM (
-                       SELECT MAX(verified_at) AS m FROM links WHERE status = 'verified'
+                       SELECT MAX(verified_at) AS m FROM links WHERE status = 0
                        UNION ALL SELECT MAX(updated_at) FROM handles)",
                 )?
                 .query_row([], |r| r.get::<_, Option<i64>>(0))?;
@@ -362,7 +362,8 @@ impl Reader {
 
     /// Work for the verifier: pending links with `not_before <= now`, then verified links
     /// verified before `reverify_before`, then links invalid only for want of a usable inbox
-    /// (`inbox_not_found`, `inbox_state_invalid`) with `not_before <= now`; times in unix
+    /// ([`crate::ReasonCode::RECHECKED`]: no inbox yet, a log that did not replay, or one
+    /// that replayed to another inbox) with `not_before <= now`; times in unix
     /// seconds; at most `limit` items.
     pub async fn links_to_check(
         &self,

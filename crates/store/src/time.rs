@@ -56,6 +56,47 @@ pub(crate) fn datetime_bytes(ms: i64) -> [u8; 24] {
     b
 }
 
+/// Unix milliseconds of a datetime in exactly the form [`format_unix_millis`] renders
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`); `None` for anything else. Out-of-range fields are not
+/// rejected here: callers compare the rendering with the input.
+pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 24 {
+        return None;
+    }
+    let shape = b"0000-00-00T00:00:00.000Z";
+    let num = |at: usize, width: usize| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in &b[at..at + width] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    for (i, &c) in shape.iter().enumerate() {
+        if c != b'0' && b[i] != c {
+            return None;
+        }
+    }
+    let (y, m, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hh, mm, ss, ms) = (num(11, 2)?, num(14, 2)?, num(17, 2)?, num(20, 3)?);
+    let days = days_from_civil(y, m, d);
+    Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + ms)
+}
+
+/// A proleptic Gregorian (year, month, day) to days since 1970-01-01, after H. Hinnant.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after H. Hinnant.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;

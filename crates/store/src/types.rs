@@ -29,6 +29,28 @@ impl Status {
     }
 }
 
+impl Status {
+    /// The small integer stored in `links.status`: 0 verified, 1 pending, 2 invalid (0 and
+    /// 1 cost no byte in a SQLite record, and most links are verified or pending).
+    pub fn code(self) -> i64 {
+        match self {
+            Status::Verified => 0,
+            Status::Pending => 1,
+            Status::Invalid => 2,
+        }
+    }
+
+    /// The status stored as `code`.
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            0 => Some(Status::Verified),
+            1 => Some(Status::Pending),
+            2 => Some(Status::Invalid),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

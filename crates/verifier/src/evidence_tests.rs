@@ -158,3 +158,42 @@ async fn a_fault_during_a_recheck_leaves_a_verified_link_verified() {
         "a fault is no evidence"
     );
 }
+
+#[tokio::test]
+async fn a_link_invalid_for_an_inbox_id_mismatch_is_rechecked_and_can_become_verified() {
+    let e = env().await;
+    // The node once served another inbox's log under this inbox ID: the link was judged
+    // invalid for the mismatch and its re-check scheduled after --reverify-after.
+    let inbox = e.node.create_inbox();
+    e.put_signed("did:plc:mended", "bafymended", &inbox).await;
+    let now = unix_now();
+    let recheck_at = now + 100;
+    e.store
+        .writer()
+        .apply(Batch::of(vec![
+            Change::Verdict {
+                did: "did:plc:mended".into(),
+                record_cid: "bafymended".into(),
+                status: Status::Invalid,
+                reason: Some(store::ReasonCode::InboxIdMismatch.as_str().into()),
+                installation_key: None,
+            },
+            Change::RetryLater {
+                did: "did:plc:mended".into(),
+                record_cid: "bafymended".into(),
+                not_before: recheck_at,
+            },
+        ]))
+        .await
+        .unwrap();
+    let mut v = e.verifier();
+    assert_eq!(v.round(now).await.unwrap().links, 0, "not before its time");
+    // Its time comes: the node now serves the inbox's own log.
+    let stats = v.round(recheck_at).await.unwrap();
+    assert_eq!((stats.links, stats.verified), (1, 1));
+    let key = hex::encode(inbox.installations[0].public_key());
+    assert_eq!(
+        e.status("did:plc:mended").await,
+        (Status::Verified, None, Some(key))
+    );
+}

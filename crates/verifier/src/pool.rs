@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{Batch, Change, CheckItem, Reader, Status, Writer};
+use store::{Batch, Change, CheckItem, Reader, ReasonCode, Status, Writer};
 use xmtp::CachedInbox;
 use xmtp::api::{ApiError, IdentityApi, InboxLog};
 
@@ -63,23 +63,27 @@ struct Ctx {
     api: Arc<dyn IdentityApi>,
 }
 
-/// Reasons that say the XMTP side was not usable rather than that the signature is wrong:
-/// links invalid for these are re-checked every `reverify_after` (the store's query for
-/// them lists the same codes).
-const RECHECKED_REASONS: [&str; 2] = ["inbox_not_found", "inbox_state_invalid"];
+/// Whether `reason` says the XMTP side was not usable rather than that the signature is
+/// wrong ([`ReasonCode::RECHECKED`]: no inbox yet, a log that did not replay, or one that
+/// replayed to another inbox): links invalid for these are re-checked every
+/// `reverify_after` (the store's query for them lists the same codes).
+fn is_rechecked(reason: &str) -> bool {
+    reason
+        .parse::<ReasonCode>()
+        .is_ok_and(|c| ReasonCode::RECHECKED.contains(&c))
+}
 
 /// Invalid links whose reason a new inbox state can change (re-checked on log growth).
 fn rechecked_invalid(reason: Option<&str>) -> bool {
-    matches!(
-        reason,
-        Some(
-            "signature_mismatch"
-                | "installation_revoked"
-                | "inbox_id_mismatch"
-                | "inbox_not_found"
-                | "inbox_state_invalid"
-        )
-    )
+    reason
+        .and_then(|r| r.parse::<ReasonCode>().ok())
+        .is_some_and(|c| {
+            ReasonCode::RECHECKED.contains(&c)
+                || matches!(
+                    c,
+                    ReasonCode::SignatureMismatch | ReasonCode::InstallationRevoked
+                )
+        })
 }
 
 /// The result of one chunk of inboxes.
@@ -460,7 +464,7 @@ impl Verifier {
                 } if reason != Reason::XmtpUnavailable.code() => Some(Change::RetryLater {
                     did: did.clone(),
                     record_cid: record_cid.clone(),
-                    not_before: if reason == "identity_update_unsupported" {
+                    not_before: if reason == ReasonCode::IdentityUpdateUnsupported.as_str() {
                         retry_late
                     } else {
                         retry_soon
@@ -481,7 +485,7 @@ impl Verifier {
                     record_cid,
                     reason: Some(reason),
                     ..
-                } if RECHECKED_REASONS.contains(&reason.as_str()) => Some(Change::RetryLater {
+                } if is_rechecked(reason) => Some(Change::RetryLater {
                     did: did.clone(),
                     record_cid: record_cid.clone(),
                     not_before: recheck_at,

@@ -9,7 +9,7 @@
 //! retried.
 
 use ed25519_dalek::VerifyingKey;
-use store::Status;
+use store::{ReasonCode, Status};
 use xmtp::installation::{PUBLIC_SIGNATURE_CONTEXT, verify_with_key};
 use xmtp::{ReplayError, ReplayErrorKind};
 
@@ -45,19 +45,24 @@ pub enum Reason {
 
 impl Reason {
     /// The stable reason code stored with the link (`links.reason`).
-    pub fn code(&self) -> &'static str {
+    pub fn reason_code(&self) -> ReasonCode {
         match self {
-            Reason::SignatureMismatch => "signature_mismatch",
-            Reason::InstallationRevoked => "installation_revoked",
-            Reason::InboxNotFound => "inbox_not_found",
-            Reason::InboxStateInvalid(_) => "inbox_state_invalid",
-            Reason::InboxIdMismatch { .. } => "inbox_id_mismatch",
-            Reason::MalformedSignature => "malformed_signature",
-            Reason::MalformedInboxId => "malformed_inbox_id",
-            Reason::XmtpUnavailable => "xmtp_unavailable",
-            Reason::ScwUnchecked(_) => "scw_unchecked",
-            Reason::UpdateUnsupported(_) => "identity_update_unsupported",
+            Reason::SignatureMismatch => ReasonCode::SignatureMismatch,
+            Reason::InstallationRevoked => ReasonCode::InstallationRevoked,
+            Reason::InboxNotFound => ReasonCode::InboxNotFound,
+            Reason::InboxStateInvalid(_) => ReasonCode::InboxStateInvalid,
+            Reason::InboxIdMismatch { .. } => ReasonCode::InboxIdMismatch,
+            Reason::MalformedSignature => ReasonCode::MalformedSignature,
+            Reason::MalformedInboxId => ReasonCode::MalformedInboxId,
+            Reason::XmtpUnavailable => ReasonCode::XmtpUnavailable,
+            Reason::ScwUnchecked(_) => ReasonCode::ScwUnchecked,
+            Reason::UpdateUnsupported(_) => ReasonCode::IdentityUpdateUnsupported,
         }
+    }
+
+    /// The string form of [`Reason::reason_code`].
+    pub fn code(&self) -> &'static str {
+        self.reason_code().as_str()
     }
 
     /// Whether this reason is evidence (`invalid`) rather than "could not evaluate"

@@ -56,13 +56,54 @@ fn did_for(i: u64) -> String {
     s
 }
 
+/// A real-shaped CIDv1 (dag-cbor, sha2-256) string for link `n`: multibase base32 of 36 bytes.
+fn cid_for(n: u64) -> String {
+    const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = vec![0x01, 0x71, 0x12, 0x20];
+    for k in 0..4 {
+        bytes.extend_from_slice(&mix(n * 4 + k).to_be_bytes());
+    }
+    let mut out = String::from("b");
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(B32[((acc >> bits) & 31) as usize]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(B32[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+/// Bytes per table and index (SQLite's dbstat), largest first; empty where unavailable.
+fn table_sizes(path: &std::path::Path) -> Vec<(String, u64)> {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) =
+        conn.prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
+    else {
+        return Vec::new();
+    };
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .map(|rows| rows.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
 async fn seed(store: &Store, dids: &[String]) {
     let writer = store.writer();
     for (chunk_idx, chunk) in dids.chunks(BATCH_LINKS).enumerate() {
         let mut changes = Vec::with_capacity(chunk.len() * 3);
         for (k, did) in chunk.iter().enumerate() {
             let n = (chunk_idx * BATCH_LINKS + k) as u64;
-            let cid = format!("bafyreib{:051x}", mix(n) as u128 * 7);
+            let cid = cid_for(n);
             changes.push(Change::PutRecord {
                 did: did.clone(),
                 rev: None,
@@ -400,6 +441,18 @@ fn main() {
         mib(&db_path),
         mib(&db_dir.join("index.sqlite-wal")),
     );
+    println!(
+        "bytes per link: {:.0} on disk, {:.0} in the database file",
+        dir_size(&db_dir) as f64 / dids.len() as f64,
+        std::fs::metadata(&db_path).map_or(0, |m| m.len()) as f64 / dids.len() as f64
+    );
+    for (name, bytes) in table_sizes(&db_path) {
+        println!(
+            "  {name}: {:.1} MiB, {:.0} B per link",
+            bytes as f64 / (1024.0 * 1024.0),
+            bytes as f64 / dids.len() as f64
+        );
+    }
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
 }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use super::support::*;
 use crate::gate::{Gate, Item, TrackedSet, Verdict};
 use crate::process::{Outcome, Prepared, Processor, ProcessorConfig, Shared};
-use testkit::atproto::SynthRepo;
 use sync::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
+use testkit::atproto::SynthRepo;
 
 /// Every key lookup takes `delay`.
 struct SlowKeys {

@@ -5,6 +5,7 @@ use crate::*;
 
 mod bounded;
 mod changes;
+mod compact;
 mod events;
 mod reads;
 

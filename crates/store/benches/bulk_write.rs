@@ -1,0 +1,166 @@
+//! `cargo bench -p store --bench bulk_write`: bulk writes of the backfill's shape through the
+//! real `store::Writer`.
+//!
+//! Writes `BULK_LINKS` (default 1,000,000) new links as backfill does — one `PutRecord`
+//! (real-shaped CID, inbox ID, signature, `createdAt`) per DID, `BULK_BATCH` (default 5,000)
+//! per batch, batches handed to the writer back to back — into a fresh index in a temporary
+//! directory (or `BULK_DIR`), in random DID order (`BULK_SORTED=1`: DID order, as discovery
+//! pages list them). Prints links/s overall and for the last tenth (the index then holds
+//! 90 % of the links), bytes per link on disk, and the process's peak RSS.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+use std::time::Instant;
+
+use store::{Batch, Change, RecordInput, Store};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+fn did_for(i: u64) -> String {
+    let (a, b) = (mix(i), mix(i ^ 0x5555_5555_5555_5555));
+    let mut s = String::with_capacity(32);
+    s.push_str("did:plc:");
+    for k in 0..12 {
+        s.push(char::from(B32[((a >> (k * 5)) & 31) as usize]));
+    }
+    for k in 0..12 {
+        s.push(char::from(B32[((b >> (k * 5)) & 31) as usize]));
+    }
+    s
+}
+
+fn base32(bytes: &[u8]) -> String {
+    let mut out = String::from("b");
+    let (mut acc, mut bits) = (0u32, 0);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(B32[((acc >> bits) & 31) as usize]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(B32[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+fn record(n: u64) -> RecordInput {
+    let mut cid = vec![0x01, 0x71, 0x12, 0x20];
+    for k in 0..4 {
+        cid.extend_from_slice(&mix(n * 4 + k).to_be_bytes());
+    }
+    let mut sig = Vec::with_capacity(64);
+    for k in 0..8 {
+        sig.extend_from_slice(&mix(n * 8 + k + 7).to_le_bytes());
+    }
+    use base64::Engine as _;
+    RecordInput {
+        cid: base32(&cid),
+        inbox_id: format!(
+            "{:016x}{:016x}{:016x}{:016x}",
+            mix(n),
+            mix(n + 1),
+            mix(n + 2),
+            mix(n + 3)
+        ),
+        verification_signature: base64::engine::general_purpose::STANDARD.encode(sig),
+        created_at: "2026-06-01T12:00:00.000Z".into(),
+        malformed: None,
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let n = env_usize("BULK_LINKS", 1_000_000);
+    let batch = env_usize("BULK_BATCH", 5_000);
+    let sorted = std::env::var("BULK_SORTED").is_ok_and(|v| v == "1");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::env::var("BULK_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bulk.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let mut dids: Vec<(String, u64)> = (0..n as u64).map(|i| (did_for(i), i)).collect();
+    if sorted {
+        dids.sort_unstable();
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let writer = store.writer();
+    let started = Instant::now();
+    let mut tail_started = started;
+    rt.block_on(async {
+        // Keep a few batches in flight, as the backfill's fetchers do.
+        let mut inflight = std::collections::VecDeque::new();
+        for (i, chunk) in dids.chunks(batch).enumerate() {
+            if i * batch >= n * 9 / 10 && tail_started == started {
+                tail_started = Instant::now();
+            }
+            let changes = chunk
+                .iter()
+                .map(|(did, k)| Change::PutRecord {
+                    did: did.clone(),
+                    rev: None,
+                    record: record(*k),
+                })
+                .collect();
+            let w = writer.clone();
+            inflight.push_back(tokio::spawn(
+                async move { w.apply(Batch::of(changes)).await },
+            ));
+            if inflight.len() >= 4 {
+                inflight.pop_front().unwrap().await.unwrap().unwrap();
+            }
+        }
+        for h in inflight {
+            h.await.unwrap().unwrap();
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    let tail = tail_started.elapsed().as_secs_f64();
+    let counts = rt.block_on(store.reader().counts()).unwrap();
+    assert_eq!(counts.pending as usize, n);
+    let size: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!(
+        "bulk_write: {n} links ({} order, batches of {batch}) in {secs:.1} s = {:.0} links/s; \
+         last tenth {:.0} links/s; {:.0} B per link on disk; peak RSS {:.1} MiB",
+        if sorted { "DID" } else { "random" },
+        n as f64 / secs,
+        (n - n * 9 / 10) as f64 / tail,
+        size as f64 / n as f64,
+        peak_rss_mib()
+    );
+}
