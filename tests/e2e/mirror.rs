@@ -60,6 +60,20 @@ async fn a_mirror_converges_to_the_upstreams_verified_set() {
     .await;
     assert_eq!(verified_dids(&m.base).await, vec![alice.did.clone()]);
     assert!(!m.status().failed_over());
+    // getStatus says it is a mirror, of which upstream, and that it still follows it.
+    let (_, status) = m.xrpc("org.xmtp.identity.getStatus", &[]).await;
+    let mirror = &status["mirror"];
+    assert_eq!(mirror["upstream"], upstream_base(&env), "{status}");
+    assert_eq!(mirror["connected"], true, "{status}");
+    assert_eq!(mirror["failedOver"], false, "{status}");
+    assert_eq!(mirror["goneSeconds"], 0, "{status}");
+    assert!(
+        mirror["upstreamSeq"].as_i64().is_some_and(|s| s > 0),
+        "{status}"
+    );
+    // The upstream itself is no mirror.
+    let (_, own) = env.xrpc("org.xmtp.identity.getStatus", &[]).await;
+    assert!(own.get("mirror").is_none(), "{own}");
     m.stop().await;
 }
 
@@ -280,6 +294,8 @@ async fn a_mirror_fails_over_to_the_relay_when_the_upstream_is_gone() {
     m.wait_status(&late.did, "verified").await;
     let (_, status) = m.xrpc("org.xmtp.identity.getStatus", &[]).await;
     assert_eq!(status["firehose"]["connected"], true, "{status}");
+    assert_eq!(status["mirror"]["failedOver"], true, "{status}");
+    assert_eq!(status["mirror"]["connected"], false, "{status}");
     m.stop().await;
 }
 

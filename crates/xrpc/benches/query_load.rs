@@ -11,6 +11,8 @@
 //! index size on disk. Client and server share the machine, so the ratio within one run is the
 //! figure that counts. `QUERY_LOAD_HOLD=<s>` serves without the built-in client instead, for an
 //! external one (`wrk` with `benches/resolve_actors.lua`), and reports the server's CPU time.
+//! `QUERY_LOAD_REPLICA=1` also serves a copy read-only and compares `resolveActor` on it
+//! with the writer's (issue 12: a replica at >= 90 % of the writer).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -453,6 +455,77 @@ fn main() {
             bytes as f64 / dids.len() as f64
         );
     }
+    // `QUERY_LOAD_REPLICA=1`: the issue-12 read replica. A copy of the index (file + WAL, as a
+    // restored Litestream replica is a plain file) served read-only (`Reader::open_read_only`
+    // and `AppState::with_read_only`, as `serve --read-only` does) by a second server on the
+    // same runtime; `resolveActor` is driven against the writer's server and the replica's in
+    // alternating rounds, so both see the same machine.
+    if std::env::var("QUERY_LOAD_REPLICA").is_ok_and(|v| v == "1") {
+        replica_round(&server_rt, &client_rt, addr, &db_dir, secs, warmup, &one);
+    }
+    let _ = stop_tx.send(());
+    server_rt.block_on(server).unwrap().unwrap();
+}
+
+/// Serves a copy of the index read-only and compares its `resolveActor` rate with the
+/// writer's, in alternating rounds.
+fn replica_round(
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+    writer_addr: SocketAddr,
+    db_dir: &std::path::Path,
+    secs: f64,
+    warmup: f64,
+    one: &Arc<dyn Fn(&mut u64) -> String + Send + Sync>,
+) {
+    let copy = tempfile::tempdir_in(db_dir.parent().unwrap_or(db_dir)).unwrap();
+    for name in ["index.sqlite", "index.sqlite-wal"] {
+        let from = db_dir.join(name);
+        if from.exists() {
+            std::fs::copy(&from, copy.path().join(name)).unwrap();
+        }
+    }
+    let reader = store::Reader::open_read_only(&copy.path().join("index.sqlite")).unwrap();
+    let state = xrpc::AppState::new(reader, "bench-replica").with_read_only();
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let replica_addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(xrpc::serve_with(
+        listener,
+        xrpc::router(state),
+        xrpc::ServerConfig::unlimited(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let mut rates = [Vec::new(), Vec::new()];
+    for round in 0..4 {
+        let (which, addr) = if round % 2 == 0 {
+            (0, writer_addr)
+        } else {
+            (1, replica_addr)
+        };
+        client_rt.block_on(drive(addr, warmup, one.clone()));
+        let o = client_rt.block_on(drive(addr, secs, one.clone()));
+        let name = ["writer", "replica"][which];
+        assert_eq!(o.errors, 0, "resolveActor on the {name}: non-200 answers");
+        println!(
+            "resolveActor on the {name:7} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            o.rate(),
+            o.pct(0.50),
+            o.pct(0.99)
+        );
+        rates[which].push(o.rate());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let ratio = mean(&rates[1]) / mean(&rates[0]);
+    println!(
+        "replica / writer resolveActor = {:.0}% (target >= 90%): {}",
+        ratio * 100.0,
+        if ratio >= 0.9 { "met" } else { "NOT met" }
+    );
     let _ = stop_tx.send(());
     server_rt.block_on(server).unwrap().unwrap();
 }

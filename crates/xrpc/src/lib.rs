@@ -30,5 +30,5 @@ pub use methods::{QUERY_METHODS, SUBSCRIPTION_METHODS};
 pub use metrics::metrics_router;
 pub use routes::router;
 pub use server::{describe_metrics, serve, serve_with};
-pub use state::{AppState, LiveStatus, NoLiveStatus};
+pub use state::{AppState, LiveStatus, MirrorInfo, NoLiveStatus};
 pub use subscribe::{LinkFeed, LinkFeedConfig};

@@ -11,6 +11,26 @@ pub trait LiveStatus: Send + Sync + 'static {
     fn connected(&self) -> bool;
     /// Seconds between now and the time of the last event applied, when known.
     fn lag_seconds(&self) -> Option<f64>;
+    /// The mirror's state, when the server follows an upstream AppView (`--upstream`).
+    fn mirror(&self) -> Option<MirrorInfo> {
+        None
+    }
+}
+
+/// What `getStatus` says of a mirror (`run --upstream`): where its hints come from and
+/// whether it still follows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorInfo {
+    /// The upstream AppView's base URL.
+    pub upstream: String,
+    /// Whether the `subscribeLinks` stream to the upstream is connected now.
+    pub connected: bool,
+    /// The last upstream seq whose hint is saved, when any.
+    pub upstream_seq: Option<i64>,
+    /// Whole seconds since the upstream last answered (0 while connected).
+    pub gone_seconds: u64,
+    /// Whether the mirror gave up on the upstream and follows the relay firehose.
+    pub failed_over: bool,
 }
 
 /// The live status of a server without ingest (`serve`, replicas, tests): never connected.

@@ -266,7 +266,7 @@ pub async fn start_with(
     let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
         .with_live(Arc::new(IngestLive {
             firehose: live.clone(),
-            mirror: mirror.clone(),
+            mirror: mirror.clone().zip(cfg.upstream.as_deref().map(public_url)),
         }))
         .with_link_feed(feed);
     if let Some(did) = &cfg.service_did {
@@ -404,25 +404,64 @@ async fn start_mirror(
     Ok(status)
 }
 
+/// `url` as `getStatus` may show it: without credentials, query or fragment.
+fn public_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}{path}")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
 /// The ingest's live status as the XRPC server's `getStatus` source: the upstream stream
 /// while mirroring, the relay firehose otherwise (and after a failover).
 struct IngestLive {
     firehose: Arc<firehose::LiveStatus>,
-    mirror: Option<Arc<mirror::MirrorStatus>>,
+    /// The mirror's status and its upstream URL (`--upstream`).
+    mirror: Option<(Arc<mirror::MirrorStatus>, String)>,
 }
 
 impl xrpc::LiveStatus for IngestLive {
     fn connected(&self) -> bool {
         match &self.mirror {
-            Some(m) if !m.failed_over() => m.is_connected(),
+            Some((m, _)) if !m.failed_over() => m.is_connected(),
             _ => self.firehose.is_connected(),
         }
     }
 
     fn lag_seconds(&self) -> Option<f64> {
         match &self.mirror {
-            Some(m) if !m.failed_over() => None,
+            Some((m, _)) if !m.failed_over() => None,
             _ => self.firehose.lag_seconds(),
         }
+    }
+
+    fn mirror(&self) -> Option<xrpc::MirrorInfo> {
+        let (m, upstream) = self.mirror.as_ref()?;
+        Some(xrpc::MirrorInfo {
+            upstream: upstream.clone(),
+            connected: m.is_connected(),
+            upstream_seq: m.seq(),
+            gone_seconds: m.gone_for().as_secs(),
+            failed_over: m.failed_over(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url;
+
+    #[test]
+    fn the_upstream_shown_by_get_status_carries_no_credentials() {
+        assert_eq!(
+            public_url("https://user:secret@up.example:8443/base?token=x#f"),
+            "https://up.example:8443/base"
+        );
+        assert_eq!(public_url("http://127.0.0.1:2583"), "http://127.0.0.1:2583");
     }
 }

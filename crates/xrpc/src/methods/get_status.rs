@@ -37,6 +37,30 @@ pub(crate) struct ReplicaOutput {
     file_age_seconds: Option<u64>,
 }
 
+/// The mirror part of `getStatus` (`run --upstream` only).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MirrorOutput {
+    upstream: String,
+    connected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstream_seq: Option<i64>,
+    gone_seconds: u64,
+    failed_over: bool,
+}
+
+impl From<crate::state::MirrorInfo> for MirrorOutput {
+    fn from(m: crate::state::MirrorInfo) -> Self {
+        MirrorOutput {
+            upstream: m.upstream,
+            connected: m.connected,
+            upstream_seq: m.upstream_seq,
+            gone_seconds: m.gone_seconds,
+            failed_over: m.failed_over,
+        }
+    }
+}
+
 /// The output of `getStatus`.
 #[derive(Serialize)]
 pub(crate) struct StatusOutput {
@@ -45,6 +69,8 @@ pub(crate) struct StatusOutput {
     version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     replica: Option<ReplicaOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror: Option<MirrorOutput>,
 }
 
 /// Whole seconds from `then_ms` to `now_ms`, never negative (lexicon data has no floats).
@@ -98,6 +124,7 @@ pub(crate) async fn get_status(
         counts,
         version: state.version.to_string(),
         replica,
+        mirror: state.live.mirror().map(MirrorOutput::from),
     }))
 }
 
