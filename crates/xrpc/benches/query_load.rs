@@ -383,7 +383,7 @@ fn main() {
     let mut results = Vec::new();
     for (name, target) in [
         ("_health", health),
-        ("resolveActor (random DID)", one),
+        ("resolveActor (random DID)", one.clone()),
         ("resolveActors (100 DIDs)", hundred),
     ] {
         if !name.contains(only.as_str()) {

@@ -67,7 +67,18 @@ async fn write(store: &Store, from: usize, n: usize) {
 
 /// CPU seconds this process has used (user + system), from `/proc/self/stat`.
 fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    stat_cpu_secs("/proc/self/stat")
+}
+
+/// CPU seconds of the main thread, which runs the subscribers' runtime (`block_on`): the
+/// rest of the process is the server (its workers, the writer thread, the blocking pool).
+fn client_cpu_secs() -> f64 {
+    stat_cpu_secs(&format!("/proc/self/task/{}/stat", std::process::id()))
+}
+
+/// User + system CPU seconds from a `/proc/.../stat` line.
+fn stat_cpu_secs(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map_or("", |(_, rest)| rest)
@@ -167,7 +178,7 @@ fn main() {
         .collect();
     // Let every subscription reach the live ring.
     client_rt.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
-    let (started, cpu) = (Instant::now(), cpu_secs());
+    let (started, cpu, client_cpu) = (Instant::now(), cpu_secs(), client_cpu_secs());
     let writing = {
         let store = store.clone();
         server_rt.spawn(async move { write(&store, changes, changes).await })
@@ -183,6 +194,8 @@ fn main() {
     server_rt.block_on(writing).unwrap();
     let live_rate = changes as f64 / live.as_secs_f64();
     let live_cpu = cpu_secs() - cpu;
+    let live_client_cpu = client_cpu_secs() - client_cpu;
+    let server_cpu = live_cpu - live_client_cpu;
     println!(
         "live: {changes} changes to each of {subscribers} subscribers ({delivered} frames): \
          {live:.2?} = {live_rate:.0} changes/s delivered to all ({:.0} frames/s), \
@@ -191,6 +204,17 @@ fn main() {
         delivered as f64 / live.as_secs_f64(),
         100.0 * live_rate / base_rate,
         live_cpu * 1e6 / delivered as f64
+    );
+    // The server's own share: what one change delivered to every subscriber costs it, and the
+    // rate its CPU alone would allow on the 2 cores when the consumers run elsewhere.
+    println!(
+        "live, server side only: {server_cpu:.1} s CPU = {:.2} µs per frame, {:.1} µs per \
+         change delivered to all {subscribers}; 2 cores allow {:.0} changes/s; the \
+         subscribers' thread used {live_client_cpu:.1} s ({:.2} µs per frame)",
+        server_cpu * 1e6 / delivered as f64,
+        server_cpu * 1e6 / changes as f64,
+        2.0 * changes as f64 / server_cpu.max(1e-9),
+        live_client_cpu * 1e6 / delivered as f64
     );
 
     // 3. Replay of the whole retained window.
