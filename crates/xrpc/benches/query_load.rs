@@ -508,11 +508,14 @@ fn replica_round(
             (1, replica_addr)
         };
         client_rt.block_on(drive(addr, warmup, one.clone()));
+        let cpu_before = process_cpu_secs();
         let o = client_rt.block_on(drive(addr, secs, one.clone()));
+        let cpu_us = (process_cpu_secs() - cpu_before) * 1e6 / o.requests.max(1) as f64;
         let name = ["writer", "replica"][which];
         assert_eq!(o.errors, 0, "resolveActor on the {name}: non-200 answers");
         println!(
-            "resolveActor on the {name:7} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            "resolveActor on the {name:7} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  \
+             ({cpu_us:.0} us CPU/request incl. client)",
             o.rate(),
             o.pct(0.50),
             o.pct(0.99)
