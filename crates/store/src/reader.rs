@@ -328,13 +328,10 @@ impl Reader {
     pub async fn replica_status(&self) -> Result<ReplicaStatus, StoreError> {
         let path = self.pool.path.clone();
         self.run(move |c| {
-            let newest_change_ms = c
-                .prepare_cached(
-                    "SELECT MAX(m) FROM (
-                       SELECT MAX(verified_at) AS m FROM links WHERE status = 0
-                       UNION ALL SELECT MAX(updated_at) FROM handles)",
-                )?
+            let verified = c
+                .prepare_cached("SELECT MAX(verified_at) FROM links WHERE status = 0")?
                 .query_row([], |r| r.get::<_, Option<i64>>(0))?;
+            let newest_change_ms = verified.max(crate::handles::newest_ms(c)?);
             Ok(ReplicaStatus {
                 newest_change_ms,
                 file_modified_ms: file_modified_ms(&path),
