@@ -1,6 +1,6 @@
 //! The reader: a pool of read-only WAL connections, so queries never wait on the writer. Each
-//! query runs on `spawn_blocking` with a connection taken from the pool, except the two single
-//! primary-key probes of the hot path (`link_json_by_did`, `did_by_handle`), which take a
+//! query runs on `spawn_blocking` with a connection taken from the pool, except the two
+//! probes of the hot path (`link_json_by_did`, `did_by_handle`), which take a
 //! pooled connection on the calling thread: their cost is microseconds on the memory-mapped
 //! index, less than the hand-off to another thread.
 
@@ -232,8 +232,9 @@ impl Reader {
             .await
     }
 
-    /// The DID whose verified handle is `handle` (case-insensitive). A single probe: runs
-    /// inline, like [`Reader::link_json_by_did`].
+    /// The DID whose verified handle is `handle` (case-insensitive). A few index probes (the
+    /// links' handle index, then `unlinked_handles` only on a miss): runs inline, like
+    /// [`Reader::link_json_by_did`].
     pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
         self.run_inline(|c| Ok(queries::did_by_handle(c, handle)?))
     }

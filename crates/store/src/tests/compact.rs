@@ -458,3 +458,55 @@ fn migration_0010_stores_each_handle_once_keeping_every_view_and_lookup() {
         .unwrap();
     assert_eq!(free, 0);
 }
+
+/// 0010 at scale: `SIZE_V9_DB=<copy of a query_load index> cargo nextest run -p store
+/// --run-ignored only migration_0010_at_scale --no-capture` turns the copy back into the 0009
+/// handle layout (a `handles` table keyed by text DIDs, its two indexes), then times the
+/// migration and prints the file size before and after.
+#[test]
+#[ignore = "needs SIZE_V9_DB, a copy of a seeded query_load index"]
+#[allow(clippy::print_stdout)] // a manual measurement: printing the figures is its purpose
+fn migration_0010_at_scale() {
+    let path = std::path::PathBuf::from(std::env::var("SIZE_V9_DB").unwrap());
+    let mut conn = crate::conn::open_writer(&path).unwrap();
+    crate::compact::register_functions(&conn).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE handles (did TEXT NOT NULL PRIMARY KEY, handle TEXT NOT NULL UNIQUE,
+            updated_at INTEGER NOT NULL) WITHOUT ROWID;
+         INSERT INTO handles SELECT did_text(did), handle, handle_at FROM links
+            WHERE handle IS NOT NULL ORDER BY 1;
+         INSERT INTO handles SELECT did_text(did), handle, updated_at FROM unlinked_handles;
+         CREATE INDEX handles_by_age ON handles (updated_at);
+         DROP TABLE unlinked_handles;
+         DROP INDEX links_by_handle;
+         DROP INDEX links_handle_age;
+         DELETE FROM schema_migrations WHERE version = 10;
+         VACUUM;",
+    )
+    .unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let links: i64 = conn
+        .query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
+        .unwrap();
+    let before = size();
+    let start = std::time::Instant::now();
+    crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let after = size();
+    println!(
+        "{links} links: 0009 layout {before} B ({} B/link), 0010 {after} B ({} B/link), \
+         migration incl. VACUUM {secs:.1} s",
+        before / links as u64,
+        after / links as u64
+    );
+    let on_links: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM links WHERE handle IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(on_links, links);
+}
