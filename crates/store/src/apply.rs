@@ -40,8 +40,10 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         }
         Change::DeleteRecord { did, rev } => {
             if accept_rev(conn, did, rev.as_deref())? {
+                let key = did_key(did);
+                crate::handles::unlink(conn, &key)?;
                 conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
-                    .execute([did_key(did)])?;
+                    .execute([key])?;
             }
             Ok(())
         }
@@ -50,7 +52,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             active,
             status,
         } => account_status(conn, did, *active, status.as_deref(), now_ms),
-        Change::Handle { did, handle } => set_handle(conn, did, handle.as_deref(), now_ms),
+        Change::Handle { did, handle } => crate::handles::set(conn, did, handle.as_deref(), now_ms),
         Change::RepoState {
             did,
             rev,
@@ -170,13 +172,16 @@ fn put_record(
         None => (Status::Pending, None),
     };
     // One statement: the same CID again is a no-op (the upsert's WHERE), hidden follows
-    // the account's state and the handle is copied from the verified handles.
+    // the account's state, and a new link takes the DID's handle from `unlinked_handles`
+    // (an existing link keeps its own; the handle then leaves that table, below).
+    let key = did_key(did);
     conn.prepare_cached(
         "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
-            installation_key, verified_at, indexed_at, not_before, hidden, handle)
+            installation_key, verified_at, indexed_at, not_before, hidden, handle, handle_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0,
             COALESCE((SELECT active = 0 FROM accounts WHERE did = ?9), 0),
-            (SELECT handle FROM handles WHERE did = ?9))
+            (SELECT handle FROM unlinked_handles WHERE did = ?1),
+            (SELECT updated_at FROM unlinked_handles WHERE did = ?1))
          ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
             record_cid = excluded.record_cid, signature = excluded.signature,
             created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
@@ -185,7 +190,7 @@ fn put_record(
          WHERE links.record_cid IS NOT excluded.record_cid",
     )?
     .execute(params![
-        did_key(did),
+        &key,
         encode(Col::Hex, &record.inbox_id),
         encode(Col::Cid, &record.cid),
         encode(Col::Base64, &record.verification_signature),
@@ -195,6 +200,8 @@ fn put_record(
         now_ms,
         did
     ])?;
+    conn.prepare_cached("DELETE FROM unlinked_handles WHERE did = ?1")?
+        .execute([key])?;
     Ok(())
 }
 
@@ -206,11 +213,12 @@ fn account_status(
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     if status == Some("deleted") {
+        let key = did_key(did);
+        crate::handles::forget(conn, &key)?;
         conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
-            .execute([did_key(did)])?;
+            .execute([key])?;
         for sql in [
             "DELETE FROM accounts WHERE did = ?1",
-            "DELETE FROM handles WHERE did = ?1",
             "DELETE FROM resync_queue WHERE did = ?1",
         ] {
             conn.prepare_cached(sql)?.execute([did])?;
@@ -234,44 +242,5 @@ fn account_status(
     .execute(params![did, active, status, now_ms])?;
     conn.prepare_cached("UPDATE links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
         .execute(params![did_key(did), !active])?;
-    Ok(())
-}
-
-fn set_handle(
-    conn: &Connection,
-    did: &str,
-    handle: Option<&str>,
-    now_ms: i64,
-) -> rusqlite::Result<()> {
-    match handle {
-        None => {
-            conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
-                .execute([did])?;
-            conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
-                .execute([did_key(did)])?;
-        }
-        Some(handle) => {
-            let handle = handle.to_ascii_lowercase();
-            // The handle now verifies to `did`, so any older claim by another DID is stale.
-            let previous: Option<String> = conn
-                .prepare_cached("SELECT did FROM handles WHERE handle = ?1 AND did != ?2")?
-                .query_row([handle.as_str(), did], |r| r.get(0))
-                .optional()?;
-            if let Some(previous) = previous {
-                conn.prepare_cached("DELETE FROM handles WHERE did = ?1")?
-                    .execute([&previous])?;
-                conn.prepare_cached("UPDATE links SET handle = NULL WHERE did = ?1")?
-                    .execute([did_key(&previous)])?;
-            }
-            conn.prepare_cached("UPDATE links SET handle = ?2 WHERE did = ?1")?
-                .execute(params![did_key(did), handle])?;
-            conn.prepare_cached(
-                "INSERT INTO handles (did, handle, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (did) DO UPDATE SET handle = excluded.handle,
-                    updated_at = excluded.updated_at",
-            )?
-            .execute(params![did, handle, now_ms])?;
-        }
-    }
     Ok(())
 }

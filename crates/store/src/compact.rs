@@ -289,9 +289,16 @@ pub(crate) fn reason_str<'a>(v: ValueRef<'a>) -> Option<std::borrow::Cow<'a, str
 
 /// Registers the encoders as SQL functions (`compact_did`, `compact_cid`, `compact_b64`,
 /// `compact_hex`, `compact_time`, `compact_reason`), which migration 0008 calls to convert
-/// an existing index in place.
+/// an existing index in place, and `did_text` (a stored DID key back to its DID), which
+/// migration 0010 calls to join text-keyed rows to `links`.
 pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("did_text", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Blob(b) => Value::Text(did_from_key(b)),
+            other => Value::from(other),
+        })
+    })?;
     conn.create_scalar_function("compact_did", 1, flags, |ctx| {
         Ok(match ctx.get_raw(0) {
             ValueRef::Text(t) => Value::Blob(did_key(&String::from_utf8_lossy(t))),

@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "upstream",
         sql: include_str!("../../../migrations/0009_upstream.sql"),
     },
+    Migration {
+        version: 10,
+        name: "handles_once",
+        sql: include_str!("../../../migrations/0010_handles_once.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -96,7 +101,27 @@ fn known_version(migrations: &[Migration]) -> i64 {
     migrations.last().map_or(0, |m| m.version)
 }
 
+/// Migrations that rebuild the `links` table: the old table's pages are left free.
+const REBUILDS_LINKS: &[i64] = &[8, 10];
+
+/// Whether the database has a `links` table with at least one row.
+fn has_links(conn: &Connection) -> Result<bool, StoreError> {
+    let table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'links'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM links)", [], |r| r.get(0))?)
+}
+
 /// Applies every migration newer than the database's version; refuses a newer database.
+/// When a migration rebuilt a populated `links` table, the freed pages (as many as the old
+/// table and its indexes held) are returned to the file system with `VACUUM`, once.
 pub(crate) fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
     conn.execute(CREATE_TABLE, [])?;
     crate::compact::register_functions(conn)?;
@@ -105,6 +130,10 @@ pub(crate) fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result
     if found > known {
         return Err(StoreError::SchemaTooNew { found, known });
     }
+    let vacuum = has_links(conn)?
+        && migrations
+            .iter()
+            .any(|m| m.version > found && REBUILDS_LINKS.contains(&m.version));
     for m in migrations.iter().filter(|m| m.version > found) {
         let fail = |source| StoreError::Migration {
             version: m.version,
@@ -120,6 +149,17 @@ pub(crate) fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result
         .map_err(fail)?;
         tx.commit().map_err(fail)?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
+    }
+    if vacuum {
+        let start = std::time::Instant::now();
+        let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        tracing::info!(
+            free_pages = free,
+            secs = start.elapsed().as_secs_f64(),
+            "vacuumed the index after rebuilding the links table"
+        );
     }
     Ok(())
 }

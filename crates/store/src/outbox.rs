@@ -112,12 +112,7 @@ pub(crate) fn before(
             dids.push(did);
             // A handle taken over is cleared from its previous owner's link too.
             previous_owner = match handle {
-                Some(h) => conn
-                    .prepare_cached("SELECT did FROM handles WHERE handle = ?1 AND did != ?2")?
-                    .query_row(params![h.to_ascii_lowercase(), did], |r| {
-                        r.get::<_, String>(0)
-                    })
-                    .optional()?,
+                Some(h) => crate::handles::holder_other_than(conn, &h.to_ascii_lowercase(), did)?,
                 None => None,
             };
             if let Some(prev) = &previous_owner {

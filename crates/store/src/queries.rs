@@ -180,12 +180,7 @@ pub(crate) fn links_by_inboxes(
 
 /// The DID that holds `handle` as its verified handle (hidden accounts excluded).
 pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
-        "SELECT h.did FROM handles h WHERE h.handle = ?1 AND NOT EXISTS
-            (SELECT 1 FROM accounts a WHERE a.did = h.did AND a.active = 0)",
-    )?
-    .query_row([handle.to_ascii_lowercase()], |r| r.get(0))
-    .optional()
+    crate::handles::did_by_handle(conn, handle)
 }
 
 /// Whether the index knows `did` as a visible account (a link, a handle or account state).
@@ -193,7 +188,7 @@ pub(crate) fn actor_known(conn: &Connection, did: &str) -> rusqlite::Result<bool
     conn.prepare_cached(
         "SELECT NOT EXISTS (SELECT 1 FROM accounts WHERE did = ?1 AND active = 0) AND (
             EXISTS (SELECT 1 FROM links WHERE did = ?2)
-            OR EXISTS (SELECT 1 FROM handles WHERE did = ?1)
+            OR EXISTS (SELECT 1 FROM unlinked_handles WHERE did = ?2)
             OR EXISTS (SELECT 1 FROM accounts WHERE did = ?1))",
     )?
     .query_row(params![did, did_key(did)], |r| r.get(0))

@@ -1,6 +1,6 @@
 //! The reader: a pool of read-only WAL connections, so queries never wait on the writer. Each
-//! query runs on `spawn_blocking` with a connection taken from the pool, except the two single
-//! primary-key probes of the hot path (`link_json_by_did`, `did_by_handle`), which take a
+//! query runs on `spawn_blocking` with a connection taken from the pool, except the two
+//! probes of the hot path (`link_json_by_did`, `did_by_handle`), which take a
 //! pooled connection on the calling thread: their cost is microseconds on the memory-mapped
 //! index, less than the hand-off to another thread.
 
@@ -232,8 +232,9 @@ impl Reader {
             .await
     }
 
-    /// The DID whose verified handle is `handle` (case-insensitive). A single probe: runs
-    /// inline, like [`Reader::link_json_by_did`].
+    /// The DID whose verified handle is `handle` (case-insensitive). A few index probes (the
+    /// links' handle index, then `unlinked_handles` only on a miss): runs inline, like
+    /// [`Reader::link_json_by_did`].
     pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
         self.run_inline(|c| Ok(queries::did_by_handle(c, handle)?))
     }
@@ -328,13 +329,10 @@ impl Reader {
     pub async fn replica_status(&self) -> Result<ReplicaStatus, StoreError> {
         let path = self.pool.path.clone();
         self.run(move |c| {
-            let newest_change_ms = c
-                .prepare_cached(
-                    "SELECT MAX(m) FROM (
-                       SELECT MAX(verified_at) AS m FROM links WHERE status = 0
-                       UNION ALL SELECT MAX(updated_at) FROM handles)",
-                )?
+            let verified = c
+                .prepare_cached("SELECT MAX(verified_at) FROM links WHERE status = 0")?
                 .query_row([], |r| r.get::<_, Option<i64>>(0))?;
+            let newest_change_ms = verified.max(crate::handles::newest_ms(c)?);
             Ok(ReplicaStatus {
                 newest_change_ms,
                 file_modified_ms: file_modified_ms(&path),

@@ -82,21 +82,31 @@ fn cid_for(n: u64) -> String {
     out
 }
 
-/// Bytes per table and index (SQLite's dbstat), largest first; empty where unavailable.
-fn table_sizes(path: &std::path::Path) -> Vec<(String, u64)> {
+/// Per table and index (SQLite's dbstat), largest first: bytes of pages, of payload (the
+/// stored values and their record headers) and unused (free space in pages); empty where
+/// unavailable. Pages minus payload minus unused is SQLite's per-cell and per-page overhead.
+fn table_sizes(path: &std::path::Path) -> Vec<(String, u64, u64, u64)> {
     let Ok(conn) =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
     else {
         return Vec::new();
     };
-    let Ok(mut stmt) =
-        conn.prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
-    else {
+    let Ok(mut stmt) = conn.prepare(
+        "SELECT name, SUM(pgsize), SUM(payload), SUM(unused) FROM dbstat
+         GROUP BY name ORDER BY 2 DESC",
+    ) else {
         return Vec::new();
     };
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
-        .map(|rows| rows.filter_map(Result::ok).collect())
-        .unwrap_or_default()
+    stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get::<_, i64>(1)? as u64,
+            r.get::<_, i64>(2)? as u64,
+            r.get::<_, i64>(3)? as u64,
+        ))
+    })
+    .map(|rows| rows.filter_map(Result::ok).collect())
+    .unwrap_or_default()
 }
 
 async fn seed(store: &Store, dids: &[String]) {
@@ -448,11 +458,15 @@ fn main() {
         dir_size(&db_dir) as f64 / dids.len() as f64,
         std::fs::metadata(&db_path).map_or(0, |m| m.len()) as f64 / dids.len() as f64
     );
-    for (name, bytes) in table_sizes(&db_path) {
+    let per_link = |b: u64| b as f64 / dids.len() as f64;
+    for (name, bytes, payload, unused) in table_sizes(&db_path) {
         println!(
-            "  {name}: {:.1} MiB, {:.0} B per link",
+            "  {name}: {:.1} MiB, {:.0} B per link (payload {:.0}, unused {:.0}, overhead {:.0})",
             bytes as f64 / (1024.0 * 1024.0),
-            bytes as f64 / dids.len() as f64
+            per_link(bytes),
+            per_link(payload),
+            per_link(unused),
+            per_link(bytes.saturating_sub(payload + unused)),
         );
     }
     // `QUERY_LOAD_REPLICA=1`: the issue-12 read replica. A copy of the index (file + WAL, as a

@@ -1,10 +1,11 @@
-//! Migration 0008 converts a populated 0006-era index in place: every link view, rendered
-//! before and after, is the same byte for byte, and the counters agree.
+//! Migrations 0008 (binary columns) and 0010 (handles stored once) convert a populated index
+//! in place: every link view, rendered before and after, is the same byte for byte, every
+//! handle lookup answers the same, and the counters agree.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::queries;
 use crate::time::format_unix_millis;
@@ -166,19 +167,25 @@ fn old_counts(conn: &Connection) -> BTreeMap<String, i64> {
         .collect()
 }
 
-#[test]
-fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut conn = crate::conn::open_writer(&dir.path().join("old.sqlite")).unwrap();
-    let v6: Vec<_> = crate::MIGRATIONS
+/// Migrations up to and including `version`.
+fn up_to(version: i64) -> Vec<crate::Migration> {
+    crate::MIGRATIONS
         .iter()
         .copied()
-        .filter(|m| m.version <= 6)
-        .collect();
-    crate::migrate::migrate(&mut conn, &v6).unwrap();
-    const N: u64 = 600;
+        .filter(|m| m.version <= version)
+        .collect()
+}
+
+const N: u64 = 600;
+
+/// A populated 0006-era index, kept consistent the way the writer kept it: each link's handle
+/// is also in `handles`, hidden links have an inactive account; plus handles of DIDs without
+/// a link (some of them inactive).
+fn v6_index(dir: &tempfile::TempDir) -> Connection {
+    let mut conn = crate::conn::open_writer(&dir.path().join("old.sqlite")).unwrap();
+    crate::migrate::migrate(&mut conn, &up_to(6)).unwrap();
+    let tx = conn.transaction().unwrap();
     {
-        let tx = conn.transaction().unwrap();
         let mut insert = tx
             .prepare(
                 "INSERT OR IGNORE INTO links (did, inbox_id, record_cid, signature, created_at,
@@ -186,17 +193,73 @@ fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
                     hidden, handle) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
             )
             .unwrap();
+        let mut handle = tx
+            .prepare("INSERT INTO handles (did, handle, updated_at) VALUES (?1, ?2, ?3)")
+            .unwrap();
+        let mut account = tx
+            .prepare(
+                "INSERT OR IGNORE INTO accounts (did, active, status, updated_at)
+                 VALUES (?1, 0, 'takendown', 0)",
+            )
+            .unwrap();
         for i in 0..N {
             let r = old_row(i);
-            insert
+            if insert
                 .execute(params![
                     r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12
                 ])
-                .unwrap();
+                .unwrap()
+                == 0
+            {
+                continue;
+            }
+            if let Some(h) = &r.12 {
+                handle
+                    .execute(params![
+                        r.0,
+                        h,
+                        1_700_000_000_000 + (mix(i) % 1_000_000) as i64
+                    ])
+                    .unwrap();
+            }
+            if r.11 == 1 {
+                account.execute([&r.0]).unwrap();
+            }
         }
-        drop(insert);
-        tx.commit().unwrap();
+        // Handles of DIDs without a link: packed did:plc and other DIDs, some inactive.
+        for i in 0..60u64 {
+            let did = if i % 2 == 0 {
+                let id: String = (0..24)
+                    .map(|k| {
+                        char::from(
+                            b"234567abcdefghijklmnopqrstuvwxyz"[(mix(i * 977 + k) % 32) as usize],
+                        )
+                    })
+                    .collect();
+                format!("did:plc:{id}")
+            } else {
+                format!("did:web:nolink{i}.example.com")
+            };
+            handle
+                .execute(params![
+                    did,
+                    format!("nolink{i}.test"),
+                    1_700_000_000_000 + (mix(i + 10_000) % 1_000_000) as i64
+                ])
+                .unwrap();
+            if i % 5 == 0 {
+                account.execute([&did]).unwrap();
+            }
+        }
     }
+    tx.commit().unwrap();
+    conn
+}
+
+#[test]
+fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = v6_index(&dir);
     let before: BTreeMap<String, LinkView> = conn
         .prepare(OLD_SELECT)
         .unwrap()
@@ -246,4 +309,204 @@ fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
         )
         .unwrap();
     assert!(blobs > 50, "{blobs}");
+}
+
+/// What the handle reads answered before 0010, with the SQL of the time.
+#[derive(Debug, PartialEq)]
+struct HandleReads {
+    by_handle: Vec<(String, Option<String>)>,
+    due: Vec<String>,
+    all: Vec<String>,
+}
+
+fn handle_reads_v9(conn: &Connection) -> HandleReads {
+    let handles: Vec<String> = conn
+        .prepare("SELECT handle FROM handles ORDER BY handle")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let by_handle = handles
+        .iter()
+        .map(|h| {
+            let did = conn
+                .query_row(
+                    "SELECT h.did FROM handles h WHERE h.handle = ?1 AND NOT EXISTS
+                        (SELECT 1 FROM accounts a WHERE a.did = h.did AND a.active = 0)",
+                    [h],
+                    |r| r.get(0),
+                )
+                .optional()
+                .unwrap();
+            (h.clone(), did)
+        })
+        .collect();
+    let due = conn
+        .prepare("SELECT did FROM handles WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2")
+        .unwrap()
+        .query_map(params![1_700_000_500_000_i64, 10_000], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    HandleReads {
+        by_handle,
+        due,
+        all: handles,
+    }
+}
+
+fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleReads {
+    let mut all = crate::handles::all(conn).unwrap();
+    all.sort();
+    HandleReads {
+        by_handle: handles
+            .iter()
+            .map(|h| {
+                (
+                    h.clone(),
+                    queries::did_by_handle(conn, &h.to_uppercase()).unwrap(),
+                )
+            })
+            .collect(),
+        due: crate::handles::due(conn, 1_700_000_500_000, 10_000).unwrap(),
+        all,
+    }
+}
+
+/// Every link's view as `queries` and the outbox snapshot render it (hidden links included).
+fn every_view(conn: &Connection) -> BTreeMap<String, (Vec<u8>, crate::outbox::Snapshot)> {
+    let dids: Vec<String> = conn
+        .prepare("SELECT did FROM links")
+        .unwrap()
+        .query_map([], |r| crate::compact::did_at(r, 0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    dids.into_iter()
+        .map(|did| {
+            let json = queries::link_json_by_did(conn, &did)
+                .unwrap()
+                .map(|(_, j)| j)
+                .unwrap_or_default();
+            let change = crate::Change::DeleteRecord {
+                did: did.clone(),
+                rev: None,
+            };
+            let mut snap = crate::outbox::before(conn, &change).unwrap();
+            (did, (json, snap.pop().unwrap().1))
+        })
+        .collect()
+}
+
+#[test]
+fn migration_0010_stores_each_handle_once_keeping_every_view_and_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = v6_index(&dir);
+    crate::migrate::migrate(&mut conn, &up_to(9)).unwrap();
+    let views_before = every_view(&conn);
+    let (listed_before, _) = queries::list_links(&conn, None, None, 10_000).unwrap();
+    let reads_before = handle_reads_v9(&conn);
+    let counts_before = queries::counts(&conn).unwrap();
+    let handles_before: i64 = conn
+        .query_row("SELECT COUNT(*) FROM handles", [], |r| r.get(0))
+        .unwrap();
+    assert!(views_before.len() > 400, "{}", views_before.len());
+    assert!(reads_before.by_handle.iter().any(|(_, d)| d.is_none()));
+    assert!(reads_before.due.len() > 50, "{}", reads_before.due.len());
+
+    crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
+
+    let views_after = every_view(&conn);
+    assert_eq!(views_after.len(), views_before.len());
+    for (did, before) in &views_before {
+        assert_eq!(views_after.get(did), Some(before), "{did}");
+    }
+    let (listed_after, _) = queries::list_links(&conn, None, None, 10_000).unwrap();
+    assert_eq!(listed_after, listed_before);
+    let handles: Vec<String> = reads_before
+        .by_handle
+        .iter()
+        .map(|(h, _)| h.clone())
+        .collect();
+    assert_eq!(handle_reads_now(&conn, &handles), reads_before);
+    assert_eq!(queries::counts(&conn).unwrap(), counts_before);
+    // Stored once: the old table is gone, each handle is on its link or unlinked.
+    let (on_links, unlinked, both): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM links WHERE handle IS NOT NULL),
+                    (SELECT COUNT(*) FROM unlinked_handles),
+                    (SELECT COUNT(*) FROM unlinked_handles u JOIN links l ON l.did = u.did)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(on_links + unlinked, handles_before);
+    assert_eq!((unlinked, both), (60, 0));
+    let old_table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE name = 'handles'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap();
+    assert_eq!(old_table, None);
+    // The rebuilt table's old pages went back to the file system.
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(free, 0);
+}
+
+/// 0010 at scale: `SIZE_V9_DB=<copy of a query_load index> cargo nextest run -p store
+/// --run-ignored only migration_0010_at_scale --no-capture` turns the copy back into the 0009
+/// handle layout (a `handles` table keyed by text DIDs, its two indexes), then times the
+/// migration and prints the file size before and after.
+#[test]
+#[ignore = "needs SIZE_V9_DB, a copy of a seeded query_load index"]
+#[allow(clippy::print_stdout)] // a manual measurement: printing the figures is its purpose
+fn migration_0010_at_scale() {
+    let path = std::path::PathBuf::from(std::env::var("SIZE_V9_DB").unwrap());
+    let mut conn = crate::conn::open_writer(&path).unwrap();
+    crate::compact::register_functions(&conn).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE handles (did TEXT NOT NULL PRIMARY KEY, handle TEXT NOT NULL UNIQUE,
+            updated_at INTEGER NOT NULL) WITHOUT ROWID;
+         INSERT INTO handles SELECT did_text(did), handle, handle_at FROM links
+            WHERE handle IS NOT NULL ORDER BY 1;
+         INSERT INTO handles SELECT did_text(did), handle, updated_at FROM unlinked_handles;
+         CREATE INDEX handles_by_age ON handles (updated_at);
+         DROP TABLE unlinked_handles;
+         DROP INDEX links_by_handle;
+         DROP INDEX links_handle_age;
+         DELETE FROM schema_migrations WHERE version = 10;
+         VACUUM;",
+    )
+    .unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let links: i64 = conn
+        .query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
+        .unwrap();
+    let before = size();
+    let start = std::time::Instant::now();
+    crate::migrate::migrate(&mut conn, crate::MIGRATIONS).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let after = size();
+    println!(
+        "{links} links: 0009 layout {before} B ({} B/link), 0010 {after} B ({} B/link), \
+         migration incl. VACUUM {secs:.1} s",
+        before / links as u64,
+        after / links as u64
+    );
+    let on_links: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM links WHERE handle IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(on_links, links);
 }

@@ -7,6 +7,7 @@ mod bounded;
 mod changes;
 mod compact;
 mod events;
+mod handles;
 mod reads;
 
 pub(super) fn inbox(n: u32) -> String {
