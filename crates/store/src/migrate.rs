@@ -64,6 +64,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "upstream",
         sql: include_str!("../../../migrations/0009_upstream.sql"),
     },
+    Migration {
+        version: 11,
+        name: "active_tier",
+        sql: include_str!("../../../migrations/0011_active_tier.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
