@@ -19,6 +19,9 @@ use crate::cli::{RunArgs, XmtpBackend};
 use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
 
+/// The active re-check tier's settings (a field of [`RunConfig`]).
+pub use verifier::tier::TierConfig;
+
 /// How often a mirror's verifier looks for new links when idle.
 const MIRROR_VERIFIER_IDLE: Duration = Duration::from_millis(250);
 
@@ -43,6 +46,9 @@ pub struct RunConfig {
     pub service_did: Option<String>,
     /// Re-check verified links this old.
     pub reverify_after: Duration,
+    /// The active re-check tier (`--reverify-active-after`, `--active-window`,
+    /// `--reverify-active-budget`).
+    pub reverify_tier: TierConfig,
     /// Audit every commit on the stream.
     pub verify_all_commits: bool,
     /// SSRF guard off (devnet, tests).
@@ -75,6 +81,7 @@ impl RunConfig {
             handle_resolver,
             service_did: config::service_did(args.server.service_did.as_deref())?,
             reverify_after: config::parse_duration("reverify-after", &args.reverify_after)?,
+            reverify_tier: reverify_tier(args)?,
             verify_all_commits: args.verify_all_commits,
             allow_private_network: net.allow_private_network,
             xmtp_backend,
@@ -91,6 +98,27 @@ impl RunConfig {
             )?,
         })
     }
+}
+
+/// The active re-check tier from `--reverify-active-after` (`0` or `off`: none; not shorter
+/// than `--reverify-after`: none either, the daily tier is as often), `--active-window` and
+/// `--reverify-active-budget`.
+fn reverify_tier(args: &RunArgs) -> anyhow::Result<TierConfig> {
+    let reverify_after = config::parse_duration("reverify-after", &args.reverify_after)?;
+    let text = args.reverify_active_after.trim();
+    let mut every = if matches!(text, "0" | "off") {
+        Duration::ZERO
+    } else {
+        config::parse_duration("reverify-active-after", text)?
+    };
+    if every >= reverify_after {
+        every = Duration::ZERO;
+    }
+    Ok(TierConfig {
+        reverify_active_after: every,
+        active_window: config::parse_duration("active-window", &args.active_window)?,
+        active_budget_per_minute: args.reverify_active_budget,
+    })
 }
 
 /// A started AppView.
@@ -207,6 +235,7 @@ pub async fn start_with(
     let defaults = verifier::VerifierConfig::default();
     let verifier_cfg = verifier::VerifierConfig {
         reverify_after: cfg.reverify_after,
+        tier: cfg.reverify_tier,
         // A mirror's new links arrive one resync at a time, not in relay batches: looking for
         // them every 250 ms instead of every second keeps "upstream change → served" under
         // 2 s (BENCHMARKS.md); an idle look is one probe of a partial index.
