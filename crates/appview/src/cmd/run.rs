@@ -455,3 +455,50 @@ impl xrpc::LiveStatus for IngestLive {
         }
     }
 }
+
+#[cfg(test)]
+mod tier_tests {
+    use super::*;
+    use clap::Parser;
+
+    fn tier(extra: &[&str]) -> anyhow::Result<TierConfig> {
+        let args = ["xmtp-appview", "run"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match crate::cli::Cli::try_parse_from(args)?.command {
+            crate::cli::Command::Run(run) => reverify_tier(&run),
+            _ => unreachable!("parsed `run`"),
+        }
+    }
+
+    #[test]
+    fn the_active_tier_is_on_by_default_and_off_when_not_more_frequent() {
+        let on = tier(&[]).unwrap();
+        assert_eq!(on, TierConfig::default());
+        assert_eq!(on.reverify_active_after, Duration::from_secs(600));
+        assert_eq!(on.active_window, Duration::from_secs(7 * 86_400));
+        let custom = tier(&[
+            "--reverify-active-after",
+            "90s",
+            "--active-window",
+            "2d",
+            "--reverify-active-budget",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!(custom.reverify_active_after, Duration::from_secs(90));
+        assert_eq!(custom.active_window, Duration::from_secs(2 * 86_400));
+        assert_eq!(custom.active_budget_per_minute, 500);
+        for off in [
+            &["--reverify-active-after", "0"][..],
+            &["--reverify-active-after", "off"],
+        ] {
+            assert!(!tier(off).unwrap().enabled(), "{off:?}");
+        }
+        // Not shorter than --reverify-after: the daily tier is as often.
+        let same = tier(&["--reverify-after", "10m"]).unwrap();
+        assert_eq!(same.reverify_active_after, Duration::ZERO);
+        let err = tier(&["--active-window", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--active-window"), "{err}");
+    }
+}
