@@ -457,6 +457,7 @@ impl xrpc::LiveStatus for IngestLive {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tier_tests {
     use super::*;
     use clap::Parser;
