@@ -375,7 +375,10 @@ impl Verifier {
             })
             .collect();
         metrics::counter!("verifier_pushed_rechecks_total").increment(items.len() as u64);
-        self.judge(items, now, &HashSet::new()).await
+        // A push is inbox activity: these links keep (or join) the active tier as links
+        // re-checked by it do, even when a round fetched the pushed update first.
+        let pushed: HashSet<String> = items.iter().map(|i| i.did.clone()).collect();
+        self.judge(items, now, &pushed).await
     }
 
     /// Judges `items` (grouped by inbox, chunked, in parallel) and writes the verdicts;

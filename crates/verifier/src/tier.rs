@@ -8,9 +8,9 @@
 //!   ([`store::LinkActivity::record_ms`]; a backfilled old record is not recent), or
 //! - its inbox's log grew past the cached state in this very check (a new installation, a
 //!   revocation, any identity update), or
-//! - it was re-checked by the active tier and its inbox's cached state was written within
-//!   the window ([`store::LinkActivity::log_ms`]): this keeps a link whose inbox grew active
-//!   for the whole window. (The first fetch of a log writes that state too, which is why it
+//! - it was re-checked by the active tier (or for a pushed update) and its inbox's cached
+//!   state was written within the window ([`store::LinkActivity::log_ms`]): this keeps a
+//!   link whose inbox grew active for the whole window. (The first fetch of a log writes that state too, which is why it
 //!   counts only for links already in the tier: a first sight is not growth.)
 //!
 //! An active link gets its next re-check time in `not_before` (migration 0011); a dormant
