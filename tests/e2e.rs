@@ -13,5 +13,6 @@ mod e2e {
     mod mirror;
     mod resilience;
     mod subscribe;
+    mod tier;
     mod upstream;
 }

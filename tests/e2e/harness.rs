@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use appview::cli::XmtpBackend;
-use appview::cmd::run::{RunConfig, Running, start};
+use appview::cmd::run::{RunConfig, Running, TierConfig, start};
 use devnet::world::{Devnet, DevnetConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -69,6 +69,7 @@ impl Env {
             handle_resolver: Some(info.handle_resolver_url),
             service_did: None,
             reverify_after: self.reverify_after,
+            reverify_tier: TierConfig::default(),
             verify_all_commits: false,
             allow_private_network: true,
             xmtp_backend: XmtpBackend::V3,

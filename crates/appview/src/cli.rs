@@ -189,6 +189,30 @@ pub struct RunArgs {
     #[arg(long, env = "XMTP_APPVIEW_REVERIFY_AFTER", default_value = "24h")]
     pub reverify_after: String,
 
+    /// Re-check the verified links of recently active accounts this often (v3 cannot push
+    /// revocations); `0` turns it off. Has effect only when shorter than
+    /// `--reverify-after`.
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_REVERIFY_ACTIVE_AFTER",
+        default_value = "10m"
+    )]
+    pub reverify_active_after: String,
+
+    /// A link is recently active this long after its record was indexed (capped by its
+    /// `createdAt`) or its inbox's identity log was seen to change.
+    #[arg(long, env = "XMTP_APPVIEW_ACTIVE_WINDOW", default_value = "7d")]
+    pub active_window: String,
+
+    /// Inboxes per minute the active re-checks may read from XMTP (v3 allows 4,000
+    /// requests of 50 inboxes a minute per IP; the default is half of that).
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_REVERIFY_ACTIVE_BUDGET",
+        default_value_t = 100_000
+    )]
+    pub reverify_active_budget: u64,
+
     /// Check the signature and Sync 1.1 proof of every commit on the stream, not only
     /// those that matter to the index (to audit a relay).
     #[arg(long, env = "XMTP_APPVIEW_VERIFY_ALL_COMMITS")]
@@ -333,6 +357,12 @@ mod tests {
         "http://127.0.0.1:8",
         "--reverify-after",
         "1h",
+        "--reverify-active-after",
+        "5m",
+        "--active-window",
+        "2d",
+        "--reverify-active-budget",
+        "1000",
         "--verify-all-commits",
         "--upstream-grace",
         "30s",
@@ -369,6 +399,9 @@ mod tests {
             assert_eq!(run.upstream_grace, "30s", "{command:?}");
             assert_eq!(run.network.xmtp_backend, XmtpBackend::V3, "{command:?}");
             assert_eq!(run.server.rate_limit, 5, "{command:?}");
+            assert_eq!(run.reverify_active_after, "5m", "{command:?}");
+            assert_eq!(run.active_window, "2d", "{command:?}");
+            assert_eq!(run.reverify_active_budget, 1000, "{command:?}");
         }
     }
 
@@ -418,5 +451,8 @@ mod tests {
         assert_eq!(run.upstream_grace, "5m");
         assert_eq!(run.subscribe_retention, "72h");
         assert_eq!(run.network.xmtp_gateway, None);
+        assert_eq!(run.reverify_active_after, "10m");
+        assert_eq!(run.active_window, "7d");
+        assert_eq!(run.reverify_active_budget, 100_000);
     }
 }

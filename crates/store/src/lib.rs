@@ -16,6 +16,7 @@ mod backfill;
 mod compact;
 mod conn;
 mod cursor;
+mod due;
 mod error;
 mod export;
 mod handles;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use backfill::{BackfillChange, BackfillCounts, BackfillSource, BackfillState};
 pub use compact::did_key;
+pub use due::LinkActivity;
 pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};
 pub use migrate::{MIGRATIONS, Migration};

@@ -69,6 +69,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "handles_once",
         sql: include_str!("../../../migrations/0010_handles_once.sql"),
     },
+    Migration {
+        version: 11,
+        name: "active_tier",
+        sql: include_str!("../../../migrations/0011_active_tier.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -364,7 +364,7 @@ fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     Ok(dids)
 }
 
-fn check_item(row: &Row<'_>) -> rusqlite::Result<CheckItem> {
+pub(crate) fn check_item(row: &Row<'_>) -> rusqlite::Result<CheckItem> {
     Ok(CheckItem {
         did: did_at(row, 0)?,
         inbox_id: text_at(row, 1, Col::Hex)?,

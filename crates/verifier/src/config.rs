@@ -1,5 +1,6 @@
 //! Verifier settings.
 
+use crate::tier::TierConfig;
 use std::time::Duration;
 
 /// How the verifier pool works.
@@ -7,6 +8,9 @@ use std::time::Duration;
 pub struct VerifierConfig {
     /// Re-check verified links at least this often (`--reverify-after`).
     pub reverify_after: Duration,
+    /// Re-check recently active verified links more often, within a budget
+    /// (`--reverify-active-after`, `--active-window`; see [`crate::tier`]).
+    pub tier: TierConfig,
     /// Links taken from the store per round.
     pub batch_size: usize,
     /// Inboxes per `GetIdentityUpdates` request (≤ 50).
@@ -26,6 +30,7 @@ impl Default for VerifierConfig {
     fn default() -> Self {
         Self {
             reverify_after: Duration::from_secs(24 * 3600),
+            tier: TierConfig::default(),
             batch_size: 4000,
             inboxes_per_request: 50,
             concurrency: 16,

@@ -13,13 +13,16 @@
 //! the record's inbox ID. Every verdict is against the current state; a grown log
 //! re-checks the inbox's other links. On d14n, [`watch`] subscribes to every cached inbox's
 //! identity topic and sends a pushed inbox to the pool's re-check-now queue
-//! ([`Verifier::with_rechecks`]).
+//! ([`Verifier::with_rechecks`]). On v3, which cannot push, [`tier`] re-checks the links of
+//! recently active accounts every `--reverify-active-after` instead of every
+//! `--reverify-after`, within a read budget.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
 mod inbox;
 mod oneshot;
 mod pool;
+pub mod tier;
 pub mod twoway;
 mod verdict;
 pub mod watch;
@@ -34,5 +37,7 @@ pub use inbox::{Advanced, advance};
 pub use oneshot::verify_link;
 pub use pool::{RoundStats, Verifier, describe_metrics, run};
 pub use verdict::{InboxOutcome, Reason, Verdict, evaluate, precheck};
+#[cfg(test)]
+mod tier_tests;
 #[cfg(test)]
 mod watch_tests;

@@ -6,6 +6,7 @@
 
 use crate::config::VerifierConfig;
 use crate::inbox::{Advanced, advance, decode, scw_results, usable};
+use crate::tier::Tier;
 use crate::verdict::{Reason, Verdict, evaluate};
 use backoff::{Jitter, Policy};
 use std::collections::{HashMap, HashSet};
@@ -90,6 +91,9 @@ fn rechecked_invalid(reason: Option<&str>) -> bool {
 struct ChunkOut {
     changes: Vec<Change>,
     stats: RoundStats,
+    /// Inboxes whose log grew past a cached state (the re-check tiers count that as
+    /// activity).
+    grown: Vec<String>,
 }
 
 fn record_verdict(v: &Verdict, item: &Item, out: &mut ChunkOut) {
@@ -170,6 +174,7 @@ async fn process_chunk(
         let mut out = ChunkOut {
             changes: Vec::new(),
             stats: RoundStats::default(),
+            grown: Vec::new(),
         };
         let mut grown = Vec::new();
         for (((inbox_id, items), cached), decoded) in group.into_iter().zip(cached).zip(decoded) {
@@ -213,6 +218,7 @@ async fn process_chunk(
     })?;
     // A grown log can flip the inbox's other links (revocation, new installation).
     for (inbox_id, outcome, judged) in grown {
+        out.grown.push(inbox_id.clone());
         // Every link of the inbox, whatever its status (no cap: this is the verifier's own
         // work, once per grown log, not a public query).
         let links = match ctx.reader.links_by_inbox(&inbox_id, true, usize::MAX).await {
@@ -249,6 +255,7 @@ pub struct Verifier {
     failures: u32,
     rechecks: Option<tokio::sync::mpsc::Receiver<String>>,
     cache_feed: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    tier: Tier,
 }
 
 impl Verifier {
@@ -260,6 +267,7 @@ impl Verifier {
         api: Arc<dyn IdentityApi>,
     ) -> Self {
         Self {
+            tier: Tier::new(cfg.tier),
             cfg,
             ctx: Arc::new(Ctx { reader, api }),
             writer,
@@ -323,16 +331,22 @@ impl Verifier {
             .delay(self.failures)
     }
 
-    /// One round at time `now` (unix seconds). Returns what it did; `links == 0` means idle.
+    /// One round at time `now` (unix seconds): pending links, active links due (within the
+    /// tier's budget), then verified links older than `reverify_after`. Returns what it did;
+    /// `links == 0` means idle.
     pub async fn round(&mut self, now: i64) -> Result<RoundStats, store::StoreError> {
         let reverify_before = now.saturating_sub(self.cfg.reverify_after.as_secs() as i64);
-        let items = self
+        let regular = self
             .ctx
             .reader
             .links_to_check(now, reverify_before, self.cfg.batch_size)
             .await?;
+        let (items, active) = self
+            .tier
+            .round_items(&self.ctx.reader, regular, now, self.cfg.batch_size)
+            .await?;
         let items: Vec<Item> = items.into_iter().map(Item::from).collect();
-        self.judge(items, now).await
+        self.judge(items, now, &active).await
     }
 
     /// Re-checks every link of these inboxes now (a pushed identity update): their logs
@@ -361,11 +375,20 @@ impl Verifier {
             })
             .collect();
         metrics::counter!("verifier_pushed_rechecks_total").increment(items.len() as u64);
-        self.judge(items, now).await
+        // A push is inbox activity: these links keep (or join) the active tier as links
+        // re-checked by it do, even when a round fetched the pushed update first.
+        let pushed: HashSet<String> = items.iter().map(|i| i.did.clone()).collect();
+        self.judge(items, now, &pushed).await
     }
 
-    /// Judges `items` (grouped by inbox, chunked, in parallel) and writes the verdicts.
-    async fn judge(&mut self, items: Vec<Item>, now: i64) -> Result<RoundStats, store::StoreError> {
+    /// Judges `items` (grouped by inbox, chunked, in parallel) and writes the verdicts;
+    /// `active` names the items taken by the active re-check tier.
+    async fn judge(
+        &mut self,
+        items: Vec<Item>,
+        now: i64,
+        active: &HashSet<String>,
+    ) -> Result<RoundStats, store::StoreError> {
         let mut stats = RoundStats {
             links: items.len(),
             ..RoundStats::default()
@@ -394,6 +417,7 @@ impl Verifier {
             }
         }
         let mut changes = Vec::new();
+        let mut grown = HashSet::new();
         let mut failed: Vec<Item> = Vec::new();
         let mut last_error = None;
         let mut set = tokio::task::JoinSet::new();
@@ -409,6 +433,7 @@ impl Verifier {
             match joined {
                 Ok(Ok(out)) => {
                     changes.extend(out.changes);
+                    grown.extend(out.grown);
                     stats.verified += out.stats.verified;
                     stats.invalid += out.stats.invalid;
                     stats.deferred += out.stats.deferred;
@@ -494,6 +519,16 @@ impl Verifier {
             })
             .collect();
         changes.extend(rechecks);
+        // Verified links of recently active accounts: next re-check in the active tier.
+        // A failed read only leaves them in the daily tier: the verdicts are written anyway.
+        let scheduled = self
+            .tier
+            .schedule(&self.ctx.reader, &changes, now, active, &grown)
+            .await;
+        match scheduled {
+            Ok(scheduled) => changes.extend(scheduled),
+            Err(e) => tracing::warn!(error = %e, "reading link activity failed; not scheduled"),
+        }
         let cached: Vec<String> = match &self.cache_feed {
             Some(_) => changes
                 .iter()
@@ -590,6 +625,14 @@ pub fn describe_metrics() {
         "Links put back for later after an XMTP API fault, by error kind"
     );
     metrics::describe_counter!("verifier_rounds_total", "Verifier rounds completed");
+    metrics::describe_counter!(
+        "verifier_active_rechecks_total",
+        "Inboxes taken into a round by the active re-check tier"
+    );
+    metrics::describe_counter!(
+        "verifier_active_budget_waits_total",
+        "Rounds in which the active tier's budget was spent"
+    );
     metrics::describe_counter!(
         "verifier_unevaluable_total",
         "Inbox logs that could not be evaluated (links left pending), by replay error kind"

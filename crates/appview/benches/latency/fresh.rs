@@ -43,6 +43,7 @@ pub async fn run() -> anyhow::Result<()> {
         handle_resolver: Some(info.handle_resolver_url),
         service_did: None,
         reverify_after: Duration::from_secs(24 * 3600),
+        reverify_tier: verifier::tier::TierConfig::default(),
         verify_all_commits: false,
         allow_private_network: true,
         xmtp_backend: XmtpBackend::V3,

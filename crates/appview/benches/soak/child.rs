@@ -41,6 +41,7 @@ pub async fn run_child() -> anyhow::Result<()> {
         handle_resolver: Some(var("SOAK_HANDLES")?),
         service_did: None,
         reverify_after: Duration::from_secs(6 * 3600),
+        reverify_tier: verifier::tier::TierConfig::default(),
         verify_all_commits: false,
         allow_private_network: true,
         xmtp_backend: XmtpBackend::V3,

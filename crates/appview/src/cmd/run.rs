@@ -19,6 +19,9 @@ use crate::cli::{RunArgs, XmtpBackend};
 use crate::config::HttpOptions;
 use crate::{config, server, shutdown};
 
+/// The active re-check tier's settings (a field of [`RunConfig`]).
+pub use verifier::tier::TierConfig;
+
 /// How often a mirror's verifier looks for new links when idle.
 const MIRROR_VERIFIER_IDLE: Duration = Duration::from_millis(250);
 
@@ -43,6 +46,9 @@ pub struct RunConfig {
     pub service_did: Option<String>,
     /// Re-check verified links this old.
     pub reverify_after: Duration,
+    /// The active re-check tier (`--reverify-active-after`, `--active-window`,
+    /// `--reverify-active-budget`).
+    pub reverify_tier: TierConfig,
     /// Audit every commit on the stream.
     pub verify_all_commits: bool,
     /// SSRF guard off (devnet, tests).
@@ -75,6 +81,7 @@ impl RunConfig {
             handle_resolver,
             service_did: config::service_did(args.server.service_did.as_deref())?,
             reverify_after: config::parse_duration("reverify-after", &args.reverify_after)?,
+            reverify_tier: reverify_tier(args)?,
             verify_all_commits: args.verify_all_commits,
             allow_private_network: net.allow_private_network,
             xmtp_backend,
@@ -91,6 +98,27 @@ impl RunConfig {
             )?,
         })
     }
+}
+
+/// The active re-check tier from `--reverify-active-after` (`0` or `off`: none; not shorter
+/// than `--reverify-after`: none either, the daily tier is as often), `--active-window` and
+/// `--reverify-active-budget`.
+fn reverify_tier(args: &RunArgs) -> anyhow::Result<TierConfig> {
+    let reverify_after = config::parse_duration("reverify-after", &args.reverify_after)?;
+    let text = args.reverify_active_after.trim();
+    let mut every = if matches!(text, "0" | "off") {
+        Duration::ZERO
+    } else {
+        config::parse_duration("reverify-active-after", text)?
+    };
+    if every >= reverify_after {
+        every = Duration::ZERO;
+    }
+    Ok(TierConfig {
+        reverify_active_after: every,
+        active_window: config::parse_duration("active-window", &args.active_window)?,
+        active_budget_per_minute: args.reverify_active_budget,
+    })
 }
 
 /// A started AppView.
@@ -207,6 +235,7 @@ pub async fn start_with(
     let defaults = verifier::VerifierConfig::default();
     let verifier_cfg = verifier::VerifierConfig {
         reverify_after: cfg.reverify_after,
+        tier: cfg.reverify_tier,
         // A mirror's new links arrive one resync at a time, not in relay batches: looking for
         // them every 250 ms instead of every second keeps "upstream change → served" under
         // 2 s (BENCHMARKS.md); an idle look is one probe of a partial index.
@@ -463,5 +492,53 @@ mod tests {
             "https://up.example:8443/base"
         );
         assert_eq!(public_url("http://127.0.0.1:2583"), "http://127.0.0.1:2583");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tier_tests {
+    use super::*;
+    use clap::Parser;
+
+    fn tier(extra: &[&str]) -> anyhow::Result<TierConfig> {
+        let args = ["xmtp-appview", "run"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match crate::cli::Cli::try_parse_from(args)?.command {
+            crate::cli::Command::Run(run) => reverify_tier(&run),
+            _ => unreachable!("parsed `run`"),
+        }
+    }
+
+    #[test]
+    fn the_active_tier_is_on_by_default_and_off_when_not_more_frequent() {
+        let on = tier(&[]).unwrap();
+        assert_eq!(on, TierConfig::default());
+        assert_eq!(on.reverify_active_after, Duration::from_secs(600));
+        assert_eq!(on.active_window, Duration::from_secs(7 * 86_400));
+        let custom = tier(&[
+            "--reverify-active-after",
+            "90s",
+            "--active-window",
+            "2d",
+            "--reverify-active-budget",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!(custom.reverify_active_after, Duration::from_secs(90));
+        assert_eq!(custom.active_window, Duration::from_secs(2 * 86_400));
+        assert_eq!(custom.active_budget_per_minute, 500);
+        for off in [
+            &["--reverify-active-after", "0"][..],
+            &["--reverify-active-after", "off"],
+        ] {
+            assert!(!tier(off).unwrap().enabled(), "{off:?}");
+        }
+        // Not shorter than --reverify-after: the daily tier is as often.
+        let same = tier(&["--reverify-after", "10m"]).unwrap();
+        assert_eq!(same.reverify_active_after, Duration::ZERO);
+        let err = tier(&["--active-window", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--active-window"), "{err}");
     }
 }
