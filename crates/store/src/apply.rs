@@ -10,7 +10,14 @@ pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusq
     for change in &batch.changes {
         // The outbox row of a visible link change lands in the same transaction.
         let watched = crate::outbox::before(conn, change)?;
-        apply_change(conn, change, now_ms)?;
+        match change {
+            // The snapshot already says whether the DID has a link: no upsert needed.
+            Change::PutRecord { did, rev, record } => {
+                let exists = watched.first().is_some_and(|(_, s)| s.is_some());
+                put_record(conn, did, rev.as_deref(), record, exists, now_ms)?;
+            }
+            _ => apply_change(conn, change, now_ms)?,
+        }
         crate::outbox::record(conn, watched, now_ms)?;
     }
     let s = batch.stats;
@@ -36,7 +43,10 @@ pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusq
 fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Result<()> {
     match change {
         Change::PutRecord { did, rev, record } => {
-            put_record(conn, did, rev.as_deref(), record, now_ms)
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM links WHERE did = ?1")?
+                .exists([did_key(did)])?;
+            put_record(conn, did, rev.as_deref(), record, exists, now_ms)
         }
         Change::DeleteRecord { did, rev } => {
             if accept_rev(conn, did, rev.as_deref())? {
@@ -77,7 +87,7 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         } => {
             let verified_at = (*status == Status::Verified).then_some(now_ms);
             conn.prepare_cached(
-                "UPDATE links SET status = ?3, reason = ?4, installation_key = ?5,
+                "UPDATE OR FAIL links SET status = ?3, reason = ?4, installation_key = ?5,
                     verified_at = ?6, not_before = 0
                  WHERE did = ?1 AND record_cid = ?2",
             )?
@@ -157,11 +167,18 @@ fn accept_rev(conn: &Connection, did: &str, rev: Option<&str>) -> rusqlite::Resu
     }
 }
 
+/// Writes the link of a `PutRecord`; `exists`: `did` has a link now (read in this
+/// transaction). A plain `INSERT` or `UPDATE` rather than an upsert, both `OR FAIL`: an upsert's
+/// `DO UPDATE` and the default `OR ABORT` make SQLite keep a statement journal for the
+/// `link_counts` triggers (a 16 KB copy of every page the statement touches, the largest
+/// cost of bulk writes), and the journal buys nothing here: any failed statement fails its
+/// batch, whose whole transaction is rolled back.
 fn put_record(
     conn: &Connection,
     did: &str,
     rev: Option<&str>,
     record: &RecordInput,
+    exists: bool,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     if !accept_rev(conn, did, rev)? {
@@ -171,25 +188,26 @@ fn put_record(
         Some(reason) => (Status::Invalid, Some(reason.as_str())),
         None => (Status::Pending, None),
     };
-    // One statement: the same CID again is a no-op (the upsert's WHERE), hidden follows
-    // the account's state, and a new link takes the DID's handle from `unlinked_handles`
-    // (an existing link keeps its own; the handle then leaves that table, below).
+    // The same CID again is a no-op (the WHERE), hidden follows the account's state, and a
+    // new link takes the DID's handle from `unlinked_handles` (an existing link keeps its
+    // own; the handle then leaves that table, below).
     let key = did_key(did);
-    conn.prepare_cached(
-        "INSERT INTO links (did, inbox_id, record_cid, signature, created_at, status, reason,
-            installation_key, verified_at, indexed_at, not_before, hidden, handle, handle_at)
+    let sql = if exists {
+        "UPDATE OR FAIL links SET inbox_id = ?2, record_cid = ?3, signature = ?4,
+            created_at = ?5, status = ?6, reason = ?7, installation_key = NULL,
+            verified_at = NULL, indexed_at = ?8, not_before = 0,
+            hidden = COALESCE((SELECT active = 0 FROM accounts WHERE did = ?9), 0)
+         WHERE did = ?1 AND record_cid IS NOT ?3"
+    } else {
+        "INSERT OR FAIL INTO links (did, inbox_id, record_cid, signature, created_at, status,
+            reason, installation_key, verified_at, indexed_at, not_before, hidden, handle,
+            handle_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, ?8, 0,
             COALESCE((SELECT active = 0 FROM accounts WHERE did = ?9), 0),
             (SELECT handle FROM unlinked_handles WHERE did = ?1),
-            (SELECT updated_at FROM unlinked_handles WHERE did = ?1))
-         ON CONFLICT (did) DO UPDATE SET inbox_id = excluded.inbox_id,
-            record_cid = excluded.record_cid, signature = excluded.signature,
-            created_at = excluded.created_at, status = excluded.status, reason = excluded.reason,
-            installation_key = NULL, verified_at = NULL, indexed_at = excluded.indexed_at,
-            not_before = 0, hidden = excluded.hidden
-         WHERE links.record_cid IS NOT excluded.record_cid",
-    )?
-    .execute(params![
+            (SELECT updated_at FROM unlinked_handles WHERE did = ?1))"
+    };
+    conn.prepare_cached(sql)?.execute(params![
         &key,
         encode(Col::Hex, &record.inbox_id),
         encode(Col::Cid, &record.cid),
@@ -240,7 +258,7 @@ fn account_status(
             updated_at = excluded.updated_at",
     )?
     .execute(params![did, active, status, now_ms])?;
-    conn.prepare_cached("UPDATE links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
+    conn.prepare_cached("UPDATE OR FAIL links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
         .execute(params![did_key(did), !active])?;
     Ok(())
 }

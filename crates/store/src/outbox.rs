@@ -139,6 +139,14 @@ pub(crate) fn record(
     now_ms: i64,
 ) -> rusqlite::Result<()> {
     for (did, old) in watched {
+        if old.is_none() {
+            // A new link (most writes of a bulk load): its view, if visible, is written as
+            // JSON straight from the row, as resolveActor does, without a LinkView.
+            if let Some(view) = created_view(conn, &did)? {
+                insert_event(conn, now_ms, EventKind::Created, &did, Some(&view))?;
+            }
+            continue;
+        }
         let new = snapshot(conn, &did)?;
         let Some(kind) = kind_of(old.as_ref(), new.as_ref()) else {
             continue;
@@ -150,12 +158,39 @@ pub(crate) fn record(
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             ),
         };
-        conn.prepare_cached(
-            "INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![now_ms, kind.as_str(), did, view])?;
+        insert_event(conn, now_ms, kind, &did, view.as_deref())?;
     }
     Ok(())
+}
+
+fn insert_event(
+    conn: &Connection,
+    now_ms: i64,
+    kind: EventKind,
+    did: &str,
+    view: Option<&str>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![now_ms, kind.as_str(), did, view])?;
+    Ok(())
+}
+
+/// The view of `did`'s link as JSON when it exists and is visible: the event of a link that
+/// did not exist before the change ([`kind_of`]: `created`, or nothing while hidden).
+fn created_view(conn: &Connection, did: &str) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(&SNAPSHOT_SQL)?;
+    let mut rows = stmt.query([crate::compact::did_key(did)])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    if row.get::<_, bool>(11)? {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(768);
+    crate::json::write_link(row, &mut out)?;
+    String::from_utf8(out)
+        .map(Some)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 /// The event a change from `old` to `new` makes, if any. Changes while hidden are not seen

@@ -110,25 +110,70 @@ pub(crate) fn link_json_by_did(
     }
 }
 
+/// DIDs looked up per `links_json_by_dids` statement: the statement text comes in these
+/// sizes (the smallest that fits, unused slots bound to NULL), so that a handful of
+/// prepared statements serve every batch.
+const KEYS_PER_STATEMENT: [usize; 4] = [4, 16, 40, 100];
+
+/// `SELECT <link columns> FROM (VALUES (?1), ..., (?n)) k CROSS JOIN links l ...`: one
+/// statement for `n` DID keys. `CROSS JOIN` pins the join order (SQLite's documented way):
+/// the keys are the outer loop, each one a primary-key probe, so rows come out in key order.
+fn links_by_keys_sql(n: usize) -> String {
+    let mut sql = format!("SELECT {LINK_COLUMNS} FROM (VALUES ");
+    for i in 1..=n {
+        if i > 1 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(?{i})"));
+    }
+    sql.push_str(") AS k CROSS JOIN links l ON l.did = k.column1 WHERE l.hidden = 0");
+    sql
+}
+
+static LINKS_BY_KEYS_SQL: std::sync::LazyLock<[String; 4]> =
+    std::sync::LazyLock::new(|| KEYS_PER_STATEMENT.map(links_by_keys_sql));
+
 /// The body `{"links":[...]}` for `dids`: input order, unknown and repeated DIDs left out,
-/// only verified links unless `include_unverified`, all from one snapshot.
+/// only verified links unless `include_unverified`, all from one snapshot. One statement per
+/// 100 DIDs (a `VALUES` list joined to the primary key) instead of one probe per DID.
 pub(crate) fn links_json_by_dids(
     conn: &Connection,
     dids: &[String],
     include_unverified: bool,
 ) -> rusqlite::Result<Vec<u8>> {
     let mut seen = HashSet::with_capacity(dids.len());
-    let mut out = Vec::with_capacity(16 + dids.len() * 768);
+    let keys: Vec<Vec<u8>> = dids
+        .iter()
+        .filter(|d| seen.insert(d.as_str()))
+        .map(|d| did_key(d))
+        .collect();
+    let mut out = Vec::with_capacity(16 + keys.len() * 768);
     out.extend_from_slice(b"{\"links\":[");
+    let mut first = true;
+    let max = KEYS_PER_STATEMENT[KEYS_PER_STATEMENT.len() - 1];
     in_read_tx(conn, |conn| {
-        let mut stmt = conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?;
-        let mut first = true;
-        for did in dids {
-            if !seen.insert(did.as_str()) {
-                continue;
+        for chunk in keys.chunks(max) {
+            let size = KEYS_PER_STATEMENT
+                .iter()
+                .position(|&n| n >= chunk.len())
+                .unwrap_or(KEYS_PER_STATEMENT.len() - 1);
+            let mut stmt = conn.prepare_cached(&LINKS_BY_KEYS_SQL[size])?;
+            for (i, key) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, key)?;
             }
-            let mut rows = stmt.query([did_key(did)])?;
-            if let Some(row) = rows.next()? {
+            for i in chunk.len()..KEYS_PER_STATEMENT[size] {
+                stmt.raw_bind_parameter(i + 1, rusqlite::types::Null)?;
+            }
+            let mut rows = stmt.raw_query();
+            // Rows follow the keys (the outer loop); `next` walks the keys alongside them
+            // and any row out of that order is a bug, not a silent reordering.
+            let mut next = 0;
+            while let Some(row) = rows.next()? {
+                let key = row.get_ref(0)?.as_bytes()?;
+                match chunk[next..].iter().position(|k| k.as_slice() == key) {
+                    Some(skip) => next += skip + 1,
+                    None => return Err(rusqlite::Error::InvalidQuery),
+                }
                 let mark = out.len();
                 if !first {
                     out.push(b',');

@@ -4,6 +4,7 @@
 use crate::*;
 
 mod bounded;
+mod bulk;
 mod changes;
 mod compact;
 mod events;
