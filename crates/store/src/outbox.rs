@@ -27,7 +27,9 @@ pub enum EventKind {
     Created,
     /// The record changed, or another visible field of the view (handle, reason).
     Updated,
-    /// The link was verified (or re-verified).
+    /// The link became verified, or was verified again with other evidence (another
+    /// installation key). A re-check that only confirms it (a newer `verifiedAt`, nothing
+    /// else) makes no event.
     Verified,
     /// The link was found invalid.
     Invalidated,
@@ -207,7 +209,7 @@ pub(crate) fn kind_of(
         (Some((false, _)), Some((true, _))) => Some(EventKind::Hidden),
         (Some((true, _)), Some((false, _))) => Some(EventKind::Shown),
         (Some((false, a)), Some((false, b))) => {
-            if a == b {
+            if a == b || only_reconfirmed(a, b) {
                 None
             } else if a.record != b.record || a.inbox_id != b.inbox_id {
                 Some(EventKind::Updated)
@@ -222,6 +224,33 @@ pub(crate) fn kind_of(
             }
         }
     }
+}
+
+/// Whether `b` is `a` re-checked and confirmed: every field equal but `verified_at`. Such
+/// re-checks run every `--reverify-after` for every link (and every few minutes for active
+/// ones); an event each would fill the outbox with copies (about 600 B each) that tell a
+/// consumer nothing it could act on.
+fn only_reconfirmed(a: &LinkView, b: &LinkView) -> bool {
+    // Destructured so that a new field of the view must be considered here.
+    let LinkView {
+        did,
+        handle,
+        inbox_id,
+        status,
+        reason,
+        record,
+        installation_key,
+        verified_at: _,
+        indexed_at,
+    } = a;
+    *did == b.did
+        && *handle == b.handle
+        && *inbox_id == b.inbox_id
+        && *status == b.status
+        && *reason == b.reason
+        && *record == b.record
+        && *installation_key == b.installation_key
+        && *indexed_at == b.indexed_at
 }
 
 /// The highest seq ever handed out (0 before the first event), pruned or not.

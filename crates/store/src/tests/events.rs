@@ -74,6 +74,39 @@ async fn every_visible_change_makes_one_event_of_its_kind_and_nothing_else_does(
 }
 
 #[tokio::test]
+async fn a_recheck_that_only_confirms_a_link_makes_no_event_and_new_evidence_does() {
+    let db = Db::new();
+    let a = did(1);
+    db.apply(vec![put(&a, "c1", &inbox(1), None)]).await;
+    db.apply(vec![verdict(&a, "c1", Status::Verified)]).await;
+    let first = db.r().link_by_did(&a).await.unwrap().unwrap().verified_at;
+    // The re-checks of --reverify-after: the same verdict later, only verifiedAt moves.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        db.apply(vec![verdict(&a, "c1", Status::Verified)]).await;
+    }
+    let served = db.r().link_by_did(&a).await.unwrap().unwrap();
+    assert_ne!(
+        served.verified_at, first,
+        "the re-checks did move verifiedAt"
+    );
+    let kinds_now: Vec<EventKind> = kinds(&db, 0).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(kinds_now, [EventKind::Created, EventKind::Verified]);
+    // Verified again with another installation key: new evidence, an event.
+    db.apply(vec![Change::Verdict {
+        did: a.clone(),
+        record_cid: "c1".into(),
+        status: Status::Verified,
+        reason: None,
+        installation_key: Some("cd".repeat(32)),
+    }])
+    .await;
+    let last = kinds(&db, 2).await;
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0].1, EventKind::Verified);
+}
+
+#[tokio::test]
 async fn the_event_view_is_the_view_the_queries_serve() {
     let db = Db::new();
     db.apply(vec![
