@@ -33,7 +33,10 @@ fn every_commit_verifies_and_inverts_to_the_tree_before_it() {
     let mut w = RepoWriter::new(DID);
     w.preload((0..200).map(|i| (format!("app.bsky.feed.like/3l{i:011}"), record(i))));
     let batches = [
-        vec![put("org.xmtp.inbox/self", 1), put("app.bsky.feed.like/3lzzzzzzzzzzz", 2)],
+        vec![
+            put("org.xmtp.inbox/self", 1),
+            put("app.bsky.feed.like/3lzzzzzzzzzzz", 2),
+        ],
         vec![put("org.xmtp.inbox/self", 3)],
         vec![Write::Delete {
             path: "app.bsky.feed.like/3l00000000007".into(),
@@ -62,12 +65,16 @@ fn every_commit_verifies_and_inverts_to_the_tree_before_it() {
 fn ops_say_create_update_delete_with_prev() {
     let key = PrivateKey::generate(Curve::K256);
     let mut w = RepoWriter::new(DID);
-    let first = w.commit(&[put("org.xmtp.inbox/self", 1)], &key, rev(1)).unwrap();
+    let first = w
+        .commit(&[put("org.xmtp.inbox/self", 1)], &key, rev(1))
+        .unwrap();
     assert_eq!(first.since, None);
     assert_eq!(first.prev_data, crate::mst::empty_root());
     assert_eq!(first.ops[0].action, OpAction::Create);
     assert_eq!(first.ops[0].prev, None);
-    let second = w.commit(&[put("org.xmtp.inbox/self", 2)], &key, rev(2)).unwrap();
+    let second = w
+        .commit(&[put("org.xmtp.inbox/self", 2)], &key, rev(2))
+        .unwrap();
     assert_eq!(second.ops[0].action, OpAction::Update);
     assert_eq!(second.ops[0].prev, first.ops[0].cid);
     let third = w
@@ -80,7 +87,10 @@ fn ops_say_create_update_delete_with_prev() {
         )
         .unwrap();
     assert_eq!(third.ops[0].action, OpAction::Delete);
-    assert_eq!((third.ops[0].cid, third.ops[0].prev), (None, second.ops[0].cid));
+    assert_eq!(
+        (third.ops[0].cid, third.ops[0].prev),
+        (None, second.ops[0].cid)
+    );
     assert_eq!(w.record("org.xmtp.inbox/self"), None);
 }
 
@@ -96,7 +106,10 @@ fn refused_writes_name_their_reason_and_change_nothing() {
         block: record(2),
     };
     let cases = [
-        (vec![create], WriteError::Exists("org.xmtp.inbox/self".into())),
+        (
+            vec![create],
+            WriteError::Exists("org.xmtp.inbox/self".into()),
+        ),
         (
             vec![Write::Update {
                 path: "org.xmtp.inbox/other".into(),

@@ -74,9 +74,9 @@ impl Write {
 
     fn value(&self) -> Option<&serde_json::Value> {
         match self {
-            Write::Create { value, .. } | Write::Update { value, .. } | Write::Put { value, .. } => {
-                Some(value)
-            }
+            Write::Create { value, .. }
+            | Write::Update { value, .. }
+            | Write::Put { value, .. } => Some(value),
             Write::Delete { .. } => None,
         }
     }
