@@ -4,98 +4,15 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::{converged, free_port, spawn_appview};
 use devnet::world::{Devnet, DevnetConfig};
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process that is killed and reaped when dropped, even if the test panics.
-struct Proc(Child);
-
-impl Proc {
-    fn kill(&mut self) {
-        drop(self.0.kill());
-        drop(self.0.wait());
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn spawn_appview(devnet: &Devnet, db: &Path, port: u16) -> Proc {
-    let info = devnet.info();
-    let child = Command::new(env!("CARGO_BIN_EXE_xmtp-appview"))
-        .args(["run", "--relay", &info.relay_url, "--plc", &info.plc_url])
-        .args(["--xmtp-api", &info.xmtp_api_url])
-        .args(["--handle-resolver", &info.handle_resolver_url])
-        .args([
-            "--discovery",
-            &info.discovery_url,
-            "--allow-private-network",
-        ])
-        .args([
-            "--reverify-after",
-            "1h",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .arg("--db")
-        .arg(db)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(db.with_extension("log"))
-                .map(Stdio::from)
-                .unwrap_or_else(|_| Stdio::null()),
-        )
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
-/// Every link of the index, without the timestamps that legitimately differ between two
-/// AppViews (when each indexed or verified a link).
-async fn all_links(http: &reqwest::Client, port: u16) -> Option<Vec<Value>> {
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut url = format!(
-            "http://127.0.0.1:{port}/xrpc/org.xmtp.identity.listLinks?status=all&limit=1000"
-        );
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
-        }
-        let body: Value = http.get(url).send().await.ok()?.json().await.ok()?;
-        for mut link in body["links"].as_array()?.iter().cloned() {
-            let obj = link.as_object_mut()?;
-            obj.remove("indexedAt");
-            obj.remove("verifiedAt");
-            out.push(link);
-        }
-        match body["cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return Some(out),
-        }
-    }
-}
 
 async fn wait_for_cursor(http: &reqwest::Client, port: u16) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -115,12 +32,6 @@ async fn wait_for_cursor(http: &reqwest::Client, port: u16) {
     }
 }
 
-async fn settled(http: &reqwest::Client, port: u16, expected_links: usize) -> Option<Vec<Value>> {
-    let links = all_links(http, port).await?;
-    let done = links.len() == expected_links && links.iter().all(|l| l["status"] != "pending");
-    done.then_some(links)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_the_index_equals_one_that_never_crashed() {
     let devnet = Devnet::start(DevnetConfig::default()).await.unwrap();
@@ -128,8 +39,13 @@ async fn after_kill_9_the_index_equals_one_that_never_crashed() {
     let http = reqwest::Client::new();
     let (crash_port, steady_port) = (free_port(), free_port());
     let crash_db = dir.path().join("crash.sqlite");
-    let mut crashing = spawn_appview(&devnet, &crash_db, crash_port);
-    let mut steady = spawn_appview(&devnet, &dir.path().join("steady.sqlite"), steady_port);
+    let mut crashing = spawn_appview(&devnet, &crash_db, crash_port, None);
+    let mut steady = spawn_appview(
+        &devnet,
+        &dir.path().join("steady.sqlite"),
+        steady_port,
+        None,
+    );
 
     // Both AppViews must be following the relay before the first event we count on.
     for port in [crash_port, steady_port] {
@@ -174,34 +90,12 @@ async fn after_kill_9_the_index_equals_one_that_never_crashed() {
             crashing.kill();
         }
         if round == 1 {
-            crashing = spawn_appview(&devnet, &crash_db, crash_port);
+            crashing = spawn_appview(&devnet, &crash_db, crash_port, None);
         }
     }
 
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let (a, b) = loop {
-        let a = settled(&http, crash_port, links).await;
-        let b = settled(&http, steady_port, links).await;
-        if let (Some(a), Some(b)) = (&a, &b)
-            && a == b
-        {
-            break (a.clone(), b.clone());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let log = std::fs::read_to_string(crash_db.with_extension("log")).unwrap_or_default();
-            eprintln!("crashed AppView's log:\n{log}");
-            eprintln!("crashed links: {:?}", all_links(&http, crash_port).await);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "indexes never converged: crashed {:?} vs steady {:?}",
-            a.map(|l| l.len()),
-            b.map(|l| l.len())
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let a = converged(&http, [steady_port, crash_port], links, PATIENCE, &crash_db).await;
     assert_eq!(a.len(), links);
-    assert_eq!(a, b);
     assert_eq!(a.iter().filter(|l| l["status"] == "invalid").count(), 6);
 
     crashing.kill();

@@ -4,34 +4,19 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::{Proc, free_port};
 use serde_json::Value;
 use store::{Batch, Change, RecordInput, Status, Store};
 use tokio_util::sync::CancellationToken;
 
 const INBOX_A: &str = "5a4c1b9f0e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccd";
 const INBOX_B: &str = "0b4c1b9f0e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbcc0";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process that is killed and reaped when dropped, even if the test panics.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        drop(self.0.kill());
-        drop(self.0.wait());
-    }
-}
 
 fn put(did: &str, cid: &str, inbox: &str) -> Change {
     Change::PutRecord {

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use firehose::LiveStatus;
 use store::{BackfillChange, Batch, Change};
 use sync::{IdentitySource, RecordFetcher};
 use tokio_util::sync::CancellationToken;
@@ -145,14 +144,15 @@ const TRIGGER_POLL: Duration = Duration::from_secs(10);
 
 /// What `xmtp-appview run` does: backfill at start when the index was never backfilled (or
 /// a pass was interrupted), then again (a new pass) each time the firehose reports missed
-/// events (`LiveStatus::take_needs_backfill`). Returns when `shutdown` fires. A failed run is
+/// events: `missed_events` reads and clears that flag (in `run`, the firehose's
+/// `LiveStatus::take_needs_backfill`; backfill does not depend on the firehose). Returns when `shutdown` fires. A failed run is
 /// logged and retried at the next trigger; it never stops the AppView. A pass left
 /// unfinished (a discovery service or PDSes unreachable) is resumed after
 /// `resume_unfinished_after`, doubling up to an hour while it stays unfinished.
 pub async fn backfill_when_needed(
     cfg: BackfillConfig,
     deps: BackfillDeps,
-    live: Arc<LiveStatus>,
+    missed_events: impl Fn() -> bool + Send + Sync,
     shutdown: CancellationToken,
 ) {
     // An unfinished pass (a discovery service or PDSes unreachable) is resumed after a
@@ -174,7 +174,7 @@ pub async fn backfill_when_needed(
             }
         } else {
             let due = retry_at.is_some_and(|t| tokio::time::Instant::now() >= t);
-            live.take_needs_backfill() || due
+            missed_events() || due
         };
         if wanted {
             let cfg = BackfillConfig {

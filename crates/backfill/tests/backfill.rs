@@ -341,7 +341,7 @@ async fn an_unfinished_pass_is_resumed_without_a_restart() {
     let task = tokio::spawn(backfill::backfill_when_needed(
         cfg,
         w.deps(Arc::new(Progress::new())),
-        Arc::new(firehose::LiveStatus::new()),
+        || false,
         shutdown.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -19,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cid::Cid;
-use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus};
+use common::env;
+use firehose::{FirehoseConfig, LiveStatus};
 use serde::Deserialize;
 use serde_json::json;
 use sync::{StaticAccount, StaticIdentity};
@@ -157,8 +160,7 @@ struct Pool {
 }
 
 fn with_seq_offset(bytes: Vec<u8>) -> (Vec<u8>, usize) {
-    let pat = b"\x63seq\x1b";
-    let at = bytes.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len();
+    let at = common::seq_offset(&bytes);
     (bytes, at)
 }
 
@@ -196,17 +198,8 @@ fn build_pool(identity: &StaticIdentity, key_lines: &mut String) -> Pool {
     let mut inbox = Vec::new();
     for i in 0..128 {
         let did = format!("did:plc:{:0>24}", format!("inbox{i}"));
-        let key = repo::PrivateKey::generate(repo::Curve::K256);
-        identity.insert(
-            did.clone(),
-            StaticAccount {
-                key: key.public_key(),
-                pds: "http://127.0.0.1:9".into(),
-                handle: None,
-            },
-        );
-        key_lines.push_str(&format!("{did} {}\n", key.public_key().multibase()));
-        let mut r = SynthRepo::new(did.clone(), key, start);
+        let (mut r, key) = common::known_repo(identity, &did, start);
+        key_lines.push_str(&format!("{did} {}\n", key.multibase()));
         r.preload(preload(&mut rng, &did, 200));
         let rec = inbox_record(
             &format!("{:064x}", i + 1),
@@ -291,16 +284,7 @@ fn run_ours(pool: &Arc<Pool>, identity: &Arc<StaticIdentity>, n: u64) -> (Durati
         .enable_all()
         .build()
         .unwrap();
-    let deps = FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: identity.clone(),
-        fetcher: Arc::new(
-            sync::HttpRecordFetcher::new("bench")
-                .unwrap()
-                .allow_private_network(true),
-        ),
-    };
+    let deps = common::deps(&store, identity);
     let cfg = FirehoseConfig::default();
     let t = Instant::now();
     let report = rt
@@ -418,18 +402,6 @@ fn run_baseline(pool: &Arc<Pool>, n: u64) -> Duration {
     }
     black_box(blocks);
     t.elapsed()
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// Child mode: load the pool, run our ingest once, print `OURS <frames/s> <pending> <VmHWM KiB>`.
@@ -572,7 +544,7 @@ fn main() {
         ours.push(fps);
         base.push(fps_b);
     }
-    let (o, b) = (median(ours), median(base));
+    let (o, b) = (common::median(ours), common::median(base));
     println!(
         "median: ours {o:.0} frames/s, naive {b:.0} frames/s, ratio {:.1}x",
         o / b

@@ -6,7 +6,7 @@
 //! Frames: the 25 real `#commit`s of the indigo relay scenarios (`testdata/peers/...`,
 //! 5.7 KB on the wire, none concerns the index), `seq` patched to increase; in the
 //! `tracked` runs, every `WS_TRACKED_EVERY`-th frame is instead the next commit of one of
-//! 64 tracked repos (signed K-256 Sync 1.1 commits from `firehose::synth`, a like each on
+//! 64 tracked repos (signed K-256 Sync 1.1 commits from `testkit::atproto`, a like each on
 //! a 500-record MST; the first commit of each repo creates its `org.xmtp.inbox` record).
 //!
 //! Per run: the runtime thread's CPU (read path, gate, processor, verification lanes), the
@@ -19,74 +19,21 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use firehose::{FirehoseConfig, FirehoseDeps, LiveStatus};
-use futures_util::{SinkExt, StreamExt};
-use sync::{StaticAccount, StaticIdentity};
+use common::{
+    End, Pooled, SEQ_BASE, deps, env, median, process_cpu_ns, relay, runtime, seq_offset,
+    thread_cpu_ns,
+};
+use firehose::{FirehoseConfig, LiveStatus};
+use sync::StaticIdentity;
 use testkit::atproto::{SynthRepo, Write, inbox_record};
-use tokio::net::TcpListener;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use wire::frame::Frame;
-
-const SEQ_BASE: u64 = 31_500_000_000;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// utime + stime of the whole process, in ns (clock ticks of 10 ms).
-fn process_cpu_ns() -> u64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    ticks * 10_000_000
-}
-
-/// A frame with the offset of its 8-byte seq.
-type Pooled = (Vec<u8>, usize);
-
-fn seq_offset(b: &[u8]) -> usize {
-    let pat = b"\x63seq\x1b";
-    b.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len()
-}
-
-fn background() -> Vec<Pooled> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/peers/indigo/cmd/relay/testing/testdata"
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .expect("testdata/ vectors missing")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for p in names {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-        for m in v["messages"].as_array().unwrap() {
-            let f = &m["frame"];
-            if f["header"]["t"] != "#commit" {
-                continue;
-            }
-            let mut body = f["body"].clone();
-            body["seq"] = serde_json::json!(SEQ_BASE);
-            let mut b = repo::cbor::json_to_cbor(&f["header"]).unwrap();
-            b.extend(repo::cbor::json_to_cbor(&body).unwrap());
-            let at = seq_offset(&b);
-            out.push((b, at));
-        }
-    }
-    out
-}
 
 /// `n` commits of 64 tracked repos, in per-repo order; registers their keys.
 fn tracked(identity: &StaticIdentity, n: usize) -> Vec<Pooled> {
@@ -94,16 +41,7 @@ fn tracked(identity: &StaticIdentity, n: usize) -> Vec<Pooled> {
     let mut repos: Vec<SynthRepo> = (0..64)
         .map(|i| {
             let did = format!("did:plc:{:0>24}", format!("tracked{i}"));
-            let key = repo::PrivateKey::generate(repo::Curve::K256);
-            identity.insert(
-                did.clone(),
-                StaticAccount {
-                    key: key.public_key(),
-                    pds: "http://127.0.0.1:9".into(),
-                    handle: None,
-                },
-            );
-            let mut r = SynthRepo::new(did.clone(), key, start);
+            let (mut r, _) = common::known_repo(identity, &did, start);
             r.preload((0..500).map(|k| {
                 (
                     format!("app.bsky.feed.like/3l{k:011}"),
@@ -158,14 +96,12 @@ struct Plan {
 
 impl Plan {
     fn frame(&self, i: u64) -> Bytes {
-        let (b, at) = if self.every > 0 && i % self.every == self.every - 1 {
+        let pooled = if self.every > 0 && i % self.every == self.every - 1 {
             &self.tracked[((i / self.every) as usize) % self.tracked.len()]
         } else {
             &self.bg[(i as usize) % self.bg.len()]
         };
-        let mut v = b.clone();
-        v[*at..*at + 8].copy_from_slice(&(SEQ_BASE + 1 + i).to_be_bytes());
-        Bytes::from(v)
+        common::nth(pooled, i)
     }
 
     fn tracked_frames(&self) -> u64 {
@@ -173,55 +109,10 @@ impl Plan {
     }
 }
 
-/// Serves the plan on one connection from its own thread; returns the URL and a handle
-/// yielding the sender thread's CPU ns.
-fn sender(plan: Plan) -> (String, std::thread::JoinHandle<u64>) {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}", std_listener.local_addr().unwrap());
-    let h = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            std_listener.set_nonblocking(true).unwrap();
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let (tcp, _) = listener.accept().await.unwrap();
-            tcp.set_nodelay(true).unwrap();
-            let cpu0 = thread_cpu_ns();
-            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            for i in 0..plan.n {
-                ws.feed(Message::Binary(plan.frame(i))).await.unwrap();
-                if i % 32 == 31 {
-                    ws.flush().await.unwrap();
-                }
-            }
-            ws.flush().await.unwrap();
-            // Keep the connection until the client leaves (a close would reconnect it).
-            while let Some(Ok(_)) = ws.next().await {}
-            thread_cpu_ns() - cpu0
-        })
-    });
-    (url, h)
-}
-
 struct Figures {
     thread_ns: f64,
     process_ns: f64,
     fps: f64,
-}
-
-fn deps(store: &store::Store, identity: &Arc<StaticIdentity>) -> FirehoseDeps {
-    FirehoseDeps {
-        writer: store.writer(),
-        reader: store.reader(),
-        identity: identity.clone(),
-        fetcher: Arc::new(
-            sync::HttpRecordFetcher::new("bench")
-                .unwrap()
-                .allow_private_network(true),
-        ),
-    }
 }
 
 fn quiet_cfg(relay_url: String) -> FirehoseConfig {
@@ -238,15 +129,13 @@ fn quiet_cfg(relay_url: String) -> FirehoseConfig {
 }
 
 fn over_socket(plan: &Plan, identity: &Arc<StaticIdentity>) -> Figures {
-    let (url, h) = sender(plan.clone());
+    let sent = plan.clone();
+    let (url, h) = relay(move |i| sent.frame(i), plan.n, End::Hold);
     let (plan, identity) = (plan.clone(), identity.clone());
     let (thread_ns, process_ns, el, sender_ns) = std::thread::spawn(move || {
         let dir = tempfile::tempdir().unwrap();
         let store = store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let status = Arc::new(LiveStatus::new());
         let stop = CancellationToken::new();
         let last = (SEQ_BASE + plan.n) as i64;
@@ -294,10 +183,7 @@ fn in_memory(plan: &Plan, identity: &Arc<StaticIdentity>) -> Figures {
         let frames: Vec<Bytes> = (0..plan.n).map(|i| plan.frame(i)).collect();
         let dir = tempfile::tempdir().unwrap();
         let store = store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let p0 = process_cpu_ns();
         let c0 = thread_cpu_ns();
         let t = Instant::now();
@@ -321,24 +207,13 @@ fn in_memory(plan: &Plan, identity: &Arc<StaticIdentity>) -> Figures {
     .unwrap()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let n = env("WS_FRAMES", 1_000_000);
     let rounds = env("WS_ROUNDS", 3);
     let every = env("WS_TRACKED_EVERY", 50);
     let tracked_n = env("WS_TRACKED_FRAMES", 200_000);
     let identity = Arc::new(StaticIdentity::new());
-    let bg = Arc::new(background());
+    let bg = Arc::new(common::indigo_commits());
     let t = Instant::now();
     let tr = Arc::new(tracked(&identity, (tracked_n / every) as usize));
     println!(

@@ -24,96 +24,26 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
+mod common;
+
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{End, Pooled, env, median, on_reader_thread, relay, thread_cpu_ns};
 use firehose::FirehoseConfig;
 use firehose::LiveStatus;
 use firehose::client::run_connection;
 use firehose::gate::{Gate, Item, Outbox, Verdict};
-use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
-const SEQ_BASE: u64 = 31_500_000_000;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Frames with the offset of their 8-byte seq.
-fn frames() -> Vec<(Vec<u8>, usize)> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/peers/indigo/cmd/relay/testing/testdata"
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .expect("testdata/ vectors missing")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
-    let mut out = Vec::new();
-    for p in names {
-        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-        for m in v["messages"].as_array().unwrap() {
-            let f = &m["frame"];
-            if f["header"]["t"] != "#commit" {
-                continue;
-            }
-            let mut body = f["body"].clone();
-            body["seq"] = serde_json::json!(SEQ_BASE);
-            let mut b = repo::cbor::json_to_cbor(&f["header"]).unwrap();
-            b.extend(repo::cbor::json_to_cbor(&body).unwrap());
-            let pat = b"\x63seq\x1b";
-            let at = b.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len();
-            out.push((b, at));
-        }
-    }
-    out
-}
-
-fn frame_at(pool: &[(Vec<u8>, usize)], i: u64) -> Bytes {
-    let (b, at) = &pool[(i as usize) % pool.len()];
-    let mut v = b.clone();
-    v[*at..*at + 8].copy_from_slice(&(SEQ_BASE + 1 + i).to_be_bytes());
-    Bytes::from(v)
-}
-
-/// Serves one connection on a fresh port from its own thread; returns the ws:// URL.
-fn sender(pool: Arc<Vec<(Vec<u8>, usize)>>, n: u64) -> (String, std::thread::JoinHandle<()>) {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", std_listener.local_addr().unwrap());
-    let h = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            std_listener.set_nonblocking(true).unwrap();
-            let listener = TcpListener::from_std(std_listener).unwrap();
-            let (tcp, _) = listener.accept().await.unwrap();
-            tcp.set_nodelay(true).unwrap();
-            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            for i in 0..n {
-                ws.feed(Message::Binary(frame_at(&pool, i))).await.unwrap();
-                if i % 32 == 31 {
-                    ws.flush().await.unwrap();
-                }
-            }
-            ws.close(None).await.unwrap();
-            // Let the reader see the close before the socket goes.
-            while let Some(Ok(_)) = ws.next().await {}
-        });
-    });
-    (url, h)
+/// The `i`-th frame sent: the pool's frames in turn, seq patched.
+fn frame_at(pool: &[Pooled], i: u64) -> Bytes {
+    common::nth(&pool[(i as usize) % pool.len()], i)
 }
 
 type Ws =
@@ -135,43 +65,45 @@ async fn connect(url: &str) -> Ws {
         .0
 }
 
-/// Runs `f` on a fresh reader thread against a fresh sender of `n` frames; returns
-/// (reader CPU ns per frame, frames/s wall).
-fn measure<F, Fut>(pool: &Arc<Vec<(Vec<u8>, usize)>>, n: u64, f: F) -> (f64, f64)
+/// Runs `f` on a fresh reader thread, given what `connect` made of the URL of a fresh
+/// relay of `n` frames; returns (reader CPU ns per frame, frames/s wall).
+fn measure_with<S, C, CFut, F, Fut>(pool: &Arc<Vec<Pooled>>, n: u64, connect: C, f: F) -> (f64, f64)
+where
+    C: FnOnce(String) -> CFut + Send + 'static,
+    CFut: std::future::Future<Output = S>,
+    F: FnOnce(S) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u64>,
+{
+    let frames = pool.clone();
+    let (url, h) = relay(move |i| frame_at(&frames, i), n, End::Close);
+    let (got, cpu, wall) = on_reader_thread(format!("{url}/"), connect, f);
+    h.join().unwrap();
+    assert_eq!(got, n, "not every frame arrived");
+    (cpu as f64 / n as f64, n as f64 / wall.as_secs_f64())
+}
+
+/// [`measure_with`] a tokio-tungstenite client.
+fn measure<F, Fut>(pool: &Arc<Vec<Pooled>>, n: u64, f: F) -> (f64, f64)
 where
     F: FnOnce(Ws) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = u64>,
 {
-    let (url, h) = sender(pool.clone(), n);
-    let r = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let ws = connect(&url).await;
-            let cpu0 = thread_cpu_ns();
-            let t = Instant::now();
-            let got = f(ws).await;
-            let cpu = thread_cpu_ns() - cpu0;
-            assert_eq!(got, n, "not every frame arrived");
-            (cpu as f64 / n as f64, n as f64 / t.elapsed().as_secs_f64())
-        })
-    })
-    .join()
-    .unwrap();
-    h.join().unwrap();
-    r
+    measure_with(pool, n, |url| async move { connect(&url).await }, f)
+}
+
+/// How many frames an item stands for.
+fn frames_of(item: &Item) -> u64 {
+    match item {
+        Item::Skipped { frames, .. } => *frames,
+        Item::Frame { .. } => 1,
+    }
 }
 
 fn consumer(mut rx: mpsc::Receiver<Item>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut frames = 0;
         while let Some(i) = rx.blocking_recv() {
-            frames += match i {
-                Item::Skipped { frames, .. } => frames,
-                Item::Frame { .. } => 1,
-            };
+            frames += frames_of(&i);
         }
         frames
     })
@@ -182,12 +114,7 @@ fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<
     std::thread::spawn(move || {
         let mut frames = 0;
         while let Some(b) = rx.blocking_recv() {
-            for i in b {
-                frames += match i {
-                    Item::Skipped { frames, .. } => frames,
-                    Item::Frame { .. } => 1,
-                };
-            }
+            frames += b.iter().map(frames_of).sum::<u64>();
         }
         frames
     })
@@ -195,6 +122,27 @@ fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<
 
 fn new_gate() -> Gate {
     Gate::new(Arc::new(RwLock::new(Default::default())), false, None)
+}
+
+/// A fastwebsockets client over an upgraded stream (closes answered, 6 MiB messages).
+fn fws_client(tcp: tokio::net::TcpStream) -> fastwebsockets::WebSocket<tokio::net::TcpStream> {
+    let mut ws = fastwebsockets::WebSocket::after_handshake(tcp, fastwebsockets::Role::Client);
+    ws.set_auto_close(true);
+    ws.set_max_message_size(6 << 20);
+    ws
+}
+
+/// Hands a fastwebsockets frame to the gate, which must drop it; false on a close.
+fn gate_frame(gate: &mut Gate, f: fastwebsockets::Frame<'_>) -> bool {
+    use fastwebsockets::{OpCode, Payload};
+    let bytes = match (f.opcode, f.payload) {
+        (OpCode::Binary, Payload::Bytes(b)) => b.freeze(),
+        (OpCode::Binary, p) => Bytes::copy_from_slice(&p),
+        (OpCode::Close, _) => return false,
+        _ => return true,
+    };
+    assert!(matches!(gate.on_message(bytes), Verdict::Dropped(_)));
+    true
 }
 
 /// The read loop as it was before issue 11 (same-run baseline).
@@ -325,77 +273,29 @@ async fn raw_upgrade(url: &str) -> tokio::net::TcpStream {
     tcp
 }
 
-/// Like [`measure`], with the reader given an upgraded raw TCP stream.
-fn measure_raw<F, Fut>(pool: &Arc<Vec<(Vec<u8>, usize)>>, n: u64, f: F) -> (f64, f64)
+/// [`measure_with`] an upgraded raw TCP stream.
+fn measure_raw<F, Fut>(pool: &Arc<Vec<Pooled>>, n: u64, f: F) -> (f64, f64)
 where
     F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = u64>,
 {
-    let (url, h) = sender(pool.clone(), n);
-    let r = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let tcp = raw_upgrade(&url).await;
-            let cpu0 = thread_cpu_ns();
-            let t = Instant::now();
-            let got = f(tcp).await;
-            let cpu = thread_cpu_ns() - cpu0;
-            assert_eq!(got, n, "not every frame arrived");
-            (cpu as f64 / n as f64, n as f64 / t.elapsed().as_secs_f64())
-        })
-    })
-    .join()
-    .unwrap();
-    h.join().unwrap();
-    r
+    measure_with(pool, n, |url| async move { raw_upgrade(&url).await }, f)
 }
 
-/// Like [`measure`], with the reader connected by the production `firehose::ws::connect`.
-fn measure_client<F, Fut>(pool: &Arc<Vec<(Vec<u8>, usize)>>, n: u64, f: F) -> (f64, f64)
+/// [`measure_with`] the production `firehose::ws::connect`.
+fn measure_client<F, Fut>(pool: &Arc<Vec<Pooled>>, n: u64, f: F) -> (f64, f64)
 where
     F: FnOnce(fastwebsockets::WebSocket<firehose::ws::Stream>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = u64>,
 {
-    let (url, h) = sender(pool.clone(), n);
-    let r = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let ws = firehose::ws::connect(&url, 6 << 20).await.unwrap();
-            let cpu0 = thread_cpu_ns();
-            let t = Instant::now();
-            let got = f(ws).await;
-            let cpu = thread_cpu_ns() - cpu0;
-            assert_eq!(got, n, "not every frame arrived");
-            (cpu as f64 / n as f64, n as f64 / t.elapsed().as_secs_f64())
-        })
-    })
-    .join()
-    .unwrap();
-    h.join().unwrap();
-    r
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let connect = |url: String| async move { firehose::ws::connect(&url, 6 << 20).await.unwrap() };
+    measure_with(pool, n, connect, f)
 }
 
 fn main() {
-    let env = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
     let n = env("WS_FRAMES", 1_000_000);
     let rounds = env("WS_ROUNDS", 3);
-    let pool = Arc::new(frames());
+    let pool = Arc::new(common::indigo_commits());
     let mean = pool.iter().map(|(b, _)| b.len()).sum::<usize>() / pool.len();
     println!(
         "{} #commit frames, mean {mean} B on the wire; {n} frames per run",
@@ -440,10 +340,7 @@ fn main() {
             n
         }));
         res[1].push(measure_raw(&pool, n, |tcp| async move {
-            let mut ws =
-                fastwebsockets::WebSocket::after_handshake(tcp, fastwebsockets::Role::Client);
-            ws.set_auto_close(true);
-            ws.set_max_message_size(6 << 20);
+            let mut ws = fws_client(tcp);
             let mut got = 0;
             loop {
                 let f = ws.read_frame().await.unwrap();
@@ -456,25 +353,9 @@ fn main() {
             got
         }));
         res[2].push(measure_raw(&pool, n, |tcp| async move {
-            let mut ws =
-                fastwebsockets::WebSocket::after_handshake(tcp, fastwebsockets::Role::Client);
-            ws.set_auto_close(true);
-            ws.set_max_message_size(6 << 20);
+            let mut ws = fws_client(tcp);
             let mut gate = new_gate();
-            loop {
-                let f = ws.read_frame().await.unwrap();
-                match (f.opcode, f.payload) {
-                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
-                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
-                    }
-                    (fastwebsockets::OpCode::Binary, p) => {
-                        let b = Bytes::copy_from_slice(&p);
-                        assert!(matches!(gate.on_message(b), Verdict::Dropped(_)));
-                    }
-                    (fastwebsockets::OpCode::Close, _) => break,
-                    _ => {}
-                }
-            }
+            while gate_frame(&mut gate, ws.read_frame().await.unwrap()) {}
             gate.frames
         }));
         res[base].push(measure(&pool, n, |mut ws| async move {
@@ -538,16 +419,7 @@ fn main() {
         }));
         res[base + 5].push(measure_client(&pool, n, |mut ws| async move {
             let mut gate = new_gate();
-            loop {
-                let f = ws.read_frame().await.unwrap();
-                match (f.opcode, f.payload) {
-                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
-                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
-                    }
-                    (fastwebsockets::OpCode::Close, _) => break,
-                    _ => {}
-                }
-            }
+            while gate_frame(&mut gate, ws.read_frame().await.unwrap()) {}
             gate.frames
         }));
         res[base + 6].push(measure_raw(&pool, n, |tcp| async move {
@@ -559,16 +431,7 @@ fn main() {
                 async move { wr.lock().await.write_frame(f).await }
             };
             let mut gate = new_gate();
-            loop {
-                let f = rd.read_frame(&mut send).await.unwrap();
-                match (f.opcode, f.payload) {
-                    (fastwebsockets::OpCode::Binary, fastwebsockets::Payload::Bytes(b)) => {
-                        assert!(matches!(gate.on_message(b.freeze()), Verdict::Dropped(_)));
-                    }
-                    (fastwebsockets::OpCode::Close, _) => break,
-                    _ => {}
-                }
-            }
+            while gate_frame(&mut gate, rd.read_frame(&mut send).await.unwrap()) {}
             gate.frames
         }));
         println!("round {r}:");

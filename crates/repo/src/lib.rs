@@ -3,7 +3,7 @@
 //!
 //! Entry points for the firehose: [`verify_commit`] (CAR + commit + signature, giving the
 //! record blocks) and [`VerifiedCommit::invert`] (Sync 1.1 inversion against `prevData`); for
-//! backfill: [`verify_record_proof`]; for the devnet: [`Mst`], [`Commit::sign`], [`write_car`].
+//! backfill: [`verify_record_proof`]; for a writer (the devnet's PDS, `testkit`): [`RepoWriter`].
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod car;
@@ -13,6 +13,7 @@ pub mod commit;
 pub mod keys;
 pub mod mst;
 pub mod verify;
+pub mod writer;
 
 #[cfg(test)]
 mod test_vectors;
@@ -29,3 +30,4 @@ pub use verify::{
     CommitCar, CommitError, ProofError, RecordProof, VerifiedCommit, verify_commit,
     verify_record_proof, verify_repo_record,
 };
+pub use writer::{CommitDiff, CommitOp, Head, Record, RepoWriter, Write, WriteError};

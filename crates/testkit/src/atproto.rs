@@ -2,10 +2,7 @@
 //! with the commit, the records and the MST proof nodes; `since`, `prevData`, op `prev`).
 //! For tests, benchmarks and fixture generation.
 
-use std::collections::HashMap;
-
-use cid::Cid;
-use repo::{Mst, Op, OpAction, PrivateKey, cid_for_cbor, write_car};
+use repo::{PrivateKey, RepoWriter};
 
 use wire::frame::{Commit, RepoOp};
 
@@ -19,150 +16,99 @@ fn tid(micros: u64) -> String {
 pub enum Write {
     /// Create or update `path` with this DAG-CBOR record.
     Put(String, Vec<u8>),
-    /// Delete `path`.
+    /// Delete `path` (which must hold a record).
     Delete(String),
 }
 
-/// A synthetic repository.
+impl From<&Write> for repo::Write {
+    fn from(write: &Write) -> Self {
+        match write {
+            Write::Put(path, block) => repo::Write::Put {
+                path: path.clone(),
+                block: block.clone(),
+            },
+            Write::Delete(path) => repo::Write::Delete { path: path.clone() },
+        }
+    }
+}
+
+/// A synthetic repository: a [`RepoWriter`] with its key and a clock for revs, whose
+/// commits come out as `#commit` bodies.
 #[derive(Debug)]
 pub struct SynthRepo {
     /// The account DID.
     pub did: String,
     key: PrivateKey,
-    mst: Mst,
-    /// Record CIDs by path (for `prev`).
-    values: HashMap<String, Cid>,
-    last_rev: Option<String>,
+    writer: RepoWriter,
     clock: u64,
-    /// Record blocks by CID (for proofs).
-    blocks: HashMap<Cid, Vec<u8>>,
-    /// The last signed commit (CID, block).
-    head: Option<(Cid, Vec<u8>)>,
 }
 
 impl SynthRepo {
     /// An empty repo; revs start at `start_micros` (unix µs) and advance 1 ms per commit.
     pub fn new(did: impl Into<String>, key: PrivateKey, start_micros: u64) -> Self {
+        let did = did.into();
         Self {
-            did: did.into(),
+            writer: RepoWriter::new(did.clone()),
+            did,
             key,
-            mst: Mst::new(),
-            values: HashMap::new(),
-            last_rev: None,
             clock: start_micros,
-            blocks: HashMap::new(),
-            head: None,
         }
     }
 
     /// Adds records without producing a commit (a pre-existing repo to make the MST deep).
     pub fn preload(&mut self, records: impl IntoIterator<Item = (String, Vec<u8>)>) {
-        for (path, block) in records {
-            let cid = cid_for_cbor(&block);
-            self.mst.insert(&path, cid);
-            self.values.insert(path, cid);
-        }
+        self.writer.preload(records);
     }
 
     /// The last rev committed.
     pub fn rev(&self) -> Option<&str> {
-        self.last_rev.as_deref()
+        self.writer.head().map(|head| head.rev.as_str())
     }
 
-    /// Applies `writes`, signs a new commit and returns it as a `#commit` body.
+    /// Applies `writes`, signs a new commit and returns it as a `#commit` body (with
+    /// `prevData` on every commit, the first one's being the tree it started from).
+    ///
+    /// # Panics
+    /// When the writer refuses the writes (a bad path, a path written twice, a delete of a
+    /// missing record): a bug in the test.
     pub fn commit(&mut self, seq: i64, writes: &[Write]) -> Commit {
-        let mut old = self.mst.clone();
-        let prev_data = old.root();
-        let mut record_blocks: Vec<(Cid, Vec<u8>)> = Vec::new();
-        let mut ops = Vec::new();
-        for w in writes {
-            match w {
-                Write::Put(path, block) => {
-                    let cid = cid_for_cbor(block);
-                    let prev = self.values.insert(path.clone(), cid);
-                    self.blocks.insert(cid, block.clone());
-                    self.mst.insert(path, cid);
-                    record_blocks.push((cid, block.clone()));
-                    ops.push(RepoOp {
-                        action: if prev.is_some() { "update" } else { "create" }.into(),
-                        path: path.clone(),
-                        cid: Some(cid),
-                        prev,
-                    });
-                }
-                Write::Delete(path) => {
-                    let prev = self.values.remove(path);
-                    self.mst.delete(path);
-                    ops.push(RepoOp {
-                        action: "delete".into(),
-                        path: path.clone(),
-                        cid: None,
-                        prev,
-                    });
-                }
-            }
-        }
-        let mst_ops: Vec<Op<'_>> = ops
-            .iter()
-            .filter_map(|o| {
-                Some(Op {
-                    action: OpAction::parse(&o.action)?,
-                    path: &o.path,
-                    cid: o.cid,
-                    prev: o.prev,
-                })
+        let writes: Vec<repo::Write> = writes.iter().map(repo::Write::from).collect();
+        self.clock += 1_000;
+        let diff = self
+            .writer
+            .commit(&writes, &self.key, tid(self.clock))
+            .unwrap_or_else(|error| panic!("synthetic commit of {}: {error}", self.did));
+        let ops = diff
+            .ops
+            .into_iter()
+            .map(|op| RepoOp {
+                action: op.action.as_str().to_owned(),
+                path: op.path,
+                cid: op.cid,
+                prev: op.prev,
             })
             .collect();
-        let proof = self
-            .mst
-            .commit_proof_blocks(&mut old, &mst_ops)
-            .unwrap_or_default();
-        let data = self.mst.root();
-        self.clock += 1_000;
-        let rev = tid(self.clock);
-        let mut signed = repo::Commit::new_unsigned(self.did.clone(), data, rev.clone());
-        signed.sign(&self.key);
-        let (commit_cid, commit_block) = signed.to_block_with_cid();
-        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&commit_cid, &commit_block)];
-        blocks.extend(record_blocks.iter().map(|(c, b)| (c, b.as_slice())));
-        blocks.extend(proof.iter().map(|(c, b)| (c, b.as_slice())));
-        let car = write_car(&[commit_cid], blocks);
-        self.head = Some((commit_cid, commit_block.clone()));
-        let since = self.last_rev.replace(rev.clone());
         Commit {
             seq,
-            repo: self.did.clone(),
-            rev,
-            since,
-            commit: commit_cid,
-            blocks: car,
+            repo: diff.did,
+            rev: diff.rev,
+            since: diff.since,
+            commit: diff.commit,
+            blocks: diff.blocks,
             ops,
-            prev_data: Some(prev_data),
+            prev_data: Some(diff.prev_data),
             time: "2026-07-04T12:00:00.000Z".into(),
             blobs: Vec::new(),
             too_big: false,
             rebase: false,
         }
     }
-}
 
-impl SynthRepo {
     /// A `com.atproto.sync.getRecord` CAR for `path` at the last commit: the signed commit,
     /// the MST search path, and the record when present (a proof of absence otherwise).
     /// `None` before the first commit.
     pub fn record_proof(&mut self, path: &str) -> Option<Vec<u8>> {
-        let (commit_cid, commit_block) = self.head.clone()?;
-        let nodes = self.mst.proof_blocks(path);
-        let record = self
-            .values
-            .get(path)
-            .and_then(|c| self.blocks.get(c).map(|b| (*c, b.clone())));
-        let mut blocks: Vec<(&Cid, &[u8])> = vec![(&commit_cid, &commit_block)];
-        blocks.extend(nodes.iter().map(|(c, b)| (c, b.as_slice())));
-        if let Some((c, b)) = &record {
-            blocks.push((c, b.as_slice()));
-        }
-        Some(write_car(&[commit_cid], blocks))
+        self.writer.record_proof(path)
     }
 }
 

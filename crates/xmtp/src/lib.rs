@@ -26,6 +26,7 @@ pub mod api;
 pub mod client;
 pub mod d14n;
 pub mod inbox_id;
+mod inbox_ids;
 pub mod installation;
 pub mod model;
 pub mod proto;

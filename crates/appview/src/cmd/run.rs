@@ -374,7 +374,8 @@ impl RelayIngest {
                     tracing::warn!(error = %e, "failover backfill failed; will retry");
                 }
             }
-            backfill::backfill_when_needed(bcfg, bdeps, live, bstop).await;
+            backfill::backfill_when_needed(bcfg, bdeps, move || live.take_needs_backfill(), bstop)
+                .await;
         };
         let ingest = async move {
             let r = firehose::run(self.firehose_cfg, self.deps, self.live, shutdown).await;

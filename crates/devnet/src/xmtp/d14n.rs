@@ -7,7 +7,7 @@
 //! `D14nMigrationApi/FetchD14nCutover` answers the cutover the test sets; after it, v3
 //! reads no longer show new updates (they exist only here).
 
-use super::service::unary;
+use super::service::{Answer, grpc_service, unary};
 use super::store::Shared;
 use futures_util::Stream;
 use std::collections::HashMap;
@@ -31,34 +31,20 @@ pub const NODE_ID: u32 = 100;
 /// Envelopes per answer when the query asks for 0.
 const DEFAULT_LIMIT: usize = 1000;
 
-type Future<T> = Pin<Box<dyn std::future::Future<Output = Result<T, Infallible>> + Send>>;
-
 /// `D14nMigrationApi/FetchD14nCutover` on the v3 stand-in.
 #[derive(Clone)]
 pub(super) struct MigrationService {
     shared: Arc<Shared>,
 }
 
+grpc_service!(MigrationService, pb::MIGRATION_SERVICE);
+
 impl MigrationService {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
-}
 
-impl NamedService for MigrationService {
-    const NAME: &'static str = pb::MIGRATION_SERVICE;
-}
-
-impl Service<http::Request<Body>> for MigrationService {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Future<Self::Response>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    fn route(&self, req: http::Request<Body>) -> Answer {
         let shared = self.shared.clone();
         Box::pin(async move {
             shared.count_call("FetchD14nCutover");
@@ -233,20 +219,10 @@ async fn feed(node: Arc<Node>, mut cursors: HashMap<Vec<u8>, u64>, tx: Tx) {
 #[derive(Clone)]
 struct ReplicationService(Arc<Node>);
 
-impl NamedService for ReplicationService {
-    const NAME: &'static str = pb::REPLICATION_SERVICE;
-}
+grpc_service!(ReplicationService, pb::REPLICATION_SERVICE);
 
-impl Service<http::Request<Body>> for ReplicationService {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Future<Self::Response>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+impl ReplicationService {
+    fn route(&self, req: http::Request<Body>) -> Answer {
         let node = self.0.clone();
         Box::pin(async move {
             let path = req.uri().path().to_string();
@@ -323,20 +299,10 @@ struct GatewayService {
     down: Arc<watch::Sender<bool>>,
 }
 
-impl NamedService for GatewayService {
-    const NAME: &'static str = pb::PAYER_SERVICE;
-}
+grpc_service!(GatewayService, pb::PAYER_SERVICE);
 
-impl Service<http::Request<Body>> for GatewayService {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = Future<Self::Response>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+impl GatewayService {
+    fn route(&self, req: http::Request<Body>) -> Answer {
         let url = self.node_url.clone();
         let down = *self.down.borrow();
         Box::pin(async move {

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::codegen::{Service, http};
-use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 use xmtp::proto::api as pb;
 
@@ -69,33 +68,57 @@ where
     grpc.unary(Handler(f), req).await
 }
 
+/// What a stand-in service answers a gRPC call with.
+pub(super) type Answer =
+    Pin<Box<dyn std::future::Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+/// Makes `$service` a tonic service named `$name` whose every call goes to its inherent
+/// `fn route(&self, req: http::Request<Body>) -> Answer`.
+macro_rules! grpc_service {
+    ($service:ty, $name:expr) => {
+        impl ::tonic::server::NamedService for $service {
+            const NAME: &'static str = $name;
+        }
+
+        impl ::tonic::codegen::Service<::tonic::codegen::http::Request<::tonic::body::Body>>
+            for $service
+        {
+            type Response = ::tonic::codegen::http::Response<::tonic::body::Body>;
+            type Error = ::std::convert::Infallible;
+            type Future = $crate::xmtp::service::Answer;
+
+            fn poll_ready(
+                &mut self,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), ::std::convert::Infallible>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(
+                &mut self,
+                req: ::tonic::codegen::http::Request<::tonic::body::Body>,
+            ) -> Self::Future {
+                self.route(req)
+            }
+        }
+    };
+}
+pub(super) use grpc_service;
+
 /// `xmtp.identity.api.v1.IdentityApi` over the stand-in's state.
 #[derive(Clone)]
 pub(super) struct IdentityService {
     shared: Arc<Shared>,
 }
 
+grpc_service!(IdentityService, pb::SERVICE_NAME);
+
 impl IdentityService {
     pub(super) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
-}
 
-impl NamedService for IdentityService {
-    const NAME: &'static str = pb::SERVICE_NAME;
-}
-
-impl Service<http::Request<Body>> for IdentityService {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future =
-        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    fn route(&self, req: http::Request<Body>) -> Answer {
         let shared = self.shared.clone();
         Box::pin(async move {
             let path = req.uri().path().to_string();

@@ -26,6 +26,15 @@ impl OpAction {
             _ => None,
         }
     }
+
+    /// The lexicon string: `create` / `update` / `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpAction::Create => "create",
+            OpAction::Update => "update",
+            OpAction::Delete => "delete",
+        }
+    }
 }
 
 /// One repo operation of a commit, borrowing the path from the frame.

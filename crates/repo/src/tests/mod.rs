@@ -7,3 +7,4 @@ mod empty_tree;
 mod keys;
 mod mst;
 mod verify;
+mod writer;

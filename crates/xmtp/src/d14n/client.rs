@@ -215,20 +215,10 @@ impl D14nIdentityApi {
         addresses: &[String],
     ) -> Result<Vec<(String, Option<String>)>, ApiError> {
         let req = pb::GetInboxIdsRequest {
-            requests: addresses
-                .iter()
-                .map(|a| pb::get_inbox_ids_request::Request {
-                    identifier: a.clone(),
-                    identifier_kind: crate::proto::associations::IdentifierKind::Ethereum as i32,
-                })
-                .collect(),
+            requests: crate::inbox_ids::ethereum_lookups(addresses),
         };
         let resp: pb::GetInboxIdsResponse = self.node_call(pb::PATH_GET_INBOX_IDS, req).await?;
-        Ok(resp
-            .responses
-            .into_iter()
-            .map(|r| (r.identifier, r.inbox_id))
-            .collect())
+        Ok(crate::inbox_ids::pairs(resp.responses))
     }
 
     /// Opens a `SubscribeEnvelopes` stream on identity-update topics from the inbox-log

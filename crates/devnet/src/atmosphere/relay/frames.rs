@@ -6,17 +6,8 @@ use wire::frame::{
     encode_commit, encode_error, encode_identity, encode_info, encode_sync,
 };
 
-use super::{OpAction, RelayEvent};
+use super::RelayEvent;
 use crate::atmosphere::tid::datetime_now as now;
-
-/// The lexicon string of an op action.
-fn action_name(action: OpAction) -> &'static str {
-    match action {
-        OpAction::Create => "create",
-        OpAction::Update => "update",
-        OpAction::Delete => "delete",
-    }
-}
 
 /// Encodes `event` as the frame with sequence number `seq`.
 pub(super) fn encode(seq: i64, event: &RelayEvent) -> Vec<u8> {
@@ -32,7 +23,7 @@ pub(super) fn encode(seq: i64, event: &RelayEvent) -> Vec<u8> {
                 .ops
                 .iter()
                 .map(|op| RepoOp {
-                    action: action_name(op.action).to_owned(),
+                    action: op.action.as_str().to_owned(),
                     path: op.path.clone(),
                     cid: op.cid,
                     prev: op.prev,

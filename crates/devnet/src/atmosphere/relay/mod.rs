@@ -31,30 +31,8 @@ pub use index::RepoListing;
 /// the PDS hands its ops to `repo::Mst` as they are.
 pub use repo::OpAction;
 
-/// One `repoOp` of a `#commit`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitOp {
-    /// create / update / delete.
-    pub action: OpAction,
-    /// `<collection>/<rkey>`.
-    pub path: String,
-    /// New record CID (None for deletes).
-    pub cid: Option<Cid>,
-    /// Previous record CID (None for creates).
-    pub prev: Option<Cid>,
-}
-
-impl CommitOp {
-    /// The op as the MST code takes it (to build and check commit proofs).
-    pub fn as_mst_op(&self) -> repo::Op<'_> {
-        repo::Op {
-            action: self.action,
-            path: &self.path,
-            cid: self.cid,
-            prev: self.prev,
-        }
-    }
-}
+/// One `repoOp` of a `#commit`: the repo writer's own type.
+pub use repo::CommitOp;
 
 /// A Sync 1.1 `#commit` before sequencing.
 #[derive(Debug, Clone, PartialEq, Eq)]
