@@ -9,11 +9,19 @@ pub struct Sample {
     pub kib: u64,
 }
 
+/// The `field` (`VmRSS`, `RssAnon` in KiB; `Threads`) of `/proc/<pid>/status`, or None
+/// when the process is gone.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// VmRSS of `pid` in KiB, or None when the process is gone.
 pub fn vm_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    status_kib(pid, "VmRSS")
 }
 
 /// The samples taken so far.
