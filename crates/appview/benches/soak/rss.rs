@@ -19,6 +19,20 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Open sockets of `pid` (its HTTP connections, the firehose, the outbound clients'), from
+/// `/proc/<pid>/fd`: what the server's memory follows (each open HTTP connection holds
+/// ~17 KiB of hyper buffers and connection state).
+pub fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .filter(|e| {
+                std::fs::read_link(e.path())
+                    .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+            })
+            .count()
+    })
+}
+
 /// VmRSS of `pid` in KiB, or None when the process is gone.
 pub fn vm_rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS")
