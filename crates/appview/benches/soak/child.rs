@@ -2,6 +2,12 @@
 //! devnet's): the bench re-executes itself with `SOAK_CHILD=1` and the devnet URLs in the
 //! environment; the child starts `appview::cmd::run::start_with`, writes `listening <addr>`
 //! on stdout, and stops cleanly when its stdin closes.
+//!
+//! For a heap profile, `SOAK_CHILD_WRAP` runs the child under a wrapper command (split on
+//! whitespace, the child's command line appended), e.g.
+//! `SOAK_CHILD_WRAP="heaptrack -o /tmp/soak"`; the child reports its own pid, so the RSS
+//! sampled is still the AppView's and not the wrapper's. `SOAK_CHILD_WRAP="env
+//! MALLOC_ARENA_MAX=2"` measures an allocator setting.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Set in the child's environment.
 pub const CHILD_ENV: &str = "SOAK_CHILD";
+/// A command to run the child under (bench-only), e.g. `heaptrack -o /tmp/soak`.
+const WRAP_ENV: &str = "SOAK_CHILD_WRAP";
 
 fn var(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} not set"))
@@ -56,7 +64,7 @@ pub async fn run_child() -> anyhow::Result<()> {
     let running = start_with(cfg, http, None, shutdown.clone()).await?;
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening {}", running.addr)?;
+        writeln!(out, "listening {} {}", running.addr, std::process::id())?;
         out.flush()?;
     }
     let stop = shutdown.clone();
@@ -82,7 +90,18 @@ impl Child {
         db: &std::path::Path,
         rate_limit: u32,
     ) -> anyhow::Result<Child> {
-        let mut process = tokio::process::Command::new(std::env::current_exe()?)
+        let exe = std::env::current_exe()?;
+        let wrap = std::env::var(WRAP_ENV).unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => tokio::process::Command::new(&exe),
+        };
+        let mut process = command
             .env(CHILD_ENV, "1")
             .env("SOAK_DB", db)
             .env("SOAK_RELAY", &info.relay_url)
@@ -97,17 +116,29 @@ impl Child {
             .kill_on_drop(true)
             .spawn()
             .context("spawn the AppView child")?;
-        let pid = process.id().context("child pid")?;
         let stdout = process.stdout.take().context("child stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .context("the AppView did not start within 60 s")??
-            .context("the AppView exited before listening")?;
-        let addr = line
-            .strip_prefix("listening ")
-            .with_context(|| format!("unexpected child line {line:?}"))?
-            .parse()?;
+        // The wrapper (if any) may print lines of its own first.
+        let line = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                match lines.next_line().await? {
+                    Some(l) if l.starts_with("listening ") => return Ok(l),
+                    Some(_) => {}
+                    None => anyhow::bail!("the AppView exited before listening"),
+                }
+            }
+        })
+        .await
+        .context("the AppView did not start within 60 s")??;
+        let mut words = line["listening ".len()..].split_whitespace();
+        let addr = words.next().context("no address")?.parse()?;
+        let pid = words.next().context("no pid")?.parse()?;
+        // Keep reading, so that the wrapper's last lines do not meet a closed pipe.
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                eprintln!("soak-child stdout: {l}");
+            }
+        });
         Ok(Child { pid, addr, process })
     }
 

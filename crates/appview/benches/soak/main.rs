@@ -192,9 +192,12 @@ async fn soak() -> anyhow::Result<()> {
             loads.push(report::loadavg());
             let st = get_status(&status_http, &base).await.unwrap_or_default();
             eprintln!(
-                "soak: {:>5.0} s  rss {:.1} MiB  frames {}  lag {}  events {}  polite ok {} err {}  flood 429 {}  loris closed {}  load {}",
+                "soak: {:>5.0} s  rss {:.1} MiB (anon {:.1}, {} threads, {} sockets)  frames {}  lag {}  events {}  polite ok {} err {}  flood 429 {}  loris closed {}  load {}",
                 started.elapsed().as_secs_f64(),
                 kib as f64 / 1024.0,
+                rss::status_kib(app.pid, "RssAnon").unwrap_or(0) as f64 / 1024.0,
+                rss::status_kib(app.pid, "Threads").unwrap_or(0),
+                rss::sockets(app.pid),
                 st["firehose"]["frames"],
                 st["firehose"]["lagSeconds"],
                 generator.counters.events.load(Ordering::Relaxed),

@@ -9,11 +9,33 @@ pub struct Sample {
     pub kib: u64,
 }
 
+/// The `field` (`VmRSS`, `RssAnon` in KiB; `Threads`) of `/proc/<pid>/status`, or None
+/// when the process is gone.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Open sockets of `pid` (its HTTP connections, the firehose, the outbound clients'), from
+/// `/proc/<pid>/fd`: what the server's memory follows (each open HTTP connection holds
+/// ~17 KiB of hyper buffers and connection state).
+pub fn sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .filter(|e| {
+                std::fs::read_link(e.path())
+                    .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+            })
+            .count()
+    })
+}
+
 /// VmRSS of `pid` in KiB, or None when the process is gone.
 pub fn vm_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    status_kib(pid, "VmRSS")
 }
 
 /// The samples taken so far.
