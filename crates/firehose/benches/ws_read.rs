@@ -24,7 +24,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -194,7 +194,7 @@ fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<
 }
 
 fn new_gate() -> Gate {
-    Gate::new(Arc::new(RwLock::new(Default::default())), false, None)
+    Gate::new(firehose::TrackedSet::new(), false, None)
 }
 
 /// The read loop as it was before issue 11 (same-run baseline).
