@@ -8,6 +8,7 @@ mod changes;
 mod compact;
 mod events;
 mod reads;
+mod tracked;
 
 pub(super) fn inbox(n: u32) -> String {
     format!("{n:064x}")
