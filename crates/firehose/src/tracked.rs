@@ -6,13 +6,15 @@
 //! - a split-block Bloom filter over every DID the index tracked at start-up (streamed from
 //!   the store, 12 bits per DID counted): a DID it rules out is not tracked;
 //! - the index itself, probed (two primary keys, a few microseconds) for the DIDs the filter
-//!   lets through: the tracked ones and ~0.3% of the others;
+//!   lets through: the tracked ones and ~0.5% of the others (12 bits per DID);
 //! - the DIDs tracked since start-up (a new link), in a small set in memory, since the
 //!   index learns of them only when their batch is written.
 //!
-//! So `contains` is exactly "tracked at start-up and still in the index, or tracked since":
-//! a superset of what a set loaded at start-up gave, never less. A probe that fails counts
-//! as tracked (forwarding an irrelevant event only costs its check).
+//! So `contains` is exactly "tracked by the index at start-up and still, or tracked since":
+//! what a set loaded at start-up gave, except a DID whose link and repo state have both left
+//! the index since (the set kept it until the next restart, which then dropped it; the
+//! store keeps a repo state, the rev floor, for every repo it followed). A probe that fails
+//! counts as tracked (forwarding an irrelevant event only costs its check).
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};

@@ -143,7 +143,7 @@ fn the_filter_keeps_every_did_it_was_given_and_lets_few_others_through() {
     assert!((0..N).all(|i| f.may_contain(&did(i))), "a DID was lost");
     let passed = (N..N * 11).filter(|&i| f.may_contain(&did(i))).count();
     let rate = passed as f64 / (N * 10) as f64;
-    // 12 bits per DID: ~0.3% (each one costs an index probe, a few microseconds).
+    // 12 bits per DID: ~0.5% (each one costs an index probe, a few microseconds).
     assert!(rate < 0.01, "false positive rate {rate}");
     assert_eq!(f.bytes() as u64, (N * 12).div_ceil(256) * 32);
 }
