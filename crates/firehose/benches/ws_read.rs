@@ -26,7 +26,7 @@
 
 mod common;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -121,7 +121,7 @@ fn batch_consumer(mut rx: mpsc::Receiver<Vec<Item>>) -> std::thread::JoinHandle<
 }
 
 fn new_gate() -> Gate {
-    Gate::new(Arc::new(RwLock::new(Default::default())), false, None)
+    Gate::new(firehose::TrackedSet::new(), false, None)
 }
 
 /// A fastwebsockets client over an upgraded stream (closes answered, 6 MiB messages).

@@ -547,11 +547,7 @@ mod tests {
     }
 
     fn new_gate(cursor: Option<i64>) -> Gate {
-        Gate::new(
-            Arc::new(std::sync::RwLock::new(Default::default())),
-            false,
-            cursor,
-        )
+        Gate::new(crate::TrackedSet::new(), false, cursor)
     }
 
     fn identity(seq: i64) -> Vec<u8> {

@@ -12,17 +12,13 @@
 //! it forwards a commit of that DID touching `org.xmtp.inbox`, so the repo's next commits
 //! are forwarded too, even before the first one is verified (a superset is harmless).
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::filter::{FrameKind, peek};
 use crate::frame::{ErrorFrame, Frame, FrameError, InfoEvent};
 
-/// DIDs whose events must be processed (they have, or had, an `org.xmtp.inbox` record).
-pub type TrackedSet = Arc<RwLock<HashSet<String>>>;
+pub use crate::tracked::TrackedSet;
 
 /// Something the gate passes to the processing stage, in stream order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +124,7 @@ impl Gate {
     }
 
     fn is_tracked(&self, did: &str) -> bool {
-        self.tracked.read().map(|s| s.contains(did)).unwrap_or(true)
+        self.tracked.contains(did)
     }
 
     fn skip(&mut self, seq: Option<i64>, why: &'static str) -> Verdict {
@@ -227,12 +223,8 @@ impl Gate {
             return Verdict::Dropped("seq_regression");
         }
         self.last_seq = Some(seq);
-        if p.kind == FrameKind::Commit
-            && p.touches_inbox
-            && !self.is_tracked(did)
-            && let Ok(mut s) = self.tracked.write()
-        {
-            s.insert(did.to_owned());
+        if p.kind == FrameKind::Commit && p.touches_inbox {
+            self.tracked.insert(did);
         }
         // Every #identity goes on: its handle may be one the index holds for another DID
         // (a takeover), which only the processor's full decode can tell.

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod status;
+pub mod tracked;
 pub mod verify;
 pub mod worker;
 pub mod ws;
@@ -32,6 +33,7 @@ pub use config::FirehoseConfig;
 pub use pipeline::{FirehoseDeps, FirehoseError, IngestReport, SideWorkers, ingest_frames, run};
 pub use process::{Outcome, ProcessorConfig, Shared};
 pub use status::LiveStatus;
+pub use tracked::TrackedSet;
 pub use worker::WorkerConfig;
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub const LAG_SECONDS: &str = "firehose_lag_seconds";
 pub const SEQ_REGRESSIONS: &str = "firehose_seq_regressions_total";
 /// `org.xmtp.inbox` records seen, label `outcome` (put, malformed, delete, ignored_rkey).
 pub const INBOX_RECORDS: &str = "firehose_inbox_records_total";
+/// Index probes for DIDs the tracked-DID filter let through, label `outcome` (tracked,
+/// untracked: a false positive of the filter, error).
+pub const TRACKED_PROBES: &str = "firehose_tracked_probes_total";
 
 /// Registers descriptions for every metric above.
 pub fn describe() {
@@ -67,5 +70,9 @@ pub fn describe() {
     describe_counter!(
         INBOX_RECORDS,
         "org.xmtp.inbox record operations seen, by outcome"
+    );
+    describe_counter!(
+        TRACKED_PROBES,
+        "index probes for DIDs the tracked-DID filter let through, by outcome"
     );
 }

@@ -3,7 +3,7 @@
 //! memory, for fixture replays, tests and benchmarks).
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use store::StoreError;
@@ -14,6 +14,7 @@ use crate::config::FirehoseConfig;
 use crate::gate::{BATCH_ITEMS, Gate, Item, Outbox};
 use crate::process::{Prepared, Processor, ProcessorConfig, Shared};
 use crate::status::LiveStatus;
+use crate::tracked::TrackedSet;
 use crate::worker::{WorkerCtx, run_handle_sweep, run_identity, run_resyncs};
 use sync::{IdentitySource, RecordFetcher};
 
@@ -163,7 +164,7 @@ async fn build(
     status: &Arc<LiveStatus>,
 ) -> Result<Parts, FirehoseError> {
     let state = deps.reader.firehose_state().await?;
-    let tracked: HashSet<String> = deps.reader.tracked_dids().await?.into_iter().collect();
+    let tracked = TrackedSet::load(&deps.reader).await?;
     let desynced: HashSet<String> = deps
         .reader
         .desynchronized_dids()
@@ -172,7 +173,8 @@ async fn build(
         .collect();
     tracing::info!(
         cursor = ?state.cursor,
-        tracked = tracked.len(),
+        tracked = tracked.loaded(),
+        tracked_filter_bytes = tracked.filter_bytes(),
         desynchronized = desynced.len(),
         "firehose starting"
     );
@@ -180,11 +182,9 @@ async fn build(
     if let Some(c) = state.cursor {
         status.set_cursor(c);
     }
-    let handles: HashSet<String> = deps.reader.all_handles().await?.into_iter().collect();
     let shared = Shared {
-        tracked: Arc::new(RwLock::new(tracked)),
+        tracked,
         desynced: Arc::new(std::sync::Mutex::new(desynced)),
-        handles: Arc::new(RwLock::new(handles)),
         ..Shared::default()
     };
     let (id_tx, id_rx) = mpsc::channel(cfg.worker.identity_queue.max(1));

@@ -68,19 +68,9 @@ pub struct Shared {
     pub desynced: DesyncSet,
     /// Poked after a batch that queued resyncs was written.
     pub wake: Arc<Notify>,
-    /// Handles the index holds (lowercase; a superset is harmless).
-    pub handles: Arc<std::sync::RwLock<HashSet<String>>>,
 }
 
 impl Shared {
-    /// Whether the index holds `handle` (for some DID).
-    pub fn holds_handle(&self, handle: &str) -> bool {
-        self.handles
-            .read()
-            .map(|s| s.contains(&handle.to_ascii_lowercase()))
-            .unwrap_or(false)
-    }
-
     /// Whether `did`'s repo is desynchronized.
     pub fn is_desynced(&self, did: &str) -> bool {
         self.desynced
@@ -281,19 +271,21 @@ impl Processor {
     }
 
     fn is_tracked(&self, did: &str) -> bool {
-        self.shared
-            .tracked
-            .read()
-            .map(|s| s.contains(did))
-            .unwrap_or(false)
+        self.shared.tracked.contains(did)
     }
 
     fn track(&self, did: &str) {
-        if let Ok(mut s) = self.shared.tracked.write()
-            && !s.contains(did)
-        {
-            s.insert(did.to_owned());
-        }
+        self.shared.tracked.insert(did);
+    }
+
+    /// Whether the index holds `handle` for some DID (a probe of the index: the handles it
+    /// holds are not kept in memory). A failed probe counts as held: the claim is then
+    /// verified, which costs one identity lookup.
+    fn holds_handle(&self, handle: &str) -> bool {
+        self.reader.holds_handle(handle).unwrap_or_else(|e| {
+            tracing::warn!(handle, error = %e, "could not probe the index for a handle");
+            true
+        })
     }
 
     fn refresh_identity(&self, did: &str) {
@@ -482,7 +474,7 @@ impl Processor {
     fn identity(&mut self, did: &str, handle: Option<&str>) -> Outcome {
         if self.is_tracked(did) {
             self.refresh_identity(did);
-        } else if handle.is_some_and(|h| self.shared.holds_handle(h)) {
+        } else if handle.is_some_and(|h| self.holds_handle(h)) {
             metrics::counter!(m::HANDLE_CLAIMS).increment(1);
             self.refresh_identity(did);
         }

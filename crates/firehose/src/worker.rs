@@ -339,11 +339,6 @@ async fn finish(
 
 async fn refresh_identity(ctx: &WorkerCtx, did: &str) -> Result<(), LookupError> {
     let handle = ctx.identity.refresh_handle(did).await?;
-    if let Some(h) = &handle
-        && let Ok(mut set) = ctx.shared.handles.write()
-    {
-        set.insert(h.to_ascii_lowercase());
-    }
     ctx.writer
         .apply(Batch::of(vec![Change::Handle {
             did: did.to_owned(),

@@ -30,6 +30,7 @@ mod reason;
 mod resync;
 mod store;
 mod time;
+mod tracked;
 mod types;
 mod upstream;
 mod writer;

@@ -193,7 +193,7 @@ impl Reader {
     /// Runs `f` on a pooled connection on the calling thread. Only for single primary-key
     /// probes (a few microseconds on the memory-mapped index), where the hand-off to the
     /// blocking pool would cost several times the query itself.
-    fn run_inline<T>(
+    pub(crate) fn run_inline<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

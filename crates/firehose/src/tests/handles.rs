@@ -46,11 +46,6 @@ async fn an_untracked_account_taking_over_a_held_handle_moves_it() {
     identity.insert(ALICE, account("alice.test"));
     identity.insert(BOB, account("alice.test"));
     let (mut gate, mut p, rx, _) = stages(&store, identity.clone(), false);
-    p.shared()
-        .handles
-        .write()
-        .unwrap()
-        .insert("alice.test".into());
     let frame = Frame::Identity(IdentityEvent {
         seq: 7,
         did: BOB.into(),
@@ -107,4 +102,87 @@ async fn identity_events_of_untracked_dids_with_unheld_handles_are_ignored() {
     };
     assert_eq!(p.process(item).await, Outcome::Accepted);
     assert!(rx.try_recv().is_err(), "no refresh for an unrelated handle");
+}
+
+/// An `#identity` of `did` claiming `handle`, through the gate and the processor; returns
+/// whether the processor asked for `did`'s handle to be verified.
+async fn claim(
+    gate: &mut crate::gate::Gate,
+    p: &mut crate::process::Processor,
+    rx: &mut tokio::sync::mpsc::Receiver<String>,
+    seq: i64,
+    did: &str,
+    handle: &str,
+) -> bool {
+    let frame = Frame::Identity(IdentityEvent {
+        seq,
+        did: did.into(),
+        time: "2026-07-04T12:00:00.000Z".into(),
+        handle: Some(handle.into()),
+    });
+    let Verdict::Forward(item) = gate.on_message(Bytes::from(frame.encode())) else {
+        panic!("an #identity was dropped by the gate");
+    };
+    assert_eq!(p.process(item).await, Outcome::Accepted);
+    match rx.try_recv() {
+        Ok(d) => {
+            assert_eq!(d, did);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn a_handle_verified_after_start_up_is_held_for_the_takeover_check() {
+    let (_dir, store) = temp_store();
+    let identity = Arc::new(StaticIdentity::new());
+    let (mut gate, mut p, mut rx, _) = stages(&store, identity, false);
+    assert!(!claim(&mut gate, &mut p, &mut rx, 1, BOB, "alice.test").await);
+    // The identity worker writes Alice's verified handle while the stream runs.
+    store
+        .writer()
+        .apply(Batch::of(vec![
+            put_link(ALICE),
+            Change::Handle {
+                did: ALICE.into(),
+                handle: Some("alice.test".into()),
+            },
+        ]))
+        .await
+        .unwrap();
+    assert!(
+        claim(&mut gate, &mut p, &mut rx, 2, BOB, "ALICE.test").await,
+        "Bob's claim of a handle the index now holds was not verified"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_of_a_handle_held_by_a_deactivated_account_is_verified() {
+    let (_dir, store) = temp_store();
+    store
+        .writer()
+        .apply(Batch::of(vec![
+            put_link(ALICE),
+            Change::Handle {
+                did: ALICE.into(),
+                handle: Some("alice.test".into()),
+            },
+            Change::AccountStatus {
+                did: ALICE.into(),
+                active: false,
+                status: Some("deactivated".into()),
+            },
+        ]))
+        .await
+        .unwrap();
+    let identity = Arc::new(StaticIdentity::new());
+    let (mut gate, mut p, mut rx, _) = stages(&store, identity, false);
+    // Alice's handle is hidden while she is deactivated, but it is still held: if she came
+    // back with it after Bob took it over, resolveActor(alice.test) would answer with her.
+    assert_eq!(
+        store.reader().did_by_handle("alice.test").await.unwrap(),
+        None
+    );
+    assert!(claim(&mut gate, &mut p, &mut rx, 1, BOB, "alice.test").await);
 }

@@ -298,9 +298,7 @@ async fn an_old_commit_replayed_after_the_account_was_deleted_does_not_bring_the
     assert_eq!(link_cid(&store).await, None);
     // After a restart (nothing in memory), the relay replays the genuine first commit; the
     // store's rev floor, not a memory of the deletion, makes it stale.
-    let (mut gate, mut p, _h, tracked) = stages(&store, v.identity.clone(), false);
-    let known = store.reader().tracked_dids().await.unwrap();
-    tracked.write().unwrap().extend(known);
+    let (mut gate, mut p, _h, _) = stages_restarted(&store, v.identity.clone()).await;
     let mut replay = c1;
     replay.seq = 3;
     assert_eq!(

@@ -11,3 +11,4 @@ mod pool;
 mod resync;
 mod scenarios;
 mod support;
+mod tracked;

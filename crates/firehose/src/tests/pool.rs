@@ -2,7 +2,7 @@
 //! holds only its lane), and results are applied strictly in stream order, so a DID's
 //! chain is continued commit by commit even when all its commits were checked ahead.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -63,7 +63,7 @@ fn repos(n: usize, delay: Duration) -> (Arc<SlowKeys>, Vec<SynthRepo>) {
 }
 
 fn processor(store: &store::Store, identity: Arc<SlowKeys>, workers: usize) -> (Gate, Processor) {
-    let tracked: TrackedSet = Arc::new(RwLock::new(Default::default()));
+    let tracked = TrackedSet::new();
     let shared = Shared {
         tracked: tracked.clone(),
         ..Shared::default()

@@ -1,7 +1,7 @@
 //! Shared test helpers: vector paths, atproto-JSON → wire frames, temp stores.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -114,13 +114,38 @@ pub fn stages(
     )
 }
 
+/// [`stages`] as the pipeline builds them after a restart: the tracked DIDs are those the
+/// index holds (the filter streamed from it, the index probed behind it).
+pub async fn stages_restarted(
+    store: &store::Store,
+    identity: Arc<dyn IdentitySource>,
+) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
+    let tracked = TrackedSet::load(&store.reader()).await.unwrap();
+    stages_over(
+        store,
+        identity,
+        false,
+        std::time::Duration::from_secs(5),
+        tracked,
+    )
+}
+
 fn stages_with(
     store: &store::Store,
     identity: Arc<dyn IdentitySource>,
     verify_all: bool,
     key_timeout: std::time::Duration,
 ) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
-    let tracked: TrackedSet = Arc::new(RwLock::new(Default::default()));
+    stages_over(store, identity, verify_all, key_timeout, TrackedSet::new())
+}
+
+fn stages_over(
+    store: &store::Store,
+    identity: Arc<dyn IdentitySource>,
+    verify_all: bool,
+    key_timeout: std::time::Duration,
+    tracked: TrackedSet,
+) -> (Gate, Processor, mpsc::Receiver<String>, TrackedSet) {
     let (tx, rx) = mpsc::channel(100);
     let shared = Shared {
         tracked: tracked.clone(),

@@ -10,6 +10,7 @@ mod compact;
 mod events;
 mod handles;
 mod reads;
+mod tracked;
 
 pub(super) fn inbox(n: u32) -> String {
     format!("{n:064x}")
