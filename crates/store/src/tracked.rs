@@ -2,7 +2,7 @@
 //! memory: a streaming walk over every tracked DID (to build a compact filter at start-up)
 //! and the exact probes that stand behind that filter and behind the handle-takeover check.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::compact::{did_at, did_key};
 use crate::error::StoreError;
