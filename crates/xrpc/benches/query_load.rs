@@ -286,20 +286,7 @@ fn main() {
         .unwrap();
     xrpc::describe_metrics();
     let state = xrpc::AppState::new(store.reader(), "bench");
-    let listener = server_rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // One client address sends everything: no per-client rate limit here.
-    let server = server_rt.spawn(xrpc::serve_with(
-        listener,
-        xrpc::router(state),
-        xrpc::ServerConfig::unlimited(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let (addr, stop_tx, server) = start_server(&server_rt, state);
 
     // The load generator: one thread, like `wrk -t1`.
     let client_rt = tokio::runtime::Builder::new_current_thread()
@@ -481,6 +468,32 @@ fn main() {
     server_rt.block_on(server).unwrap().unwrap();
 }
 
+/// The real server over `state` on `rt`, on a loopback port: its address, its stop switch
+/// and its task. One client address sends everything: no per-client rate limit here.
+fn start_server(
+    rt: &tokio::runtime::Runtime,
+    state: xrpc::AppState,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(xrpc::serve_with(
+        listener,
+        xrpc::router(state),
+        xrpc::ServerConfig::unlimited(),
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    (addr, stop_tx, server)
+}
+
 /// Serves a copy of the index read-only and compares its `resolveActor` rate with the
 /// writer's, in alternating rounds.
 fn replica_round(
@@ -501,19 +514,7 @@ fn replica_round(
     }
     let reader = store::Reader::open_read_only(&copy.path().join("index.sqlite")).unwrap();
     let state = xrpc::AppState::new(reader, "bench-replica").with_read_only();
-    let listener = server_rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let replica_addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(xrpc::serve_with(
-        listener,
-        xrpc::router(state),
-        xrpc::ServerConfig::unlimited(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let (replica_addr, stop_tx, server) = start_server(server_rt, state);
     let mut rates = [Vec::new(), Vec::new()];
     for round in 0..4 {
         let (which, addr) = if round % 2 == 0 {
