@@ -9,6 +9,7 @@
 //!    the last event (each checks that seqs arrive one by one, none lost or repeated);
 //! 3. replay: 50 subscribers with `cursor=0` read all 2N retained events.
 //!
+//! `SUBSCRIBE_RATE=<changes/s>` paces the live writes (does every subscriber keep up?).
 //! Prints changes/s for each: the live figure is changes delivered to *all* subscribers per
 //! second (each subscriber receives every change).
 
@@ -47,10 +48,16 @@ fn put(n: usize) -> Change {
     }
 }
 
-/// Commits changes `from..from + n` in batches of `BATCH`, a few in flight at once.
-async fn write(store: &Store, from: usize, n: usize) {
+/// Commits changes `from..from + n` in batches of `BATCH`, a few in flight at once; with a
+/// `rate` (changes/s), batch `k` is not started before `k × BATCH / rate` seconds.
+async fn write(store: &Store, from: usize, n: usize, rate: Option<f64>) {
     let mut pending = Vec::new();
+    let t0 = tokio::time::Instant::now();
     for start in (from..from + n).step_by(BATCH) {
+        if let Some(rate) = rate {
+            let due = Duration::from_secs_f64((start - from) as f64 / rate);
+            tokio::time::sleep_until(t0 + due).await;
+        }
         let changes = (start..(start + BATCH).min(from + n)).map(put).collect();
         let writer = store.writer();
         pending.push(tokio::spawn(async move {
@@ -130,6 +137,12 @@ async fn subscriber(addr: SocketAddr, cursor: Option<i64>, after: i64, until: i6
 fn main() {
     let changes = env_usize("SUBSCRIBE_CHANGES", 200_000);
     let subscribers = env_usize("SUBSCRIBERS", 50);
+    // `SUBSCRIBE_RATE=<changes/s>` paces the live phase's writes (default: as fast as the
+    // writer goes): shows whether every subscriber keeps up at that rate.
+    let rate = std::env::var("SUBSCRIBE_RATE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0);
     let dir = tempfile::tempdir().unwrap();
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -163,7 +176,7 @@ fn main() {
 
     // 1. Baseline: commits with their outbox rows, nobody subscribed.
     let (started, cpu) = (Instant::now(), cpu_secs());
-    server_rt.block_on(write(&store, 0, changes));
+    server_rt.block_on(write(&store, 0, changes, None));
     let base = started.elapsed();
     let base_rate = changes as f64 / base.as_secs_f64();
     println!(
@@ -181,7 +194,7 @@ fn main() {
     let (started, cpu, client_cpu) = (Instant::now(), cpu_secs(), client_cpu_secs());
     let writing = {
         let store = store.clone();
-        server_rt.spawn(async move { write(&store, changes, changes).await })
+        server_rt.spawn(async move { write(&store, changes, changes, rate).await })
     };
     let delivered: usize = client_rt.block_on(async {
         let mut total = 0;

@@ -3,7 +3,7 @@
 //! ring (`tokio::sync::broadcast`): the tail never waits for a consumer, and a consumer that
 //! falls a whole ring behind learns it (and is closed `ConsumerTooSlow`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,10 @@ pub struct LinkFeedConfig {
     pub page: usize,
     /// How often a feed without a writer (a read-only replica) polls for new events.
     pub poll: Duration,
+    /// Encoded frames of the newest events kept for consumers that catch up (a cursor
+    /// shortly behind, or a burst that overran the ring): served from memory, encoded once,
+    /// instead of each consumer reading and encoding them from the outbox again.
+    pub recent: usize,
 }
 
 impl Default for LinkFeedConfig {
@@ -44,6 +48,8 @@ impl Default for LinkFeedConfig {
             max_per_client: 16,
             page: 512,
             poll: Duration::from_millis(250),
+            // About 10 MB at ~600 B per frame.
+            recent: 16_384,
         }
     }
 }
@@ -61,8 +67,12 @@ enum Wake {
     Poll(tokio::time::Interval),
 }
 
+/// The newest encoded frames, in seq order (consecutive seqs, the tail's own order).
+type Recent = Arc<Mutex<VecDeque<Frame>>>;
+
 struct Inner {
     reader: Reader,
+    recent: Recent,
     /// The seq of the newest frame the tail broadcast.
     published: Arc<AtomicI64>,
     live: broadcast::Sender<Frame>,
@@ -147,8 +157,10 @@ impl LinkFeed {
             Wake::Poll(_) => 0,
         };
         let published = Arc::new(AtomicI64::new(start));
+        let recent: Recent = Arc::default();
         let inner = Arc::new(Inner {
             reader: reader.clone(),
+            recent: recent.clone(),
             published: published.clone(),
             live: live.clone(),
             closing,
@@ -160,8 +172,12 @@ impl LinkFeed {
         });
         tokio::spawn(tail(
             reader,
-            live,
-            published,
+            Publish {
+                live,
+                published,
+                recent,
+                keep: config.recent,
+            },
             wake,
             closed,
             config.page.max(1),
@@ -192,6 +208,17 @@ impl LinkFeed {
     /// The seq of the newest frame broadcast (or the latest seq when the feed started).
     pub(crate) fn published(&self) -> i64 {
         self.inner.published.load(Ordering::SeqCst)
+    }
+
+    /// The kept frames after seq `after`, up to `limit`, when the cache holds the one right
+    /// after it (`None`: read the outbox instead).
+    pub(crate) fn recent_after(&self, after: i64, limit: usize) -> Option<Vec<Frame>> {
+        let recent = self
+            .inner
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        frames_after(&recent, after, limit)
     }
 
     /// Live frames from now on.
@@ -237,10 +264,59 @@ impl LinkFeed {
 /// Reads every event committed after the feed started, in seq order, and broadcasts its
 /// frame; a failed read is retried after a pause (nothing is skipped: `last` only moves
 /// past events that were sent).
-async fn tail(
-    reader: Reader,
+/// Where the tail puts each frame: the live ring, the newest seq, the kept frames.
+struct Publish {
     live: broadcast::Sender<Frame>,
     published: Arc<AtomicI64>,
+    recent: Recent,
+    keep: usize,
+}
+
+impl Publish {
+    fn send(&self, frame: Frame) {
+        keep(
+            &mut self
+                .recent
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            &frame,
+            self.keep,
+        );
+        self.published.store(frame.seq, Ordering::SeqCst);
+        // No receiver is fine: nobody is listening right now.
+        let _ = self.live.send(frame);
+    }
+}
+
+/// Appends `frame` to the kept frames, at most `cap` of them, consecutive seqs only (after a
+/// gap the older ones are dropped, so a seq's place is its distance from the first).
+fn keep(recent: &mut VecDeque<Frame>, frame: &Frame, cap: usize) {
+    if recent.back().is_some_and(|f| f.seq + 1 != frame.seq) {
+        recent.clear();
+    }
+    if cap == 0 {
+        return;
+    }
+    if recent.len() >= cap {
+        recent.pop_front();
+    }
+    recent.push_back(frame.clone());
+}
+
+/// Up to `limit` kept frames after seq `after`, when the one right after it is kept.
+fn frames_after(recent: &VecDeque<Frame>, after: i64, limit: usize) -> Option<Vec<Frame>> {
+    let first = recent.front()?.seq;
+    let newest = recent.back()?.seq;
+    if after + 1 < first || after >= newest {
+        return None;
+    }
+    let from = usize::try_from(after + 1 - first).ok()?;
+    Some(recent.range(from..).take(limit).cloned().collect())
+}
+
+async fn tail(
+    reader: Reader,
+    publish: Publish,
     mut wake: Wake,
     mut closed: watch::Receiver<bool>,
     page: usize,
@@ -257,7 +333,7 @@ async fn tail(
             }
         },
     };
-    published.store(last, Ordering::SeqCst);
+    publish.published.store(last, Ordering::SeqCst);
     let mut last = last;
     loop {
         loop {
@@ -272,9 +348,7 @@ async fn tail(
             let full = events.len() == page;
             for event in &events {
                 last = event.seq;
-                published.store(last, Ordering::SeqCst);
-                // No receiver is fine: nobody is listening right now.
-                let _ = live.send(Frame {
+                publish.send(Frame {
                     seq: event.seq,
                     bytes: frame::link(event),
                 });
@@ -299,5 +373,44 @@ async fn tail(
         if !woke {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: i64) -> Frame {
+        Frame {
+            seq,
+            bytes: Bytes::from(seq.to_string()),
+        }
+    }
+
+    fn seqs(frames: Option<Vec<Frame>>) -> Option<Vec<i64>> {
+        frames.map(|f| f.into_iter().map(|f| f.seq).collect())
+    }
+
+    #[test]
+    fn kept_frames_serve_a_consumer_only_from_the_one_right_after_its_seq() {
+        let mut recent = VecDeque::new();
+        for seq in 1..=10 {
+            keep(&mut recent, &frame(seq), 4);
+        }
+        // Seqs 7..=10 are kept.
+        assert_eq!(seqs(frames_after(&recent, 6, 100)), Some(vec![7, 8, 9, 10]));
+        assert_eq!(seqs(frames_after(&recent, 8, 1)), Some(vec![9]));
+        // Too far behind (6 is the oldest seq it can serve after) or up to date.
+        assert_eq!(seqs(frames_after(&recent, 5, 100)), None);
+        assert_eq!(seqs(frames_after(&recent, 10, 100)), None);
+        assert_eq!(seqs(frames_after(&recent, 11, 100)), None);
+        // A gap in seqs starts afresh: no frame is ever served out of its place.
+        keep(&mut recent, &frame(12), 4);
+        assert_eq!(seqs(frames_after(&recent, 10, 100)), None);
+        assert_eq!(seqs(frames_after(&recent, 11, 100)), Some(vec![12]));
+        // Nothing kept when the cache is off.
+        let mut off = VecDeque::new();
+        keep(&mut off, &frame(1), 0);
+        assert_eq!(seqs(frames_after(&off, 0, 100)), None);
     }
 }

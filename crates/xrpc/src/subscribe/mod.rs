@@ -215,10 +215,19 @@ async fn pump_inner(
     }
 }
 
-/// Sends every retained event after `after` from the database; returns the last seq sent.
+/// Sends every retained event after `after`, from the feed's kept frames while they reach
+/// back that far, else from the database; returns the last seq sent.
 async fn replay(sink: &mut Sink, feed: &LinkFeed, mut after: i64) -> Result<i64, End> {
     let page = feed.page();
     loop {
+        if let Some(frames) = feed.recent_after(after, page) {
+            for frame in frames {
+                after = frame.seq;
+                sink.feed(Message::Binary(frame.bytes)).await?;
+            }
+            sink.flush().await?;
+            continue;
+        }
         let events = feed.reader().link_events_after(after, page).await?;
         for event in &events {
             sink.feed(Message::Binary(frame::link(event))).await?;
