@@ -170,14 +170,17 @@ async fn pump_inner(
             ));
         }
         let oldest = window.oldest.unwrap_or(window.latest + 1);
+        let mut from = cursor;
         if cursor + 1 < oldest {
             let message = format!(
                 "cursor {cursor} is older than the retained window; replaying from seq {oldest}"
             );
             sink.feed(Message::Binary(frame::info("OutdatedCursor", &message)))
                 .await?;
+            // As the message says: the feed's kept frames may still hold pruned events.
+            from = oldest - 1;
         }
-        last = replay(sink, feed, cursor).await?;
+        last = replay(sink, feed, from).await?;
     }
     loop {
         let next = match live.try_recv() {
