@@ -106,6 +106,7 @@ pub(crate) fn forget(conn: &Connection, key: &[u8]) -> rusqlite::Result<()> {
     clear(conn, key)
 }
 
+#[cfg(test)]
 /// Every handle the index holds (lowercase).
 pub(crate) fn all(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     conn.prepare_cached(
@@ -142,6 +143,7 @@ pub(crate) fn newest_ms(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 }
 
 impl Reader {
+    #[cfg(test)]
     /// Every handle the index holds (lowercase), for the firehose's takeover check.
     pub async fn all_handles(&self) -> Result<Vec<String>, StoreError> {
         self.run(|c| {

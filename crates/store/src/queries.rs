@@ -383,6 +383,7 @@ pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<
         .optional()
 }
 
+#[cfg(test)]
 /// Every DID whose repo the index follows: those with a link or a recorded repo state.
 pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     // A scan of the whole table: read it through SQLite's bounded page cache, not the
@@ -394,6 +395,7 @@ pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     out
 }
 
+#[cfg(test)]
 fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut dids: Vec<String> = conn
         .prepare_cached("SELECT did FROM links")?

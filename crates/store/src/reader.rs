@@ -353,6 +353,7 @@ impl Reader {
         self.run(move |c| Ok(queries::repo_rev(c, &did)?)).await
     }
 
+    #[cfg(test)]
     /// Every DID whose repo the index follows (a link or a repo state), sorted.
     pub async fn tracked_dids(&self) -> Result<Vec<String>, StoreError> {
         self.run(|c| Ok(queries::tracked_dids(c)?)).await

@@ -14,7 +14,7 @@ use crate::reader::Reader;
 const SCAN_CACHE_KIB: i64 = 1_024;
 
 /// Whether the index follows `did`: it has a link or a recorded repo state (the definition
-/// of [`Reader::tracked_dids`]). Two primary-key probes.
+/// of the tracked set: a link or a repo state). Two primary-key probes.
 fn tracks_did(conn: &Connection, did: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM links WHERE did = ?1)
@@ -64,7 +64,7 @@ impl Reader {
         self.run_inline(|c| Ok(holds_handle(c, handle)?))
     }
 
-    /// Streams every DID the index follows (those of [`Reader::tracked_dids`], unsorted, a DID
+    /// Streams every DID the index follows (those with a link or a repo state, unsorted, a DID
     /// with both a link and a repo state twice) into `state`, made by `init` from an upper
     /// bound on their number. Nothing but `state` grows with the index: the walk reads
     /// through a small page cache, not the memory map.
