@@ -150,6 +150,22 @@ pub struct ServerArgs {
     #[arg(long, env = "XMTP_APPVIEW_RATE_LIMIT", default_value_t = 100)]
     pub rate_limit: u32,
 
+    /// The most open XRPC connections; beyond it a new connection is answered 503 and
+    /// closed. Each open connection holds ~17 KiB, so this bounds their memory.
+    #[arg(long, env = "XMTP_APPVIEW_MAX_CONNECTIONS", default_value_t = 4_096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// The most open XRPC connections of one client IP (IPv6: per /64); beyond it a new
+    /// connection is answered 429 and closed; 0 disables (behind a proxy, cap per client
+    /// there: every client shares the proxy's address).
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 256
+    )]
+    pub max_connections_per_ip: u32,
+
     /// Serve `/metrics` (Prometheus text) on this separate address; off by default, and
     /// never on the public listener.
     #[arg(long, env = "XMTP_APPVIEW_METRICS_LISTEN")]

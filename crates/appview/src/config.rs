@@ -63,6 +63,8 @@ pub fn http_options(args: &ServerArgs) -> anyhow::Result<HttpOptions> {
     Ok(HttpOptions {
         server: xrpc::ServerConfig {
             rate_limit: args.rate_limit,
+            max_connections: args.max_connections as usize,
+            max_connections_per_client: args.max_connections_per_ip,
             ..xrpc::ServerConfig::default()
         },
         metrics_listen,
@@ -206,6 +208,21 @@ mod tests {
         T::try_parse_from(args).unwrap().server
     }
 
+    /// The error clap gives for `extra`.
+    fn server_args_error(extra: &[&str]) -> String {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct T {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        let args = std::iter::once("t").chain(extra.iter().copied());
+        match T::try_parse_from(args) {
+            Ok(t) => panic!("{extra:?} accepted: {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
     #[test]
     fn rate_limit_and_metrics_listen_default_to_the_contract() {
         let opts = http_options(&server_args(&[])).unwrap();
@@ -231,6 +248,24 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("public"), "{err}");
+    }
+
+    #[test]
+    fn connection_caps_default_to_the_server_defaults_and_can_be_set() {
+        let opts = http_options(&server_args(&[])).unwrap();
+        assert_eq!(opts.server.max_connections, 4_096);
+        assert_eq!(opts.server.max_connections_per_client, 256);
+        let opts = http_options(&server_args(&[
+            "--max-connections",
+            "100",
+            "--max-connections-per-ip",
+            "0",
+        ]))
+        .unwrap();
+        assert_eq!(opts.server.max_connections, 100);
+        assert_eq!(opts.server.max_connections_per_client, 0);
+        let err = server_args_error(&["--max-connections", "0"]);
+        assert!(err.contains("--max-connections"), "{err}");
     }
 
     #[test]

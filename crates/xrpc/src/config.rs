@@ -15,6 +15,10 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// The most open connections; a connection beyond it is answered 503 and closed.
     pub max_connections: usize,
+    /// The most open connections of one client (an IPv4 address or an IPv6 /64); a
+    /// connection beyond it is answered 429 and closed. 0 turns the cap off (behind a
+    /// proxy every client shares its address: cap per client there instead).
+    pub max_connections_per_client: u32,
     /// A request head (request line and headers) not complete this long after the server
     /// starts waiting for it closes the connection; this also closes idle keep-alive
     /// connections.
@@ -34,6 +38,7 @@ impl ServerConfig {
         rate_limit_clients: 100_000,
         max_in_flight: 1_024,
         max_connections: 4_096,
+        max_connections_per_client: 256,
         header_read_timeout: Duration::from_secs(30),
         write_timeout: Duration::from_secs(30),
         request_timeout: Duration::from_secs(15),

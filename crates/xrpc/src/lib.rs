@@ -11,6 +11,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod config;
+mod conn_limit;
 mod did_doc;
 mod error;
 mod guard;

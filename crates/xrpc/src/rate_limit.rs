@@ -46,7 +46,7 @@ pub(crate) struct RateLimiter {
 }
 
 /// The table key of a client: the IPv4 address (IPv4-mapped IPv6 too), or the IPv6 /64.
-fn client_key(ip: IpAddr) -> u128 {
+pub(crate) fn client_key(ip: IpAddr) -> u128 {
     match ip.to_canonical() {
         IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
         IpAddr::V6(v6) => u128::from(v6) & !u128::from(u64::MAX),

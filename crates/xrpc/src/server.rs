@@ -3,7 +3,8 @@
 //!
 //! The accept loop is ours rather than `axum::serve`'s, which has no connection cap and no
 //! timer (so no header-read timeout): each connection holds one of `max_connections`
-//! permits (beyond it: a 503 and close), is served by hyper's HTTP/1.1 with a header-read
+//! permits (beyond it: a 503 and close) and one of its client's
+//! `max_connections_per_client` slots (beyond it: a 429 and close), is served by hyper's HTTP/1.1 with a header-read
 //! timeout, and writes through [`WriteStall`]. The client's address is passed to the app as
 //! `ConnectInfo<SocketAddr>` for the rate limiter.
 
@@ -25,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 use crate::config::ServerConfig;
+use crate::conn_limit::{ClientSlot, PerClientConnections};
 use crate::guard::harden;
 use crate::routes::router;
 use crate::stall::WriteStall;
@@ -38,6 +40,13 @@ const OVER_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n\
 content-length: 60\r\n\r\n\
 {\"error\":\"Overloaded\",\"message\":\"too many open connections\"}";
+
+/// The whole answer to a connection over its client's cap (written best-effort before
+/// closing).
+const OVER_CLIENT_CAP: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\n\
+content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n\
+content-length: 85\r\n\r\n\
+{\"error\":\"RateLimitExceeded\",\"message\":\"too many open connections from this address\"}";
 
 /// Serves the XRPC router over `state` on `listener` with the default [`ServerConfig`]
 /// until `shutdown` resolves; in-flight requests complete.
@@ -64,6 +73,8 @@ where
     let max =
         u32::try_from(cfg.max_connections.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
     let connections = Arc::new(Semaphore::new(max as usize));
+    let per_client = (cfg.max_connections_per_client > 0)
+        .then(|| PerClientConnections::new(cfg.max_connections_per_client));
     let (closing_tx, closing) = watch::channel(());
     let mut shutdown = pin!(shutdown);
     loop {
@@ -81,10 +92,22 @@ where
             },
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            metrics::counter!("xrpc_connections_rejected_total").increment(1);
+            metrics::counter!("xrpc_connections_rejected_total", "cap" => "total").increment(1);
             // Best effort: a full socket buffer just closes without the answer.
             let _ = tcp.try_write(OVER_CAPACITY);
             continue;
+        };
+        let slot = match &per_client {
+            Some(table) => match table.try_acquire(peer.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    metrics::counter!("xrpc_connections_rejected_total", "cap" => "client")
+                        .increment(1);
+                    let _ = tcp.try_write(OVER_CLIENT_CAP);
+                    continue;
+                }
+            },
+            None => None,
         };
         if let Err(e) = tcp.set_nodelay(true) {
             // Small JSON answers: do not let Nagle hold them back.
@@ -95,7 +118,7 @@ where
             peer,
             app.clone(),
             cfg,
-            permit,
+            (permit, slot),
             closing.clone(),
         ));
     }
@@ -112,7 +135,7 @@ async fn serve_connection(
     peer: SocketAddr,
     app: Router,
     cfg: ServerConfig,
-    _permit: OwnedSemaphorePermit,
+    _held: (OwnedSemaphorePermit, Option<ClientSlot>),
     mut closing: watch::Receiver<()>,
 ) {
     metrics::gauge!("xrpc_connections_open").increment(1.0);
@@ -175,7 +198,7 @@ pub fn describe_metrics() {
     );
     metrics::describe_counter!(
         "xrpc_connections_rejected_total",
-        "Connections refused because the connection cap was reached"
+        "Connections refused at accept, by cap: total (max connections) or client (per-address cap)"
     );
     metrics::describe_counter!(
         "xrpc_write_stalls_total",

@@ -185,6 +185,59 @@ async fn connections_beyond_the_cap_are_answered_503_and_closed() {
     }
 }
 
+#[tokio::test]
+async fn a_client_beyond_its_connection_cap_is_answered_429_and_others_are_not() {
+    let s = TestServer::start_limited(ServerConfig {
+        max_connections_per_client: 2,
+        ..ServerConfig::unlimited()
+    })
+    .await;
+    let mut a = s.conn().await;
+    let mut b = s.conn().await;
+    assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
+    assert_eq!(b.get(HEALTH).await.unwrap().status, 200);
+
+    let mut third = TcpStream::connect(s.addr).await.unwrap();
+    let got = read_until_closed(&mut third).await.expect("closed at once");
+    let answer = String::from_utf8_lossy(&got);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.contains("retry-after: 1"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: serde_json::Value =
+        serde_json::from_str(body).expect("a JSON body of the stated length");
+    assert_eq!(json["error"], "RateLimitExceeded");
+    assert_eq!(
+        json["message"],
+        "too many open connections from this address"
+    );
+
+    // Another address has its own budget.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(s.addr).await.unwrap();
+    other
+        .write_all(b"GET /xrpc/_health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until_closed(&mut other).await.expect("answered");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+
+    // Closing one of the client's connections frees its place.
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = s.conn().await;
+        if let Ok(r) = c.get(HEALTH).await
+            && r.status == 200
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the freed slot was never reused");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
+}
+
 /// Replaces `links` with a view whose rows never come: every query of links runs forever
 /// unless interrupted.
 fn make_link_queries_endless(path: &std::path::Path) {

@@ -46,6 +46,12 @@ pub struct Flood {
     pub limited: AtomicU64,
     /// 429s that lacked the XRPC error name or the `RateLimit-*` headers.
     pub limited_malformed: AtomicU64,
+    /// Connections refused at accept by the per-address connection cap (429
+    /// `RateLimitExceeded`, "too many open connections from this address", then closed).
+    pub conn_refused: AtomicU64,
+    /// Requests that got no answer at all (the connection was closed or reset: a refused
+    /// connection whose answer the client did not read, or the client's own timeout).
+    pub no_answer: AtomicU64,
     pub other: AtomicU64,
     pub first_other: Mutex<Vec<String>>,
 }
@@ -197,9 +203,21 @@ async fn flood_one(http: &reqwest::Client, url: &str, flood: &Flood) {
             let headed = res.headers().contains_key("ratelimit-limit")
                 && res.headers().contains_key("ratelimit-reset");
             let body = res.text().await.unwrap_or_default();
+            if body.contains("too many open connections from this address") {
+                flood.conn_refused.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             flood.limited.fetch_add(1, Ordering::Relaxed);
             if !headed || !body.contains("RateLimitExceeded") {
                 flood.limited_malformed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(e) if !e.is_builder() => {
+            flood.no_answer.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = flood.first_other.lock()
+                && first.len() < 10
+            {
+                first.push(format!("no answer: {e}"));
             }
         }
         other => {

@@ -136,10 +136,14 @@ impl Report {
             f.limited_malformed.load(Ordering::Relaxed),
             f.other.load(Ordering::Relaxed),
         );
+        let (refused, no_answer) = (
+            f.conn_refused.load(Ordering::Relaxed),
+            f.no_answer.load(Ordering::Relaxed),
+        );
         // The limiter admits its burst (2N) plus N per second; everything else must be 429.
         let budget = 2 * u64::from(s.rate_limit) + (f64::from(s.rate_limit) * (t + 1.0)) as u64;
         o += &format!(
-            "flood: {sent} sent, {limited} answered 429 ({bad} of them without RateLimitExceeded + RateLimit-* headers), {fok} answered 200 and {other} other: {} admitted of the limiter budget {budget}\n",
+            "flood: {sent} sent, {limited} answered 429 ({bad} of them without RateLimitExceeded + RateLimit-* headers), {refused} refused at accept by the per-address connection cap (429), {no_answer} got no answer (connection closed or reset), {fok} answered 200 and {other} other: {} admitted of the limiter budget {budget}\n",
             fok + other
         );
         if let Ok(first) = f.first_other.lock() {
