@@ -13,17 +13,15 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
 
 use crate::reason::ReasonCode;
-use crate::time::{datetime_bytes, parse_datetime};
+use crate::render;
+use crate::time::parse_datetime;
 
 const DID_PLC: &str = "did:plc:";
 /// First byte of a packed did:plc (a DID in text starts with `d`, so never with this).
 const PLC_TAG: u8 = 1;
-/// The did:plc base32 alphabet in ASCII order: a symbol's value is its rank, so packed
-/// identifiers sort exactly like their text.
-const PLC_SORTED: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-/// RFC 4648 base32, lower case (multibase `b`, the CIDs of atproto).
-const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// A did:plc symbol's rank in `render::PLC_SORTED` (its value: packed identifiers sort
+/// exactly like their text).
 fn plc_rank(c: u8) -> Option<u128> {
     match c {
         b'2'..=b'7' => Some(u128::from(c - b'2')),
@@ -36,6 +34,13 @@ fn plc_rank(c: u8) -> Option<u128> {
 /// (a tag, then 120 bits), any other DID as its UTF-8 bytes. Keys sort like the DIDs they
 /// encode, except that every packed did:plc sorts before every other DID.
 pub fn did_key(did: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    push_did_key(did, &mut out);
+    out
+}
+
+/// Appends the stored key of `did` ([`did_key`]) to `out`.
+pub(crate) fn push_did_key(did: &str, out: &mut Vec<u8>) {
     if let Some(id) = did.strip_prefix(DID_PLC).filter(|id| id.len() == 24) {
         let mut acc: u128 = 0;
         let mut packed = true;
@@ -49,28 +54,26 @@ pub fn did_key(did: &str) -> Vec<u8> {
             }
         }
         if packed {
-            let mut out = Vec::with_capacity(16);
             out.push(PLC_TAG);
             out.extend_from_slice(&acc.to_be_bytes()[1..]);
-            return out;
+            return;
         }
     }
-    did.as_bytes().to_vec()
+    out.extend_from_slice(did.as_bytes());
 }
 
 /// Appends the DID of a stored key, unescaped (a packed did:plc needs no escaping).
 fn push_did_raw(key: &[u8], out: &mut Vec<u8>) -> bool {
-    if key.len() == 16 && key[0] == PLC_TAG {
-        let mut bytes = [0u8; 16];
-        bytes[1..].copy_from_slice(&key[1..]);
-        let acc = u128::from_be_bytes(bytes);
-        out.extend_from_slice(DID_PLC.as_bytes());
-        for i in (0..24).rev() {
-            out.push(PLC_SORTED[((acc >> (i * 5)) & 31) as usize]);
-        }
-        true
-    } else {
-        false
+    match key.split_first() {
+        Some((&PLC_TAG, packed)) => match <&[u8; 15]>::try_from(packed) {
+            Ok(packed) => {
+                out.extend_from_slice(DID_PLC.as_bytes());
+                render::plc_id(packed, out);
+                true
+            }
+            Err(_) => false,
+        },
+        _ => false,
     }
 }
 
@@ -103,24 +106,7 @@ pub(crate) fn did_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<St
     }
 }
 
-fn b32_encode(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(B32[((acc >> bits) & 31) as usize]);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(B32[((acc << (5 - bits)) & 31) as usize]);
-    }
-}
-
-fn b32_decode(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn b32_decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 5 / 8);
     let mut acc: u32 = 0;
     let mut bits = 0;
@@ -159,22 +145,11 @@ fn push_binary(col: Col, v: ValueRef<'_>, out: &mut Vec<u8>) -> bool {
     match (col, v) {
         (Col::Cid, ValueRef::Blob(b)) => {
             out.push(b'b');
-            b32_encode(b, out);
+            render::base32(b, out);
         }
-        (Col::Base64, ValueRef::Blob(b)) => {
-            let start = out.len();
-            out.resize(start + b.len().div_ceil(3) * 4, 0);
-            let n = STANDARD.encode_slice(b, &mut out[start..]).unwrap_or(0);
-            out.truncate(start + n);
-        }
-        (Col::Hex, ValueRef::Blob(b)) => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            for &x in b {
-                out.push(HEX[usize::from(x >> 4)]);
-                out.push(HEX[usize::from(x & 15)]);
-            }
-        }
-        (Col::Time, ValueRef::Integer(ms)) => out.extend_from_slice(&datetime_bytes(ms)),
+        (Col::Base64, ValueRef::Blob(b)) => render::base64(b, out),
+        (Col::Hex, ValueRef::Blob(b)) => render::hex(b, out),
+        (Col::Time, ValueRef::Integer(ms)) => out.extend_from_slice(&render::datetime(ms)),
         _ => return false,
     }
     true

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::compact::{Col, did_at, did_key, encode, opt_text_at, reason_str, text_at};
+use crate::compact::{
+    Col, did_at, did_key, encode, opt_text_at, push_did_key, reason_str, text_at,
+};
 use crate::cursor;
 use crate::error::StoreError;
 use crate::json;
@@ -142,36 +144,42 @@ pub(crate) fn links_json_by_dids(
     include_unverified: bool,
 ) -> rusqlite::Result<Vec<u8>> {
     let mut seen = HashSet::with_capacity(dids.len());
-    let keys: Vec<Vec<u8>> = dids
-        .iter()
-        .filter(|d| seen.insert(d.as_str()))
-        .map(|d| did_key(d))
-        .collect();
-    let mut out = Vec::with_capacity(16 + keys.len() * 768);
+    // Every key in one buffer (one allocation, not one per DID), `ends[i]` closing key `i`.
+    let mut key_bytes = Vec::with_capacity(dids.len() * 16);
+    let mut ends = Vec::with_capacity(dids.len());
+    for did in dids {
+        if seen.insert(did.as_str()) {
+            push_did_key(did, &mut key_bytes);
+            ends.push(key_bytes.len());
+        }
+    }
+    let key = |i: usize| &key_bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+    let mut out = Vec::with_capacity(16 + ends.len() * 768);
     out.extend_from_slice(b"{\"links\":[");
     let mut first = true;
     let max = KEYS_PER_STATEMENT[KEYS_PER_STATEMENT.len() - 1];
     in_read_tx(conn, |conn| {
-        for chunk in keys.chunks(max) {
+        for chunk_start in (0..ends.len()).step_by(max) {
+            let chunk = chunk_start..ends.len().min(chunk_start + max);
             let size = KEYS_PER_STATEMENT
                 .iter()
                 .position(|&n| n >= chunk.len())
                 .unwrap_or(KEYS_PER_STATEMENT.len() - 1);
             let mut stmt = conn.prepare_cached(&LINKS_BY_KEYS_SQL[size])?;
-            for (i, key) in chunk.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, key)?;
+            for (slot, i) in chunk.clone().enumerate() {
+                stmt.raw_bind_parameter(slot + 1, key(i))?;
             }
-            for i in chunk.len()..KEYS_PER_STATEMENT[size] {
-                stmt.raw_bind_parameter(i + 1, rusqlite::types::Null)?;
+            for slot in chunk.len()..KEYS_PER_STATEMENT[size] {
+                stmt.raw_bind_parameter(slot + 1, rusqlite::types::Null)?;
             }
             let mut rows = stmt.raw_query();
             // Rows follow the keys (the outer loop); `next` walks the keys alongside them
             // and any row out of that order is a bug, not a silent reordering.
-            let mut next = 0;
+            let mut next = chunk.start;
             while let Some(row) = rows.next()? {
-                let key = row.get_ref(0)?.as_bytes()?;
-                match chunk[next..].iter().position(|k| k.as_slice() == key) {
-                    Some(skip) => next += skip + 1,
+                let found = row.get_ref(0)?.as_bytes()?;
+                match (next..chunk.end).find(|&i| key(i) == found) {
+                    Some(i) => next = i + 1,
                     None => return Err(rusqlite::Error::InvalidQuery),
                 }
                 let mark = out.len();
