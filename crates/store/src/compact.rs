@@ -20,14 +20,30 @@ const DID_PLC: &str = "did:plc:";
 /// First byte of a packed did:plc (a DID in text starts with `d`, so never with this).
 const PLC_TAG: u8 = 1;
 
-/// A did:plc symbol's rank in `render::PLC_SORTED` (its value: packed identifiers sort
-/// exactly like their text).
-fn plc_rank(c: u8) -> Option<u128> {
-    match c {
-        b'2'..=b'7' => Some(u128::from(c - b'2')),
-        b'a'..=b'z' => Some(u128::from(c - b'a' + 6)),
-        _ => None,
+/// Every byte's rank in `render::PLC_SORTED` (its value: packed identifiers sort exactly
+/// like their text), or `NOT_PLC` for a byte outside the alphabet.
+static PLC_RANK: [u8; 256] = {
+    let mut t = [NOT_PLC; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[render::PLC_SORTED[i] as usize] = i as u8;
+        i += 1;
     }
+    t
+};
+const NOT_PLC: u8 = 0xff;
+
+/// The 60 bits of 12 did:plc symbols; `None` if one is outside the alphabet.
+fn plc_half(symbols: &[u8]) -> Option<u64> {
+    let mut acc = 0u64;
+    let mut bad = 0u8;
+    for &c in symbols {
+        let v = PLC_RANK[usize::from(c)];
+        bad |= v;
+        acc = (acc << 5) | u64::from(v & 31);
+    }
+    // Ranks are below 32, so only NOT_PLC sets the top bits.
+    (bad & 0xe0 == 0).then_some(acc)
 }
 
 /// The stored key of a DID: a did:plc with its 24-symbol identifier packed into 16 bytes
@@ -42,18 +58,9 @@ pub fn did_key(did: &str) -> Vec<u8> {
 /// Appends the stored key of `did` ([`did_key`]) to `out`.
 pub(crate) fn push_did_key(did: &str, out: &mut Vec<u8>) {
     if let Some(id) = did.strip_prefix(DID_PLC).filter(|id| id.len() == 24) {
-        let mut acc: u128 = 0;
-        let mut packed = true;
-        for c in id.bytes() {
-            match plc_rank(c) {
-                Some(v) => acc = (acc << 5) | v,
-                None => {
-                    packed = false;
-                    break;
-                }
-            }
-        }
-        if packed {
+        let (first, second) = id.as_bytes().split_at(12);
+        if let (Some(hi), Some(lo)) = (plc_half(first), plc_half(second)) {
+            let acc = (u128::from(hi) << 60) | u128::from(lo);
             out.push(PLC_TAG);
             out.extend_from_slice(&acc.to_be_bytes()[1..]);
             return;
@@ -356,6 +363,31 @@ mod tests {
         by_key.sort_by_key(|d| did_key(d));
         dids.sort();
         assert_eq!(by_key, dids);
+    }
+
+    #[test]
+    fn random_plc_identifiers_pack_exactly_when_every_symbol_is_in_the_alphabet() {
+        // Symbols drawn from the alphabet plus bytes just outside it.
+        let pool = b"234567abcdefghijklmnopqrstuvwxyz018A9{`Z";
+        let mut x = 7u64;
+        for n in 0..5000 {
+            let mut did = DID_PLC.to_owned();
+            for _ in 0..24 {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                // Mostly valid identifiers, one in eight with a foreign symbol somewhere.
+                let span = if n % 8 == 0 { pool.len() } else { 32 };
+                did.push(char::from(pool[(x >> 33) as usize % span]));
+            }
+            let valid = did[8..].bytes().all(|c| render::PLC_SORTED.contains(&c));
+            let key = did_key(&did);
+            assert_eq!(key.len() == 16 && key[0] == PLC_TAG, valid, "{did}");
+            if !valid {
+                assert_eq!(key, did.as_bytes(), "{did}");
+            }
+            assert_eq!(did_from_key(&key), did);
+        }
     }
 
     #[test]

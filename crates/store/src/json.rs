@@ -112,7 +112,15 @@ fn push_col(row: &Row<'_>, idx: usize, col: Col, out: &mut Vec<u8>) -> rusqlite:
 
 /// Appends the link view of a `select_links!` row; returns its status.
 pub(crate) fn write_link(row: &Row<'_>, out: &mut Vec<u8>) -> rusqlite::Result<Status> {
-    let did = row.get_ref(0)?.as_bytes()?;
+    write_link_keyed(row, row.get_ref(0)?.as_bytes()?, out)
+}
+
+/// [`write_link`] for a caller that already holds the row's stored DID key (column 0).
+pub(crate) fn write_link_keyed(
+    row: &Row<'_>,
+    did: &[u8],
+    out: &mut Vec<u8>,
+) -> rusqlite::Result<Status> {
     let status = crate::queries::status_from(row, 3)?;
     out.extend_from_slice(b"{\"did\":\"");
     let did_at = out.len();

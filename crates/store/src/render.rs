@@ -23,6 +23,28 @@ static HEX_PAIRS: [[u8; 2]; 256] = {
     t
 };
 
+/// Every 10-bit value's two base32 symbols: a 5-byte group is 4 lookups.
+static B32_PAIRS: [[u8; 2]; 1024] = {
+    let mut t = [[0u8; 2]; 1024];
+    let mut i = 0;
+    while i < 1024 {
+        t[i] = [B32[i >> 5], B32[i & 31]];
+        i += 1;
+    }
+    t
+};
+
+/// Every 12-bit value's two base64 symbols: a 3-byte group is 2 lookups.
+static B64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [B64[i >> 6], B64[i & 63]];
+        i += 1;
+    }
+    t
+};
+
 /// The two decimal digits of 0..=99.
 static DEC_PAIRS: [[u8; 2]; 100] = {
     let mut t = [[0u8; 2]; 100];
@@ -49,9 +71,10 @@ pub(crate) fn base32(bytes: &[u8], out: &mut Vec<u8>) {
     let mut groups = dst.chunks_exact_mut(8);
     for (s, d) in (&mut src).zip(&mut groups) {
         let v = u64::from_be_bytes([0, 0, 0, s[0], s[1], s[2], s[3], s[4]]);
-        for (i, c) in d.iter_mut().enumerate() {
-            *c = B32[((v >> (35 - 5 * i)) & 31) as usize];
-        }
+        d[0..2].copy_from_slice(&B32_PAIRS[(v >> 30) as usize & 1023]);
+        d[2..4].copy_from_slice(&B32_PAIRS[(v >> 20) as usize & 1023]);
+        d[4..6].copy_from_slice(&B32_PAIRS[(v >> 10) as usize & 1023]);
+        d[6..8].copy_from_slice(&B32_PAIRS[v as usize & 1023]);
     }
     let rest = src.remainder();
     if !rest.is_empty() {
@@ -71,10 +94,8 @@ pub(crate) fn base64(bytes: &[u8], out: &mut Vec<u8>) {
     let mut groups = dst.chunks_exact_mut(4);
     for (s, d) in (&mut src).zip(&mut groups) {
         let v = u32::from_be_bytes([0, s[0], s[1], s[2]]);
-        d[0] = B64[(v >> 18) as usize & 63];
-        d[1] = B64[(v >> 12) as usize & 63];
-        d[2] = B64[(v >> 6) as usize & 63];
-        d[3] = B64[v as usize & 63];
+        d[0..2].copy_from_slice(&B64_PAIRS[(v >> 12) as usize & 4095]);
+        d[2..4].copy_from_slice(&B64_PAIRS[v as usize & 4095]);
     }
     let rest = src.remainder();
     if let Some(d) = groups.next() {
@@ -121,11 +142,34 @@ pub(crate) fn plc_id(packed: &[u8; 15], out: &mut Vec<u8>) {
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC; years clamped to 0..=9999).
 pub(crate) fn datetime(ms: i64) -> [u8; 24] {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000) as usize;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400) as usize;
-    let (y, m, d) = civil_from_days(days);
+    // Every stored time is after 1970: unsigned division by constants is a few
+    // multiplications; the signed, euclidean path is kept for anything else.
+    let (days, sod, millis) = match u64::try_from(ms) {
+        Ok(ms) => {
+            let secs = ms / 1000;
+            (
+                secs / 86_400,
+                (secs % 86_400) as usize,
+                (ms % 1000) as usize,
+            )
+        }
+        Err(_) => {
+            let secs = ms.div_euclid(1000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            return render_datetime(
+                y,
+                m,
+                d,
+                secs.rem_euclid(86_400) as usize,
+                ms.rem_euclid(1000) as usize,
+            );
+        }
+    };
+    let (y, m, d) = civil_from_unsigned_days(days);
+    render_datetime(y, m, d, sod, millis)
+}
+
+fn render_datetime(y: i64, m: usize, d: usize, sod: usize, millis: usize) -> [u8; 24] {
     let y = y.clamp(0, 9999) as usize;
     let mut b = *b"0000-00-00T00:00:00.000Z";
     let pair = |v: usize| DEC_PAIRS[v];
@@ -139,6 +183,21 @@ pub(crate) fn datetime(ms: i64) -> [u8; 24] {
     b[20] = b'0' + (millis / 100) as u8;
     b[21..23].copy_from_slice(&pair(millis % 100));
     b
+}
+
+/// [`civil_from_days`] for days on or after 1970-01-01, in unsigned arithmetic.
+fn civil_from_unsigned_days(days: u64) -> (i64, usize, usize) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as usize;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+    let y = i64::try_from(y).unwrap_or(i64::MAX);
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after H. Hinnant;
