@@ -212,11 +212,9 @@ pub(crate) fn render(col: Col, v: ValueRef<'_>) -> Result<Option<String>, Type> 
 
 /// The string of a stored column that is never `NULL`.
 pub(crate) fn text_at(row: &rusqlite::Row<'_>, idx: usize, col: Col) -> rusqlite::Result<String> {
-    opt_text_at(row, idx, col)?.ok_or(rusqlite::Error::InvalidColumnType(
-        idx,
-        "NULL".into(),
-        Type::Null,
-    ))
+    // `ok_or_else`: the error holds a `String`, built only on the error path.
+    opt_text_at(row, idx, col)?
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(idx, "NULL".into(), Type::Null))
 }
 
 /// The string of a stored column, `None` for `NULL`.

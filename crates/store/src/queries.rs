@@ -35,7 +35,7 @@ macro_rules! select_links {
 /// The status stored (as [`Status::code`]) at `idx`.
 pub(crate) fn status_from(row: &Row<'_>, idx: usize) -> rusqlite::Result<Status> {
     let code = row.get_ref(idx)?.as_i64()?;
-    Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(idx, code))
+    Status::from_code(code).ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(idx, code))
 }
 
 /// Runs `f` inside one read transaction: a consistent snapshot, and one lock round-trip for
