@@ -113,6 +113,7 @@ pub(crate) fn did_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<St
     }
 }
 
+/// The bytes of unpadded lower-case RFC 4648 base32; `None` on any other symbol.
 pub(crate) fn b32_decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 5 / 8);
     let mut acc: u32 = 0;

@@ -135,10 +135,10 @@ fn links_by_keys_sql(n: usize) -> String {
 static LINKS_BY_KEYS_SQL: std::sync::LazyLock<[String; 4]> =
     std::sync::LazyLock::new(|| KEYS_PER_STATEMENT.map(links_by_keys_sql));
 
-/// A cheap multiply-fold hash for removing repeated DIDs from one request. Not keyed, so
-/// crafted collisions are possible; a request holds at most 100 DIDs, which bounds the cost
-/// of a full collision at a few thousand string comparisons (SipHash cost ~250 instructions
-/// per DID here, a tenth of rendering its link).
+/// A cheap multiply-fold hash for removing repeated DIDs from one batch. Not keyed, so
+/// crafted collisions are possible; an XRPC request holds at most 100 DIDs (`MAX_BATCH`),
+/// which bounds a full collision at a few thousand string comparisons. SipHash cost ~250
+/// instructions per DID here, a tenth of rendering its link.
 #[derive(Default)]
 struct FoldHasher(u64);
 
