@@ -13,64 +13,74 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
 
 use crate::reason::ReasonCode;
-use crate::time::{datetime_bytes, parse_datetime};
+use crate::render;
+use crate::time::parse_datetime;
 
 const DID_PLC: &str = "did:plc:";
 /// First byte of a packed did:plc (a DID in text starts with `d`, so never with this).
 const PLC_TAG: u8 = 1;
-/// The did:plc base32 alphabet in ASCII order: a symbol's value is its rank, so packed
-/// identifiers sort exactly like their text.
-const PLC_SORTED: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
-/// RFC 4648 base32, lower case (multibase `b`, the CIDs of atproto).
-const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-fn plc_rank(c: u8) -> Option<u128> {
-    match c {
-        b'2'..=b'7' => Some(u128::from(c - b'2')),
-        b'a'..=b'z' => Some(u128::from(c - b'a' + 6)),
-        _ => None,
+/// Every byte's rank in `render::PLC_SORTED` (its value: packed identifiers sort exactly
+/// like their text), or `NOT_PLC` for a byte outside the alphabet.
+static PLC_RANK: [u8; 256] = {
+    let mut t = [NOT_PLC; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[render::PLC_SORTED[i] as usize] = i as u8;
+        i += 1;
     }
+    t
+};
+const NOT_PLC: u8 = 0xff;
+
+/// The 60 bits of 12 did:plc symbols; `None` if one is outside the alphabet.
+fn plc_half(symbols: &[u8]) -> Option<u64> {
+    let mut acc = 0u64;
+    let mut bad = 0u8;
+    for &c in symbols {
+        let v = PLC_RANK[usize::from(c)];
+        bad |= v;
+        acc = (acc << 5) | u64::from(v & 31);
+    }
+    // Ranks are below 32, so only NOT_PLC sets the top bits.
+    (bad & 0xe0 == 0).then_some(acc)
 }
 
 /// The stored key of a DID: a did:plc with its 24-symbol identifier packed into 16 bytes
 /// (a tag, then 120 bits), any other DID as its UTF-8 bytes. Keys sort like the DIDs they
 /// encode, except that every packed did:plc sorts before every other DID.
 pub fn did_key(did: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    push_did_key(did, &mut out);
+    out
+}
+
+/// Appends the stored key of `did` ([`did_key`]) to `out`.
+pub(crate) fn push_did_key(did: &str, out: &mut Vec<u8>) {
     if let Some(id) = did.strip_prefix(DID_PLC).filter(|id| id.len() == 24) {
-        let mut acc: u128 = 0;
-        let mut packed = true;
-        for c in id.bytes() {
-            match plc_rank(c) {
-                Some(v) => acc = (acc << 5) | v,
-                None => {
-                    packed = false;
-                    break;
-                }
-            }
-        }
-        if packed {
-            let mut out = Vec::with_capacity(16);
+        let (first, second) = id.as_bytes().split_at(12);
+        if let (Some(hi), Some(lo)) = (plc_half(first), plc_half(second)) {
+            let acc = (u128::from(hi) << 60) | u128::from(lo);
             out.push(PLC_TAG);
             out.extend_from_slice(&acc.to_be_bytes()[1..]);
-            return out;
+            return;
         }
     }
-    did.as_bytes().to_vec()
+    out.extend_from_slice(did.as_bytes());
 }
 
 /// Appends the DID of a stored key, unescaped (a packed did:plc needs no escaping).
 fn push_did_raw(key: &[u8], out: &mut Vec<u8>) -> bool {
-    if key.len() == 16 && key[0] == PLC_TAG {
-        let mut bytes = [0u8; 16];
-        bytes[1..].copy_from_slice(&key[1..]);
-        let acc = u128::from_be_bytes(bytes);
-        out.extend_from_slice(DID_PLC.as_bytes());
-        for i in (0..24).rev() {
-            out.push(PLC_SORTED[((acc >> (i * 5)) & 31) as usize]);
-        }
-        true
-    } else {
-        false
+    match key.split_first() {
+        Some((&PLC_TAG, packed)) => match <&[u8; 15]>::try_from(packed) {
+            Ok(packed) => {
+                out.extend_from_slice(DID_PLC.as_bytes());
+                render::plc_id(packed, out);
+                true
+            }
+            Err(_) => false,
+        },
+        _ => false,
     }
 }
 
@@ -103,24 +113,8 @@ pub(crate) fn did_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<St
     }
 }
 
-fn b32_encode(bytes: &[u8], out: &mut Vec<u8>) {
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(B32[((acc >> bits) & 31) as usize]);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(B32[((acc << (5 - bits)) & 31) as usize]);
-    }
-}
-
-fn b32_decode(text: &[u8]) -> Option<Vec<u8>> {
+/// The bytes of unpadded lower-case RFC 4648 base32; `None` on any other symbol.
+pub(crate) fn b32_decode(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() * 5 / 8);
     let mut acc: u32 = 0;
     let mut bits = 0;
@@ -159,22 +153,11 @@ fn push_binary(col: Col, v: ValueRef<'_>, out: &mut Vec<u8>) -> bool {
     match (col, v) {
         (Col::Cid, ValueRef::Blob(b)) => {
             out.push(b'b');
-            b32_encode(b, out);
+            render::base32(b, out);
         }
-        (Col::Base64, ValueRef::Blob(b)) => {
-            let start = out.len();
-            out.resize(start + b.len().div_ceil(3) * 4, 0);
-            let n = STANDARD.encode_slice(b, &mut out[start..]).unwrap_or(0);
-            out.truncate(start + n);
-        }
-        (Col::Hex, ValueRef::Blob(b)) => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            for &x in b {
-                out.push(HEX[usize::from(x >> 4)]);
-                out.push(HEX[usize::from(x & 15)]);
-            }
-        }
-        (Col::Time, ValueRef::Integer(ms)) => out.extend_from_slice(&datetime_bytes(ms)),
+        (Col::Base64, ValueRef::Blob(b)) => render::base64(b, out),
+        (Col::Hex, ValueRef::Blob(b)) => render::hex(b, out),
+        (Col::Time, ValueRef::Integer(ms)) => out.extend_from_slice(&render::datetime(ms)),
         _ => return false,
     }
     true
@@ -230,11 +213,9 @@ pub(crate) fn render(col: Col, v: ValueRef<'_>) -> Result<Option<String>, Type> 
 
 /// The string of a stored column that is never `NULL`.
 pub(crate) fn text_at(row: &rusqlite::Row<'_>, idx: usize, col: Col) -> rusqlite::Result<String> {
-    opt_text_at(row, idx, col)?.ok_or(rusqlite::Error::InvalidColumnType(
-        idx,
-        "NULL".into(),
-        Type::Null,
-    ))
+    // `ok_or_else`: the error holds a `String`, built only on the error path.
+    opt_text_at(row, idx, col)?
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(idx, "NULL".into(), Type::Null))
 }
 
 /// The string of a stored column, `None` for `NULL`.
@@ -381,6 +362,31 @@ mod tests {
         by_key.sort_by_key(|d| did_key(d));
         dids.sort();
         assert_eq!(by_key, dids);
+    }
+
+    #[test]
+    fn random_plc_identifiers_pack_exactly_when_every_symbol_is_in_the_alphabet() {
+        // Symbols drawn from the alphabet plus bytes just outside it.
+        let pool = b"234567abcdefghijklmnopqrstuvwxyz018A9{`Z";
+        let mut x = 7u64;
+        for n in 0..5000 {
+            let mut did = DID_PLC.to_owned();
+            for _ in 0..24 {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                // Mostly valid identifiers, one in eight with a foreign symbol somewhere.
+                let span = if n % 8 == 0 { pool.len() } else { 32 };
+                did.push(char::from(pool[(x >> 33) as usize % span]));
+            }
+            let valid = did[8..].bytes().all(|c| render::PLC_SORTED.contains(&c));
+            let key = did_key(&did);
+            assert_eq!(key.len() == 16 && key[0] == PLC_TAG, valid, "{did}");
+            if !valid {
+                assert_eq!(key, did.as_bytes(), "{did}");
+            }
+            assert_eq!(did_from_key(&key), did);
+        }
     }
 
     #[test]

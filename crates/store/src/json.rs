@@ -112,10 +112,20 @@ fn push_col(row: &Row<'_>, idx: usize, col: Col, out: &mut Vec<u8>) -> rusqlite:
 
 /// Appends the link view of a `select_links!` row; returns its status.
 pub(crate) fn write_link(row: &Row<'_>, out: &mut Vec<u8>) -> rusqlite::Result<Status> {
-    let did = row.get_ref(0)?.as_bytes()?;
+    write_link_keyed(row, row.get_ref(0)?.as_bytes()?, out)
+}
+
+/// [`write_link`] for a caller that already holds the row's stored DID key (column 0).
+pub(crate) fn write_link_keyed(
+    row: &Row<'_>,
+    did: &[u8],
+    out: &mut Vec<u8>,
+) -> rusqlite::Result<Status> {
     let status = crate::queries::status_from(row, 3)?;
     out.extend_from_slice(b"{\"did\":\"");
+    let did_at = out.len();
     push_did_json(did, out);
+    let did_json = did_at..out.len();
     out.extend_from_slice(b"\",\"handle\":");
     push_opt(out, text(row, 1)?);
     out.extend_from_slice(b",\"inboxId\":");
@@ -125,7 +135,7 @@ pub(crate) fn write_link(row: &Row<'_>, out: &mut Vec<u8>) -> rusqlite::Result<S
     out.extend_from_slice(b"\",\"reason\":");
     push_opt(out, reason_str(row.get_ref(4)?).as_deref());
     out.extend_from_slice(b",\"record\":{\"uri\":\"at://");
-    push_did_json(did, out);
+    out.extend_from_within(did_json);
     out.extend_from_slice(b"/org.xmtp.inbox/self\",\"cid\":");
     push_col(row, 5, Col::Cid, out)?;
     out.extend_from_slice(b",\"verificationSignature\":");

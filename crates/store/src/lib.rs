@@ -27,6 +27,7 @@ mod outbox;
 mod queries;
 mod reader;
 mod reason;
+mod render;
 mod resync;
 mod store;
 mod time;
