@@ -23,8 +23,8 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -619,8 +619,8 @@ fn main() {
     let t = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     // `INGEST_POOL=<file>`: keep the pool (and its keys) there, built once and reused.
-    let pool_path = std::env::var("INGEST_POOL")
-        .map_or_else(|_| dir.path().join("pool.bin"), Into::into);
+    let pool_path =
+        std::env::var("INGEST_POOL").map_or_else(|_| dir.path().join("pool.bin"), Into::into);
     let keys_path = format!("{}.keys", pool_path.display());
     let pool = if pool_path.exists() && Path::new(&keys_path).exists() {
         Arc::new(load(&pool_path))
@@ -673,17 +673,15 @@ fn main() {
         "filter only (peek), 150 cache-resident frames: {:.0} frames/s",
         n_hot as f64 / t.elapsed().as_secs_f64()
     );
-    let keys: HashMap<String, repo::PublicKey> = std::fs::read_to_string(format!(
-        "{}.keys",
-        pool_path.display()
-    ))
-    .unwrap()
-    .lines()
-    .map(|l| {
-        let (did, k) = l.split_once(' ').unwrap();
-        (did.to_owned(), repo::PublicKey::from_multibase(k).unwrap())
-    })
-    .collect();
+    let keys: HashMap<String, repo::PublicKey> =
+        std::fs::read_to_string(format!("{}.keys", pool_path.display()))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (did, k) = l.split_once(' ').unwrap();
+                (did.to_owned(), repo::PublicKey::from_multibase(k).unwrap())
+            })
+            .collect();
     if std::env::var_os("INGEST_CHECK_ONLY").is_some() {
         // One pass of the whole check, e.g. under callgrind (`verified_or_back` is the
         // signature, `admit_commit` the inversion, `parse_commit` the CAR).
