@@ -7,8 +7,16 @@
 //! commit in 10,000 an `org.xmtp.inbox` record from a fresh account. A pool of distinct
 //! frames is replayed with increasing `seq` (patched in place, like a fresh network read).
 //!
+//! `--verify-all-commits` (issue 11 target 3) has its own lines, in the same run: the pool's
+//! 4,096 distinct commits (each repo's in chain order) through `ingest_frames` with
+//! `verify_all_commits` (signature + MST inversion of every commit, on the verification
+//! lanes), `VERIFY_PASSES` times over fresh processors, in a child process whose CPU time
+//! (all threads) is divided by the commits verified; and the check alone on the bench
+//! thread (frame decode + `parse_commit`, + signature, + inversion), CPU per commit.
+//!
 //! `cargo bench -p firehose --bench ingest` (env `INGEST_FRAMES`, `INGEST_INDEX`, `BASELINE_FRAMES`,
-//! `ROUNDS` override the sizes).
+//! `ROUNDS`, `VERIFY_PASSES` override the sizes; `INGEST_POOL=<file>` keeps the frame pool
+//! between runs; `INGEST_CHECK_ONLY=1` runs one pass of the check alone, for callgrind).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -16,6 +24,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -171,11 +180,9 @@ fn build_pool(identity: &StaticIdentity, key_lines: &mut String) -> Pool {
     let mut repos: Vec<SynthRepo> = (0..n_repos)
         .map(|i| {
             let did = format!("did:plc:{:0>24}", format!("bench{i}"));
-            let mut r = SynthRepo::new(
-                did.clone(),
-                repo::PrivateKey::generate(repo::Curve::K256),
-                start,
-            );
+            // Keys known to the identity source: `--verify-all-commits` checks every commit.
+            let (mut r, key) = common::known_repo(identity, &did, start);
+            key_lines.push_str(&format!("{did} {}\n", key.multibase()));
             r.preload(preload(&mut rng, &did, 3000));
             r
         })
@@ -404,6 +411,105 @@ fn run_baseline(pool: &Arc<Pool>, n: u64) -> Duration {
     t.elapsed()
 }
 
+/// `--verify-all-commits`: the pool's commits (distinct, each repo's in chain order)
+/// through `ingest_frames` with every commit checked, `passes` times, each over a fresh
+/// processor (a replayed rev would be stale to the same one). Prints
+/// `VERIFY <commits> <wall s> <CPU ns of the process> <CPU ns of the warm-up pass>`
+/// (process CPU: utime + stime of every thread, exited ones included, 10 ms ticks).
+fn verify_all_child(pool: &Pool, identity: &Arc<StaticIdentity>, passes: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::Store::open(&dir.path().join("bench.sqlite")).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = pool.frames.len() as u64;
+    let frames = Arc::new(pool.frames.clone());
+    let (mut wall, mut cpu) = (Duration::ZERO, 0u64);
+    let mut warm = 0;
+    for p in 0..=passes {
+        let cfg = FirehoseConfig {
+            verify_all_commits: true,
+            ..FirehoseConfig::default()
+        };
+        let f = frames.clone();
+        let base = p * n;
+        let stream = (0..n).map(move |i| {
+            let (bytes, at) = &f[i as usize];
+            let mut v = bytes.clone();
+            v[*at..*at + 8].copy_from_slice(&((SEQ_BASE as u64) + base + i).to_be_bytes());
+            Bytes::from(v)
+        });
+        let deps = common::deps(&store, identity);
+        let (t, c0) = (Instant::now(), common::process_cpu_ns());
+        rt.block_on(firehose::ingest_frames(
+            cfg,
+            deps,
+            Arc::new(LiveStatus::new()),
+            stream,
+        ))
+        .unwrap();
+        let (el, c) = (t.elapsed(), common::process_cpu_ns() - c0);
+        if p == 0 {
+            // Warm-up pass (threads spawned, store pages, lanes): not counted.
+            warm = c;
+            continue;
+        }
+        wall += el;
+        cpu += c;
+    }
+    let fs = rt.block_on(store.reader().firehose_state()).unwrap();
+    assert_eq!(
+        fs.commits_verified,
+        n * (passes + 1),
+        "every commit verified: {fs:?}"
+    );
+    println!(
+        "VERIFY {} {} {} {}",
+        n * passes,
+        wall.as_secs_f64(),
+        cpu,
+        warm
+    );
+}
+
+/// The check alone on this thread, per commit (CPU ns): frame decode + `parse_commit`
+/// (CAR, every block hashed), + the signature, + the MST inversion (`admit_commit`).
+fn check_alone(
+    pool: &Pool,
+    keys: &HashMap<String, repo::PublicKey>,
+    stages: std::ops::Range<usize>,
+) -> [f64; 3] {
+    let now = sync::rev::now_micros();
+    let mut out = [0.0; 3];
+    for (stage, slot) in out.iter_mut().enumerate() {
+        if !stages.contains(&stage) {
+            continue;
+        }
+        let t = common::thread_cpu_ns();
+        for (b, _) in &pool.frames {
+            let Frame::Commit(c) = Frame::decode(black_box(b)).unwrap() else {
+                unreachable!()
+            };
+            let env = firehose::process::envelope(&c);
+            let parsed = sync::commit::parse_commit(&env, now).unwrap();
+            if stage == 0 {
+                black_box(&parsed);
+                continue;
+            }
+            let v = parsed.car.verified_or_back(&keys[&c.repo]).unwrap();
+            if stage == 2 {
+                black_box(sync::admit_commit(&v, &parsed.ops, c.prev_data.as_ref()).unwrap());
+            } else {
+                black_box(&v);
+            }
+        }
+        *slot = (common::thread_cpu_ns() - t) as f64 / pool.frames.len() as f64;
+    }
+    out
+}
+
 /// Child mode: load the pool, run our ingest once, print `OURS <frames/s> <pending> <VmHWM KiB>`.
 /// A fresh process, so the peak RSS is the ingest's (plus the frame pool), not the setup's.
 fn child(pool_path: &str, n: u64) {
@@ -421,6 +527,10 @@ fn child(pool_path: &str, n: u64) {
         );
     }
     let pool = Arc::new(load(std::path::Path::new(pool_path)));
+    if std::env::var_os("INGEST_VERIFY_ALL").is_some() {
+        verify_all_child(&pool, &identity, env("VERIFY_PASSES", 4));
+        return;
+    }
     let (el, pending) = run_ours(&pool, &identity, n);
     // The split of the resident set: anonymous memory vs pages of mapped files (the index is
     // memory-mapped by the readers; those pages are the page cache's, reclaimable).
@@ -472,6 +582,31 @@ fn run_child(exe: &std::path::Path, pool_path: &std::path::Path, n: u64) -> (f64
     )
 }
 
+/// Runs [`verify_all_child`] in a fresh process: (commits, wall s, CPU ns).
+fn run_verify_child(exe: &std::path::Path, pool_path: &std::path::Path) -> (u64, f64, f64) {
+    let out = std::process::Command::new(exe)
+        .env("INGEST_CHILD_POOL", pool_path)
+        .env("INGEST_VERIFY_ALL", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("VERIFY "))
+        .unwrap_or_else(|| {
+            panic!(
+                "verify child failed: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let f: Vec<&str> = line.split_whitespace().skip(1).collect();
+    (
+        f[0].parse().unwrap(),
+        f[1].parse().unwrap(),
+        f[2].parse().unwrap(),
+    )
+}
+
 fn main() {
     let n_ours = env("INGEST_FRAMES", 1_000_000);
     if let Ok(p) = std::env::var("INGEST_CHILD_POOL") {
@@ -482,12 +617,20 @@ fn main() {
     let rounds = env("ROUNDS", 3);
     let identity = Arc::new(StaticIdentity::new());
     let t = Instant::now();
-    let mut key_lines = String::new();
-    let pool = Arc::new(build_pool(&identity, &mut key_lines));
     let dir = tempfile::tempdir().unwrap();
-    let pool_path = dir.path().join("pool.bin");
-    save(&pool, &pool_path);
-    std::fs::write(format!("{}.keys", pool_path.display()), key_lines).unwrap();
+    // `INGEST_POOL=<file>`: keep the pool (and its keys) there, built once and reused.
+    let pool_path =
+        std::env::var("INGEST_POOL").map_or_else(|_| dir.path().join("pool.bin"), Into::into);
+    let keys_path = format!("{}.keys", pool_path.display());
+    let pool = if pool_path.exists() && Path::new(&keys_path).exists() {
+        Arc::new(load(&pool_path))
+    } else {
+        let mut key_lines = String::new();
+        let pool = Arc::new(build_pool(&identity, &mut key_lines));
+        save(&pool, &pool_path);
+        std::fs::write(&keys_path, key_lines).unwrap();
+        pool
+    };
     let exe = std::env::current_exe().unwrap();
     let sizes: Vec<usize> = pool.frames.iter().map(|(b, _)| b.len()).collect();
     let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
@@ -530,8 +673,44 @@ fn main() {
         "filter only (peek), 150 cache-resident frames: {:.0} frames/s",
         n_hot as f64 / t.elapsed().as_secs_f64()
     );
+    let keys: HashMap<String, repo::PublicKey> =
+        std::fs::read_to_string(format!("{}.keys", pool_path.display()))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (did, k) = l.split_once(' ').unwrap();
+                (did.to_owned(), repo::PublicKey::from_multibase(k).unwrap())
+            })
+            .collect();
+    if std::env::var_os("INGEST_CHECK_ONLY").is_some() {
+        // One pass of the whole check, e.g. under callgrind (`verified_or_back` is the
+        // signature, `admit_commit` the inversion, `parse_commit` the CAR).
+        let [_, _, full] = check_alone(&pool, &keys, 2..3);
+        println!("check alone: {:.1} µs CPU/commit", full / 1e3);
+        return;
+    }
     let (mut ours, mut base) = (Vec::new(), Vec::new());
+    let (mut va_cpu, mut va_rate, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     let mut hwm = 0;
+    for r in 0..rounds {
+        let (commits, wall, cpu) = run_verify_child(&exe, &pool_path);
+        let us = cpu / commits as f64 / 1e3;
+        let [parse, sig, full] = check_alone(&pool, &keys, 0..3);
+        println!(
+            "round {r}: --verify-all-commits {:>7.0} commits/s wall, {us:.1} µs CPU/commit \
+             (process) = {:.0} commits per CPU-second ({commits} commits) | check alone: \
+             parse {:.1} µs, + signature {:.1} µs, + inversion {:.1} µs = {:.1} µs CPU/commit",
+            commits as f64 / wall,
+            1e6 / us,
+            parse / 1e3,
+            (sig - parse) / 1e3,
+            (full - sig) / 1e3,
+            full / 1e3,
+        );
+        va_cpu.push(us);
+        va_rate.push(commits as f64 / wall);
+        alone.push([parse, sig, full]);
+    }
     for r in 0..rounds {
         let (fps, pending, h) = run_child(&exe, &pool_path, n_ours);
         hwm = hwm.max(h);
@@ -548,6 +727,25 @@ fn main() {
     println!(
         "median: ours {o:.0} frames/s, naive {b:.0} frames/s, ratio {:.1}x",
         o / b
+    );
+    let us = common::median(va_cpu);
+    alone.sort_by(|a, b| a[2].total_cmp(&b[2]));
+    let [parse, sig, full] = alone[alone.len() / 2];
+    println!(
+        "median: --verify-all-commits {:.0} commits/s wall, {us:.1} µs CPU/commit = {:.0} \
+         commits per CPU-second; check alone {:.1} µs CPU/commit (parse {:.1}, signature {:.1}, \
+         inversion {:.1}) = {:.0} per CPU-second",
+        common::median(va_rate),
+        1e6 / us,
+        full / 1e3,
+        parse / 1e3,
+        (sig - parse) / 1e3,
+        (full - sig) / 1e3,
+        1e9 / full
+    );
+    println!(
+        "target: --verify-all-commits >= 20000 commits per CPU-second [{}]",
+        if 1e6 / us >= 20_000.0 { "ok" } else { "MISSED" }
     );
     println!(
         "peak RSS of the ingest process (VmHWM, frame pool included): {:.1} MiB",

@@ -288,7 +288,11 @@ where
     F: FnOnce(fastwebsockets::WebSocket<firehose::ws::Stream>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = u64>,
 {
-    let connect = |url: String| async move { firehose::ws::connect(&url, 6 << 20).await.unwrap() };
+    let connect = |url: String| async move {
+        firehose::ws::connect(&url, 6 << 20, &Default::default())
+            .await
+            .unwrap()
+    };
     measure_with(pool, n, connect, f)
 }
 

@@ -101,7 +101,7 @@ pub fn subscribe_url(base: &str, cursor: Option<i64>) -> String {
 async fn connect(url: &str, cfg: &FirehoseConfig) -> Result<WebSocket<Stream>, ConnectError> {
     match timeout(
         cfg.connect_timeout,
-        crate::ws::connect(url, cfg.max_message_bytes),
+        crate::ws::connect(url, cfg.max_message_bytes, &cfg.tls_roots),
     )
     .await
     {
@@ -173,6 +173,12 @@ pub(crate) async fn reader_loop(
                 metrics::counter!(m::RECONNECTS, "reason" => "not_implemented").increment(1);
                 tracing::error!(url, "relay has no event streams (HTTP 501)");
                 cfg.reconnect_max
+            }
+            Err(ConnectError::Tls(e)) => {
+                metrics::counter!(m::RECONNECTS, "reason" => "tls").increment(1);
+                let d = backoff.next_delay();
+                tracing::warn!(url, error = %e, ?d, "TLS handshake with the relay failed");
+                d
             }
             Err(ConnectError::Other(e)) => {
                 metrics::counter!(m::RECONNECTS, "reason" => "connect_failed").increment(1);

@@ -3,12 +3,16 @@
 use std::time::Duration;
 
 use crate::worker::WorkerConfig;
+use crate::ws::TlsRoots;
 
 /// Settings of the firehose consumer (the binary fills them from its flags).
 #[derive(Debug, Clone)]
 pub struct FirehoseConfig {
     /// Relay base URL (`wss://relay1.us-east.bsky.network`), or the full subscribeRepos URL.
     pub relay_url: String,
+    /// The roots a `wss://` relay's certificate must chain to (the webpki roots; a test
+    /// relay's CA in tests).
+    pub tls_roots: TlsRoots,
     /// Audit mode: verify signature and inversion of every commit, not just relevant ones.
     pub verify_all_commits: bool,
     /// Capacity of the reader → processing channel (items, not bytes).
@@ -43,6 +47,7 @@ impl Default for FirehoseConfig {
     fn default() -> Self {
         Self {
             relay_url: "wss://bsky.network".into(),
+            tls_roots: TlsRoots::WebPki,
             verify_all_commits: false,
             channel_capacity: 512,
             batch_max_events: 1_000,

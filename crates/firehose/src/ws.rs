@@ -1,5 +1,6 @@
-//! The WebSocket connect: TCP (+ TLS through rustls with the webpki roots for `wss://`),
-//! then the HTTP/1.1 upgrade, checked by hand (`101`, `Upgrade`, `Sec-WebSocket-Accept`),
+//! The WebSocket connect: TCP (+ TLS through rustls for `wss://`, trusting the webpki roots
+//! or exactly the roots of a [`TlsRoots::only`], never without verification), then the
+//! HTTP/1.1 upgrade, checked by hand (`101`, `Upgrade`, `Sec-WebSocket-Accept`),
 //! handing the stream to `fastwebsockets` (which leaves the handshake to its caller).
 //! A `429` keeps its `Retry-After`, a `501` says the relay has no event streams.
 
@@ -15,7 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 /// The read buffer in front of fastwebsockets (which reads one frame's worth at a time):
 /// one syscall brings many frames, handled back to back without a wake-up each.
@@ -102,6 +104,9 @@ pub enum ConnectError {
     RateLimited(Option<Duration>),
     /// HTTP 501: the relay has no event streams.
     NotImplemented,
+    /// The TLS handshake failed: rustls' reason (e.g. the relay's certificate has an
+    /// untrusted root or is for another name).
+    Tls(rustls::Error),
     /// Anything else (DNS, TCP, TLS, another status, a bad upgrade).
     Other(String),
 }
@@ -110,19 +115,62 @@ fn other(e: impl std::fmt::Display) -> ConnectError {
     ConnectError::Other(e.to_string())
 }
 
-fn tls_config() -> Arc<ClientConfig> {
-    static CFG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    CFG.get_or_init(|| {
-        let roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        Arc::new(
+/// The roots a `wss://` connect trusts. Certificates are always verified (chain, name,
+/// validity); only the set of trusted roots changes.
+#[derive(Debug, Clone, Default)]
+pub enum TlsRoots {
+    /// The webpki (Mozilla) roots: production.
+    #[default]
+    WebPki,
+    /// Exactly the roots given to [`TlsRoots::only`] and no others (a test relay's own CA).
+    Only(Arc<ClientConfig>),
+}
+
+/// A root certificate [`TlsRoots::only`] could not use.
+#[derive(Debug, thiserror::Error)]
+#[error("unusable TLS root certificate: {0}")]
+pub struct BadRoot(#[source] rustls::Error);
+
+impl TlsRoots {
+    /// Trusts exactly `roots` (DER certificates), e.g. a test CA.
+    pub fn only(roots: impl IntoIterator<Item = CertificateDer<'static>>) -> Result<Self, BadRoot> {
+        let mut store = RootCertStore::empty();
+        for r in roots {
+            store.add(r).map_err(BadRoot)?;
+        }
+        Ok(Self::Only(Arc::new(
             ClientConfig::builder()
-                .with_root_certificates(roots)
+                .with_root_certificates(store)
                 .with_no_client_auth(),
-        )
-    })
-    .clone()
+        )))
+    }
+
+    fn client_config(&self) -> Arc<ClientConfig> {
+        static WEBPKI: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+        match self {
+            Self::Only(c) => c.clone(),
+            Self::WebPki => WEBPKI
+                .get_or_init(|| {
+                    let roots = RootCertStore {
+                        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                    };
+                    Arc::new(
+                        ClientConfig::builder()
+                            .with_root_certificates(roots)
+                            .with_no_client_auth(),
+                    )
+                })
+                .clone(),
+        }
+    }
+}
+
+/// A failed TLS handshake: rustls' own reason when it gave one.
+fn tls_error(e: std::io::Error) -> ConnectError {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(r) => ConnectError::Tls(r.clone()),
+        None => other(format!("TLS: {e}")),
+    }
 }
 
 /// The parts of a `ws://` / `wss://` URL the connect needs.
@@ -228,11 +276,12 @@ pub fn set_max_message<S>(ws: &mut WebSocket<S>, max: usize) {
     ws.set_max_message_size(max.saturating_add(1));
 }
 
-/// Connects to `url` (`ws://` or `wss://`) and upgrades to a client WebSocket whose
-/// messages are limited to `max_message_bytes`.
+/// Connects to `url` (`ws://` or `wss://`, trusting `roots`) and upgrades to a client
+/// WebSocket whose messages are limited to `max_message_bytes`.
 pub async fn connect(
     url: &str,
     max_message_bytes: usize,
+    roots: &TlsRoots,
 ) -> Result<WebSocket<Stream>, ConnectError> {
     let t = target(url)?;
     let tcp = TcpStream::connect((t.host.as_str(), t.port))
@@ -241,10 +290,10 @@ pub async fn connect(
     tcp.set_nodelay(true).map_err(other)?;
     let io = if t.tls {
         let name = ServerName::try_from(t.host.clone()).map_err(other)?;
-        let tls = TlsConnector::from(tls_config())
+        let tls = TlsConnector::from(roots.client_config())
             .connect(name, tcp)
             .await
-            .map_err(other)?;
+            .map_err(tls_error)?;
         MaybeTls::Tls(Box::new(tls))
     } else {
         MaybeTls::Plain(tcp)

@@ -1,5 +1,5 @@
 //! Crate-level tests: indigo relay scenarios, captured firehose commits, garbage frames,
-//! and the pipeline end to end against an in-test WebSocket relay.
+//! and the pipeline end to end against an in-test WebSocket relay (plain and `wss://`).
 
 mod commits;
 mod durability;
@@ -11,4 +11,5 @@ mod pool;
 mod resync;
 mod scenarios;
 mod support;
+mod tls;
 mod tracked;
