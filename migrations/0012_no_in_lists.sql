@@ -11,7 +11,7 @@
 -- test keeps them contiguous): reasons are written as integer codes or as text, and text
 -- sorts after every number, so it matches the same rows as `reason IN (3, 4, 5)`.
 --
--- Columns, indexes and triggers are otherwise those of 0010 and 0011 (each index is still
+-- Columns, indexes and counting triggers are otherwise those of 0010 and 0011 (each index is still
 -- read by a query: ARCHITECTURE.md, "The `links` table's layout"). The table is rebuilt in
 -- DID order, so its pages are full, and the store vacuums once after converting a populated
 -- index (crates/store/src/migrate.rs).
@@ -73,6 +73,15 @@ WHEN OLD.status IS NOT NEW.status OR OLD.hidden IS NOT NEW.hidden
 BEGIN
     UPDATE link_counts SET n = n - 1 WHERE status = OLD.status AND OLD.hidden = 0;
     UPDATE link_counts SET n = n + 1 WHERE status = NEW.status AND NEW.hidden = 0;
+END;
+
+-- A new link takes its DID's handle from `unlinked_handles` (the writer's INSERT reads it
+-- there, crates/store/src/apply.rs); the handle leaves that table in the same statement, so
+-- the insert of a link without a handle (nearly every insert of a bulk load) runs no
+-- separate DELETE.
+CREATE TRIGGER links_take_handle AFTER INSERT ON links WHEN NEW.handle IS NOT NULL
+BEGIN
+    DELETE FROM unlinked_handles WHERE did = NEW.did;
 END;
 
 -- The backfill's progress, as in 0003.

@@ -20,6 +20,7 @@ mod due;
 mod error;
 mod export;
 mod handles;
+mod hot;
 mod json;
 mod migrate;
 pub mod mode;

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::StoreError;
+use crate::hot::Hot;
 use crate::queries::{LINK_COLUMNS, link_from_row};
 use crate::reader::Reader;
 use crate::time::{format_unix_millis, now_millis};
@@ -90,8 +91,8 @@ pub(crate) type Snapshot = Option<(bool, LinkView)>;
 static SNAPSHOT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {LINK_COLUMNS}, l.hidden FROM links l WHERE l.did = ?1"));
 
-fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<Snapshot> {
-    conn.prepare_cached(&SNAPSHOT_SQL)?
+fn snapshot(hot: &mut Hot<'_>, did: &str) -> rusqlite::Result<Snapshot> {
+    hot.get(SNAPSHOT_SQL.as_str())?
         .query_row([crate::compact::did_key(did)], |row| {
             Ok((row.get::<_, bool>(11)?, link_from_row(row)?))
         })
@@ -99,13 +100,37 @@ fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<Snapshot> {
 }
 
 /// The DIDs whose link `change` can alter, with their link before it is applied.
+#[cfg(test)]
 pub(crate) fn before(
     conn: &Connection,
+    change: &Change,
+) -> rusqlite::Result<Vec<(String, Snapshot)>> {
+    watch(&mut Hot::new(conn), change)
+}
+
+/// [`before`], with the batch's statements.
+pub(crate) fn watch(
+    hot: &mut Hot<'_>,
     change: &Change,
 ) -> rusqlite::Result<Vec<(String, Snapshot)>> {
     let mut dids: Vec<&str> = Vec::with_capacity(2);
     let previous_owner;
     match change {
+        // An account status moves the view only when it deletes the link or flips its
+        // hidden flag (the view is the link row alone): most status changes of a bulk load
+        // confirm an active account, and cost one probe instead of two snapshots.
+        Change::AccountStatus {
+            did,
+            active,
+            status,
+        } if status.as_deref() != Some("deleted") => {
+            let flips = hot
+                .get("SELECT 1 FROM links WHERE did = ?1 AND hidden != ?2")?
+                .exists(params![crate::compact::did_key(did), !active])?;
+            if flips {
+                dids.push(did);
+            }
+        }
         Change::PutRecord { did, .. }
         | Change::DeleteRecord { did, .. }
         | Change::AccountStatus { did, .. }
@@ -114,7 +139,9 @@ pub(crate) fn before(
             dids.push(did);
             // A handle taken over is cleared from its previous owner's link too.
             previous_owner = match handle {
-                Some(h) => crate::handles::holder_other_than(conn, &h.to_ascii_lowercase(), did)?,
+                Some(h) => {
+                    crate::handles::holder_other_than(hot.conn(), &h.to_ascii_lowercase(), did)?
+                }
                 None => None,
             };
             if let Some(prev) = &previous_owner {
@@ -130,26 +157,28 @@ pub(crate) fn before(
         | Change::Upstream { .. } => {}
     }
     dids.into_iter()
-        .map(|did| Ok((did.to_owned(), snapshot(conn, did)?)))
+        .map(|did| Ok((did.to_owned(), snapshot(hot, did)?)))
         .collect()
 }
 
-/// Writes one event per DID of `watched` whose link changed visibly since [`before`].
+/// Writes one event per DID of `watched` whose link changed visibly since [`before`] (into
+/// `events`, which the caller flushes before its transaction ends).
 pub(crate) fn record(
-    conn: &Connection,
+    hot: &mut Hot<'_>,
     watched: Vec<(String, Snapshot)>,
     now_ms: i64,
+    events: &mut PendingEvents,
 ) -> rusqlite::Result<()> {
     for (did, old) in watched {
         if old.is_none() {
             // A new link (most writes of a bulk load): its view, if visible, is written as
             // JSON straight from the row, as resolveActor does, without a LinkView.
-            if let Some(view) = created_view(conn, &did)? {
-                insert_event(conn, now_ms, EventKind::Created, &did, Some(&view))?;
+            if let Some(view) = created_view(hot, &did)? {
+                events.push(hot, now_ms, EventKind::Created, did, Some(view))?;
             }
             continue;
         }
-        let new = snapshot(conn, &did)?;
+        let new = snapshot(hot, &did)?;
         let Some(kind) = kind_of(old.as_ref(), new.as_ref()) else {
             continue;
         };
@@ -160,27 +189,81 @@ pub(crate) fn record(
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             ),
         };
-        insert_event(conn, now_ms, kind, &did, view.as_deref())?;
+        events.push(hot, now_ms, kind, did, view)?;
     }
     Ok(())
 }
 
+/// Events inserted by one statement: SQLite reads and writes `sqlite_sequence` (the
+/// `AUTOINCREMENT` of `seq`) once per statement, and each statement run has its own cost.
+const EVENTS_PER_INSERT: usize = 32;
+
+static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    let rows = vec!["(?, ?, ?, ?)"; EVENTS_PER_INSERT].join(", ");
+    format!("INSERT INTO link_events (time, kind, did, view) VALUES {rows}")
+});
+
+/// Events of the batch being applied that are not inserted yet, in order. They are
+/// inserted [`EVENTS_PER_INSERT`] to a statement; [`PendingEvents::flush`] writes the rest
+/// and must run before the transaction commits (and before anything reads `link_events`).
+#[derive(Debug, Default)]
+pub(crate) struct PendingEvents {
+    rows: Vec<(i64, EventKind, String, Option<String>)>,
+}
+
+impl PendingEvents {
+    fn push(
+        &mut self,
+        hot: &mut Hot<'_>,
+        now_ms: i64,
+        kind: EventKind,
+        did: String,
+        view: Option<String>,
+    ) -> rusqlite::Result<()> {
+        self.rows.push((now_ms, kind, did, view));
+        if self.rows.len() >= EVENTS_PER_INSERT {
+            self.flush(hot)?;
+        }
+        Ok(())
+    }
+
+    /// Inserts every pending event, in order (seqs follow it).
+    pub(crate) fn flush(&mut self, hot: &mut Hot<'_>) -> rusqlite::Result<()> {
+        if self.rows.len() == EVENTS_PER_INSERT {
+            let stmt = hot.get(INSERT_EVENTS_SQL.as_str())?;
+            for (i, (time, kind, did, view)) in self.rows.iter().enumerate() {
+                stmt.raw_bind_parameter(4 * i + 1, time)?;
+                stmt.raw_bind_parameter(4 * i + 2, kind.as_str())?;
+                stmt.raw_bind_parameter(4 * i + 3, did)?;
+                stmt.raw_bind_parameter(4 * i + 4, view)?;
+            }
+            stmt.raw_execute()?;
+        } else {
+            for (time, kind, did, view) in &self.rows {
+                insert_event(hot, *time, *kind, did, view.as_deref())?;
+            }
+        }
+        self.rows.clear();
+        Ok(())
+    }
+}
+
 fn insert_event(
-    conn: &Connection,
+    hot: &mut Hot<'_>,
     now_ms: i64,
     kind: EventKind,
     did: &str,
     view: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)")?
+    hot.get("INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![now_ms, kind.as_str(), did, view])?;
     Ok(())
 }
 
 /// The view of `did`'s link as JSON when it exists and is visible: the event of a link that
 /// did not exist before the change ([`kind_of`]: `created`, or nothing while hidden).
-fn created_view(conn: &Connection, did: &str) -> rusqlite::Result<Option<String>> {
-    let mut stmt = conn.prepare_cached(&SNAPSHOT_SQL)?;
+fn created_view(hot: &mut Hot<'_>, did: &str) -> rusqlite::Result<Option<String>> {
+    let stmt = hot.get(SNAPSHOT_SQL.as_str())?;
     let mut rows = stmt.query([crate::compact::did_key(did)])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
