@@ -3,31 +3,28 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::compact::{Col, did_key, encode, encode_opt, encode_reason};
-use crate::hot::Hot;
 use crate::types::{Batch, Change, RecordInput, Status};
 
 /// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
 pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Result<()> {
     // The outbox rows of visible link changes land in the same transaction, in order.
-    let mut hot = Hot::new(conn);
     let mut events = crate::outbox::PendingEvents::default();
     for change in &batch.changes {
         if matches!(change, Change::PruneLinkEvents { .. }) {
-            events.flush(&mut hot)?;
+            events.flush(conn)?;
         }
-        let watched = crate::outbox::watch(&mut hot, change)?;
+        let watched = crate::outbox::before(conn, change)?;
         match change {
             // The snapshot already says whether the DID has a link: no upsert needed.
             Change::PutRecord { did, rev, record } => {
                 let exists = watched.first().is_some_and(|(_, s)| s.is_some());
-                put_record(&mut hot, did, rev.as_deref(), record, exists, now_ms)?;
+                put_record(conn, did, rev.as_deref(), record, exists, now_ms)?;
             }
-            _ => apply_change(&mut hot, change, now_ms)?,
+            _ => apply_change(conn, change, now_ms)?,
         }
-        crate::outbox::record(&mut hot, watched, now_ms, &mut events)?;
+        crate::outbox::record(conn, watched, now_ms, &mut events)?;
     }
-    events.flush(&mut hot)?;
-    drop(hot);
+    events.flush(conn)?;
     let s = batch.stats;
     if s.frames != 0 || s.commits_verified != 0 || s.commits_rejected != 0 {
         conn.prepare_cached(
@@ -48,20 +45,19 @@ pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusq
     Ok(())
 }
 
-fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Result<()> {
-    let conn = hot.conn();
+fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Result<()> {
     match change {
         Change::PutRecord { did, rev, record } => {
-            let exists = hot
-                .get("SELECT 1 FROM links WHERE did = ?1")?
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM links WHERE did = ?1")?
                 .exists([did_key(did)])?;
-            put_record(hot, did, rev.as_deref(), record, exists, now_ms)
+            put_record(conn, did, rev.as_deref(), record, exists, now_ms)
         }
         Change::DeleteRecord { did, rev } => {
-            if accept_rev(hot, did, rev.as_deref())? {
+            if accept_rev(conn, did, rev.as_deref())? {
                 let key = did_key(did);
                 crate::handles::unlink(conn, &key)?;
-                hot.get("DELETE FROM links WHERE did = ?1")?
+                conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
                     .execute([key])?;
             }
             Ok(())
@@ -70,7 +66,7 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
             did,
             active,
             status,
-        } => account_status(hot, did, *active, status.as_deref(), now_ms),
+        } => account_status(conn, did, *active, status.as_deref(), now_ms),
         Change::Handle { did, handle } => crate::handles::set(conn, did, handle.as_deref(), now_ms),
         Change::RepoState {
             did,
@@ -78,7 +74,7 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
             data_cid,
             commit_cid,
         } => {
-            hot.get(
+            conn.prepare_cached(
                 "INSERT INTO repo_state (did, rev, data_cid, commit_cid) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (did) DO UPDATE SET rev = excluded.rev,
                     data_cid = excluded.data_cid, commit_cid = excluded.commit_cid
@@ -95,7 +91,7 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
             installation_key,
         } => {
             let verified_at = (*status == Status::Verified).then_some(now_ms);
-            hot.get(
+            conn.prepare_cached(
                 "UPDATE OR FAIL links SET status = ?3, reason = ?4, installation_key = ?5,
                     verified_at = ?6, not_before = 0
                  WHERE did = ?1 AND record_cid = ?2",
@@ -115,12 +111,14 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
             record_cid,
             not_before,
         } => {
-            hot.get("UPDATE links SET not_before = ?3 WHERE did = ?1 AND record_cid = ?2")?
-                .execute(params![
-                    did_key(did),
-                    encode(Col::Cid, record_cid),
-                    not_before
-                ])?;
+            conn.prepare_cached(
+                "UPDATE links SET not_before = ?3 WHERE did = ?1 AND record_cid = ?2",
+            )?
+            .execute(params![
+                did_key(did),
+                encode(Col::Cid, record_cid),
+                not_before
+            ])?;
             Ok(())
         }
         Change::InboxState {
@@ -129,7 +127,7 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
             state,
         } => {
             // u64 stored bit-for-bit in SQLite's i64; read back with the same cast.
-            hot.get(
+            conn.prepare_cached(
                 "INSERT INTO xmtp_inboxes (inbox_id, last_sequence_id, state, updated_at)
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (inbox_id) DO UPDATE SET last_sequence_id = excluded.last_sequence_id,
@@ -152,19 +150,19 @@ fn apply_change(hot: &mut Hot<'_>, change: &Change, now_ms: i64) -> rusqlite::Re
 
 /// The rev rule: a change carrying `rev` is dropped when the stored rev is newer; otherwise the
 /// stored rev moves up to `rev`, so a later-arriving older change is dropped in turn.
-fn accept_rev(hot: &mut Hot<'_>, did: &str, rev: Option<&str>) -> rusqlite::Result<bool> {
+fn accept_rev(conn: &Connection, did: &str, rev: Option<&str>) -> rusqlite::Result<bool> {
     let Some(rev) = rev else {
         return Ok(true);
     };
-    let stored: Option<String> = hot
-        .get("SELECT rev FROM repo_state WHERE did = ?1")?
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT rev FROM repo_state WHERE did = ?1")?
         .query_row([did], |r| r.get(0))
         .optional()?;
     match stored {
         Some(s) if s.as_str() > rev => Ok(false),
         Some(s) if s.as_str() == rev => Ok(true),
         _ => {
-            hot.get(
+            conn.prepare_cached(
                 "INSERT INTO repo_state (did, rev) VALUES (?1, ?2)
                  ON CONFLICT (did) DO UPDATE SET rev = excluded.rev",
             )?
@@ -181,14 +179,14 @@ fn accept_rev(hot: &mut Hot<'_>, did: &str, rev: Option<&str>) -> rusqlite::Resu
 /// cost of bulk writes), and the journal buys nothing here: any failed statement fails its
 /// batch, whose whole transaction is rolled back.
 fn put_record(
-    hot: &mut Hot<'_>,
+    conn: &Connection,
     did: &str,
     rev: Option<&str>,
     record: &RecordInput,
     exists: bool,
     now_ms: i64,
 ) -> rusqlite::Result<()> {
-    if !accept_rev(hot, did, rev)? {
+    if !accept_rev(conn, did, rev)? {
         return Ok(());
     }
     let (status, reason) = match &record.malformed {
@@ -214,7 +212,7 @@ fn put_record(
             (SELECT handle FROM unlinked_handles WHERE did = ?1),
             (SELECT updated_at FROM unlinked_handles WHERE did = ?1))"
     };
-    hot.get(sql)?.execute(params![
+    conn.prepare_cached(sql)?.execute(params![
         &key,
         encode(Col::Hex, &record.inbox_id),
         encode(Col::Cid, &record.cid),
@@ -228,14 +226,14 @@ fn put_record(
     // A new link's handle left `unlinked_handles` in its INSERT (trigger
     // `links_take_handle`, 0012); an existing link keeps its own, so any other is dropped.
     if exists {
-        hot.get("DELETE FROM unlinked_handles WHERE did = ?1")?
+        conn.prepare_cached("DELETE FROM unlinked_handles WHERE did = ?1")?
             .execute([key])?;
     }
     Ok(())
 }
 
 fn account_status(
-    hot: &mut Hot<'_>,
+    conn: &Connection,
     did: &str,
     active: bool,
     status: Option<&str>,
@@ -243,19 +241,19 @@ fn account_status(
 ) -> rusqlite::Result<()> {
     if status == Some("deleted") {
         let key = did_key(did);
-        crate::handles::forget(hot.conn(), &key)?;
-        hot.get("DELETE FROM links WHERE did = ?1")?
+        crate::handles::forget(conn, &key)?;
+        conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
             .execute([key])?;
         for sql in [
             "DELETE FROM accounts WHERE did = ?1",
             "DELETE FROM resync_queue WHERE did = ?1",
         ] {
-            hot.get(sql)?.execute([did])?;
+            conn.prepare_cached(sql)?.execute([did])?;
         }
         // A rev floor survives the account: a replayed older commit (or a stale getRecord
         // answer) cannot bring the old link back. The floor is the deletion time as a TID.
         let floor = syntax::Tid::from_parts((now_ms.max(0) as u64) * 1000, 0);
-        hot.get(
+        conn.prepare_cached(
             "INSERT INTO repo_state (did, rev, data_cid, commit_cid) VALUES (?1, ?2, NULL, NULL)
              ON CONFLICT (did) DO UPDATE SET rev = max(repo_state.rev, excluded.rev),
                 data_cid = NULL, commit_cid = NULL",
@@ -263,13 +261,13 @@ fn account_status(
         .execute(params![did, floor.as_str()])?;
         return Ok(());
     }
-    hot.get(
+    conn.prepare_cached(
         "INSERT INTO accounts (did, active, status, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (did) DO UPDATE SET active = excluded.active, status = excluded.status,
             updated_at = excluded.updated_at",
     )?
     .execute(params![did, active, status, now_ms])?;
-    hot.get("UPDATE OR FAIL links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
+    conn.prepare_cached("UPDATE OR FAIL links SET hidden = ?2 WHERE did = ?1 AND hidden != ?2")?
         .execute(params![did_key(did), !active])?;
     Ok(())
 }

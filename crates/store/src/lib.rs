@@ -20,7 +20,6 @@ mod due;
 mod error;
 mod export;
 mod handles;
-mod hot;
 mod json;
 mod migrate;
 pub mod mode;

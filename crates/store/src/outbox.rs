@@ -13,7 +13,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::StoreError;
-use crate::hot::Hot;
 use crate::queries::{LINK_COLUMNS, link_from_row};
 use crate::reader::Reader;
 use crate::time::{format_unix_millis, now_millis};
@@ -91,8 +90,8 @@ pub(crate) type Snapshot = Option<(bool, LinkView)>;
 static SNAPSHOT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {LINK_COLUMNS}, l.hidden FROM links l WHERE l.did = ?1"));
 
-fn snapshot(hot: &mut Hot<'_>, did: &str) -> rusqlite::Result<Snapshot> {
-    hot.get(SNAPSHOT_SQL.as_str())?
+fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<Snapshot> {
+    conn.prepare_cached(&SNAPSHOT_SQL)?
         .query_row([crate::compact::did_key(did)], |row| {
             Ok((row.get::<_, bool>(11)?, link_from_row(row)?))
         })
@@ -100,17 +99,8 @@ fn snapshot(hot: &mut Hot<'_>, did: &str) -> rusqlite::Result<Snapshot> {
 }
 
 /// The DIDs whose link `change` can alter, with their link before it is applied.
-#[cfg(test)]
 pub(crate) fn before(
     conn: &Connection,
-    change: &Change,
-) -> rusqlite::Result<Vec<(String, Snapshot)>> {
-    watch(&mut Hot::new(conn), change)
-}
-
-/// [`before`], with the batch's statements.
-pub(crate) fn watch(
-    hot: &mut Hot<'_>,
     change: &Change,
 ) -> rusqlite::Result<Vec<(String, Snapshot)>> {
     let mut dids: Vec<&str> = Vec::with_capacity(2);
@@ -124,8 +114,8 @@ pub(crate) fn watch(
             active,
             status,
         } if status.as_deref() != Some("deleted") => {
-            let flips = hot
-                .get("SELECT 1 FROM links WHERE did = ?1 AND hidden != ?2")?
+            let flips = conn
+                .prepare_cached("SELECT 1 FROM links WHERE did = ?1 AND hidden != ?2")?
                 .exists(params![crate::compact::did_key(did), !active])?;
             if flips {
                 dids.push(did);
@@ -139,9 +129,7 @@ pub(crate) fn watch(
             dids.push(did);
             // A handle taken over is cleared from its previous owner's link too.
             previous_owner = match handle {
-                Some(h) => {
-                    crate::handles::holder_other_than(hot.conn(), &h.to_ascii_lowercase(), did)?
-                }
+                Some(h) => crate::handles::holder_other_than(conn, &h.to_ascii_lowercase(), did)?,
                 None => None,
             };
             if let Some(prev) = &previous_owner {
@@ -157,14 +145,14 @@ pub(crate) fn watch(
         | Change::Upstream { .. } => {}
     }
     dids.into_iter()
-        .map(|did| Ok((did.to_owned(), snapshot(hot, did)?)))
+        .map(|did| Ok((did.to_owned(), snapshot(conn, did)?)))
         .collect()
 }
 
 /// Writes one event per DID of `watched` whose link changed visibly since [`before`] (into
 /// `events`, which the caller flushes before its transaction ends).
 pub(crate) fn record(
-    hot: &mut Hot<'_>,
+    conn: &Connection,
     watched: Vec<(String, Snapshot)>,
     now_ms: i64,
     events: &mut PendingEvents,
@@ -173,12 +161,12 @@ pub(crate) fn record(
         if old.is_none() {
             // A new link (most writes of a bulk load): its view, if visible, is written as
             // JSON straight from the row, as resolveActor does, without a LinkView.
-            if let Some(view) = created_view(hot, &did)? {
-                events.push(hot, now_ms, EventKind::Created, did, Some(view))?;
+            if let Some(view) = created_view(conn, &did)? {
+                events.push(conn, now_ms, EventKind::Created, did, Some(view))?;
             }
             continue;
         }
-        let new = snapshot(hot, &did)?;
+        let new = snapshot(conn, &did)?;
         let Some(kind) = kind_of(old.as_ref(), new.as_ref()) else {
             continue;
         };
@@ -189,7 +177,7 @@ pub(crate) fn record(
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             ),
         };
-        events.push(hot, now_ms, kind, did, view)?;
+        events.push(conn, now_ms, kind, did, view)?;
     }
     Ok(())
 }
@@ -214,7 +202,7 @@ pub(crate) struct PendingEvents {
 impl PendingEvents {
     fn push(
         &mut self,
-        hot: &mut Hot<'_>,
+        conn: &Connection,
         now_ms: i64,
         kind: EventKind,
         did: String,
@@ -222,15 +210,15 @@ impl PendingEvents {
     ) -> rusqlite::Result<()> {
         self.rows.push((now_ms, kind, did, view));
         if self.rows.len() >= EVENTS_PER_INSERT {
-            self.flush(hot)?;
+            self.flush(conn)?;
         }
         Ok(())
     }
 
     /// Inserts every pending event, in order (seqs follow it).
-    pub(crate) fn flush(&mut self, hot: &mut Hot<'_>) -> rusqlite::Result<()> {
+    pub(crate) fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         if self.rows.len() == EVENTS_PER_INSERT {
-            let stmt = hot.get(INSERT_EVENTS_SQL.as_str())?;
+            let mut stmt = conn.prepare_cached(&INSERT_EVENTS_SQL)?;
             for (i, (time, kind, did, view)) in self.rows.iter().enumerate() {
                 stmt.raw_bind_parameter(4 * i + 1, time)?;
                 stmt.raw_bind_parameter(4 * i + 2, kind.as_str())?;
@@ -240,7 +228,7 @@ impl PendingEvents {
             stmt.raw_execute()?;
         } else {
             for (time, kind, did, view) in &self.rows {
-                insert_event(hot, *time, *kind, did, view.as_deref())?;
+                insert_event(conn, *time, *kind, did, view.as_deref())?;
             }
         }
         self.rows.clear();
@@ -249,21 +237,21 @@ impl PendingEvents {
 }
 
 fn insert_event(
-    hot: &mut Hot<'_>,
+    conn: &Connection,
     now_ms: i64,
     kind: EventKind,
     did: &str,
     view: Option<&str>,
 ) -> rusqlite::Result<()> {
-    hot.get("INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)")?
+    conn.prepare_cached("INSERT INTO link_events (time, kind, did, view) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![now_ms, kind.as_str(), did, view])?;
     Ok(())
 }
 
 /// The view of `did`'s link as JSON when it exists and is visible: the event of a link that
 /// did not exist before the change ([`kind_of`]: `created`, or nothing while hidden).
-fn created_view(hot: &mut Hot<'_>, did: &str) -> rusqlite::Result<Option<String>> {
-    let stmt = hot.get(SNAPSHOT_SQL.as_str())?;
+fn created_view(conn: &Connection, did: &str) -> rusqlite::Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(&SNAPSHOT_SQL)?;
     let mut rows = stmt.query([crate::compact::did_key(did)])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
