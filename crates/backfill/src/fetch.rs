@@ -177,6 +177,8 @@ async fn gather(
                 }
             },
             _ = tick.tick() => !buf.is_empty(),
+            // The committer stopped on an error: stop taking outcomes now.
+            () = flush_tx.closed() => return,
         };
         // A send fails only when the committer stopped on an error, which it returns.
         if full && flush_tx.send(take(&mut buf)).await.is_err() {
