@@ -186,9 +186,12 @@ pub(crate) fn record(
 /// `AUTOINCREMENT` of `seq`) once per statement, and each statement run has its own cost.
 const EVENTS_PER_INSERT: usize = 32;
 
+/// `OR FAIL`: a statement that writes several rows under the default `OR ABORT` makes
+/// SQLite keep a statement journal (a copy of each page it touches) to undo a half-done
+/// statement; any failure here fails the batch, whose transaction is rolled back whole.
 static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
     let rows = vec!["(?, ?, ?, ?)"; EVENTS_PER_INSERT].join(", ");
-    format!("INSERT INTO link_events (time, kind, did, view) VALUES {rows}")
+    format!("INSERT OR FAIL INTO link_events (time, kind, did, view) VALUES {rows}")
 });
 
 /// Events of the batch being applied that are not inserted yet, in order. They are
