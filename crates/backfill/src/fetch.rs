@@ -77,10 +77,17 @@ pub async fn process_did(ctx: &FetchCtx, did: &str) -> DidOutcome {
                     && let Some(h) = &ctx.handles
                 {
                     match h.verified_handle(did).await {
-                        Ok(handle) => changes.push(Change::Handle {
-                            did: did.to_owned(),
-                            handle,
-                        }),
+                        // Before the record: the new link then takes the handle as it is
+                        // created, one `created` event with the handle instead of a
+                        // `created` without it and an `updated` (half the outbox rows and
+                        // writer work of a backfilled link).
+                        Ok(handle) => changes.insert(
+                            0,
+                            Change::Handle {
+                                did: did.to_owned(),
+                                handle,
+                            },
+                        ),
                         Err(e) => {
                             tracing::debug!(did, error = %e, "handle not checked; kept as is")
                         }
@@ -114,66 +121,110 @@ pub async fn process_did(ctx: &FetchCtx, did: &str) -> DidOutcome {
     }
 }
 
-/// Writes outcomes in batches (size or time bound) and counts them in `progress`.
+/// Batches built and waiting while one commits: the collector keeps receiving outcomes
+/// during a commit instead of stalling its fetchers, at most this many batches ahead.
+const FLUSHES_AHEAD: usize = 1;
+
+/// One batch of outcomes ready for the writer, with what it counts for `progress`.
+struct Flush {
+    changes: Vec<Change>,
+    indexed: u64,
+    absent: u64,
+    failed: u64,
+}
+
+/// Writes outcomes in batches (size or time bound) and counts them in `progress` once
+/// committed. A committer task applies the batches in order while this task keeps
+/// collecting the next one (bounded by [`FLUSHES_AHEAD`]); the first failed batch stops
+/// both, and its error is returned.
 async fn collect(
     cfg: &BackfillConfig,
     writer: &store::Writer,
-    progress: &Progress,
-    mut rx: mpsc::Receiver<DidOutcome>,
+    progress: Arc<Progress>,
+    rx: mpsc::Receiver<DidOutcome>,
 ) -> Result<(), store::StoreError> {
+    let (flush_tx, flush_rx) = mpsc::channel::<Flush>(FLUSHES_AHEAD);
+    let committer = tokio::spawn(commit_all(writer.clone(), progress, flush_rx));
+    gather(cfg, rx, &flush_tx).await;
+    drop(flush_tx);
+    match committer.await {
+        Ok(r) => r,
+        Err(e) => Err(store::StoreError::Task(e.to_string())),
+    }
+}
+
+/// Receives outcomes until the fetchers are done (or the committer stopped), handing each
+/// full or timed-out batch to the committer.
+async fn gather(
+    cfg: &BackfillConfig,
+    mut rx: mpsc::Receiver<DidOutcome>,
+    flush_tx: &mpsc::Sender<Flush>,
+) {
     let mut buf: Vec<DidOutcome> = Vec::with_capacity(cfg.write_batch);
     let mut tick = tokio::time::interval(cfg.write_interval);
     loop {
-        tokio::select! {
+        let full = tokio::select! {
             got = rx.recv() => match got {
                 Some(o) => {
                     buf.push(o);
-                    if buf.len() >= cfg.write_batch.max(1) {
-                        flush(writer, progress, &mut buf).await?;
-                    }
+                    buf.len() >= cfg.write_batch.max(1)
                 }
                 None => {
                     if !buf.is_empty() {
-                        flush(writer, progress, &mut buf).await?;
+                        drop(flush_tx.send(take(&mut buf)).await);
                     }
-                    return Ok(());
+                    return;
                 }
             },
-            _ = tick.tick() => {
-                if !buf.is_empty() {
-                    flush(writer, progress, &mut buf).await?;
-                }
-            }
+            _ = tick.tick() => !buf.is_empty(),
+            // The committer stopped on an error: stop taking outcomes now.
+            () = flush_tx.closed() => return,
+        };
+        // A send fails only when the committer stopped on an error, which it returns.
+        if full && flush_tx.send(take(&mut buf)).await.is_err() {
+            return;
         }
     }
 }
 
-async fn flush(
-    writer: &store::Writer,
-    progress: &Progress,
-    buf: &mut Vec<DidOutcome>,
+/// Applies the batches in arrival order; progress counts a batch after its commit.
+async fn commit_all(
+    writer: store::Writer,
+    progress: Arc<Progress>,
+    mut flushes: mpsc::Receiver<Flush>,
 ) -> Result<(), store::StoreError> {
-    let mut changes = Vec::with_capacity(buf.len() * 4);
-    let (mut indexed, mut absent, mut failed) = (0u64, 0u64, 0u64);
+    while let Some(f) = flushes.recv().await {
+        writer.apply(Batch::of(f.changes)).await?;
+        progress.add(f.indexed, f.absent, f.failed);
+        metrics::counter!(m::RECORDS, "outcome" => "indexed").increment(f.indexed);
+        metrics::counter!(m::RECORDS, "outcome" => "absent").increment(f.absent);
+        metrics::counter!(m::RECORDS, "outcome" => "failed").increment(f.failed);
+    }
+    Ok(())
+}
+
+/// Turns the buffered outcomes into one batch: each DID's changes, then its progress.
+fn take(buf: &mut Vec<DidOutcome>) -> Flush {
+    let mut f = Flush {
+        changes: Vec::with_capacity(buf.len() * 4),
+        indexed: 0,
+        absent: 0,
+        failed: 0,
+    };
     for o in buf.drain(..) {
         match o.state {
-            BackfillState::Indexed => indexed += 1,
-            BackfillState::Absent => absent += 1,
-            _ => failed += 1,
+            BackfillState::Indexed => f.indexed += 1,
+            BackfillState::Absent => f.absent += 1,
+            _ => f.failed += 1,
         }
-        changes.extend(o.changes);
-        changes.push(Change::Backfill(BackfillChange::Repo {
+        f.changes.extend(o.changes);
+        f.changes.push(Change::Backfill(BackfillChange::Repo {
             did: o.did,
             state: o.state,
             error: o.error,
         }));
     }
-    writer.apply(Batch::of(changes)).await?;
-    progress.add(indexed, absent, failed);
-    metrics::counter!(m::RECORDS, "outcome" => "indexed").increment(indexed);
-    metrics::counter!(m::RECORDS, "outcome" => "absent").increment(absent);
-    metrics::counter!(m::RECORDS, "outcome" => "failed").increment(failed);
-    Ok(())
+    f
 }
 
 /// Fetches every DID still to do in this pass. Returns `true` when interrupted.
@@ -187,7 +238,7 @@ pub async fn fetch_all(
     let (tx, rx) = mpsc::channel::<DidOutcome>(ctx.cfg.write_batch.max(1) * 2);
     let collector = {
         let (cfg, writer, progress) = (ctx.cfg.clone(), writer.clone(), progress.clone());
-        tokio::spawn(async move { collect(&cfg, &writer, &progress, rx).await })
+        tokio::spawn(async move { collect(&cfg, &writer, progress, rx).await })
     };
     let sem = Arc::new(Semaphore::new(ctx.cfg.concurrency.max(1)));
     let mut tasks = JoinSet::new();
@@ -226,4 +277,58 @@ pub async fn fetch_all(
         Err(e) => return Err(store::StoreError::Task(e.to_string())),
     }
     Ok(interrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn absent(n: usize) -> DidOutcome {
+        DidOutcome {
+            did: format!("did:plc:{n:024}"),
+            state: BackfillState::Absent,
+            error: None,
+            changes: Vec::new(),
+        }
+    }
+
+    /// While a batch waits for its commit (another connection holds the write lock), the
+    /// collector keeps taking outcomes and builds the next batch; everything lands and is
+    /// counted once the lock is gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_collector_keeps_collecting_while_a_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let store = store::Store::open(&path).unwrap();
+        let cfg = BackfillConfig {
+            write_batch: 2,
+            write_interval: Duration::from_secs(3600),
+            ..BackfillConfig::default()
+        };
+        let progress = Arc::new(Progress::new());
+        let (tx, rx) = mpsc::channel(1);
+        let collector = {
+            let (writer, progress) = (store.writer(), progress.clone());
+            tokio::spawn(async move { collect(&cfg, &writer, progress, rx).await })
+        };
+        let lock = rusqlite::Connection::open(&path).unwrap();
+        lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+        // Batch 1 (outcomes 0, 1) is stuck on the lock, batch 2 (2, 3) waits for it, 4 is
+        // buffered: the collector stalled on its first commit would take at most 2 + 1.
+        for n in 0..5 {
+            tokio::time::timeout(Duration::from_secs(2), tx.send(absent(n)))
+                .await
+                .unwrap_or_else(|_| panic!("outcome {n} not taken while a batch commits"))
+                .unwrap();
+        }
+        assert_eq!(progress.finished(), 0);
+        lock.execute_batch("COMMIT").unwrap();
+        drop(tx);
+        collector.await.unwrap().unwrap();
+        assert_eq!(progress.absent(), 5);
+        let counts = store.reader().backfill_counts().await.unwrap();
+        assert_eq!(counts.total(), 5);
+    }
 }

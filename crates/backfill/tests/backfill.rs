@@ -131,6 +131,15 @@ async fn relay_and_pds_discovery_merge_and_every_record_is_indexed_with_its_hand
     for did in &dids[8..] {
         assert_eq!(w.inbox_of(did).await, None);
     }
+    // One event per new link, `created` with its handle already on it (the handle is
+    // written before the record, not as a second `updated` event).
+    let events = w.store.reader().link_events_after(0, 100).await.unwrap();
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![store::EventKind::Created; 8], "{events:?}");
+    for e in &events {
+        let handle = e.link.as_ref().and_then(|l| l.handle.clone());
+        assert!(handle.is_some(), "{e:?}");
+    }
 }
 
 #[tokio::test]

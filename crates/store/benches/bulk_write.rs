@@ -7,12 +7,16 @@
 //! directory (or `BULK_DIR`), in random DID order (`BULK_SORTED=1`: DID order, as discovery
 //! pages list them). Prints links/s overall and for the last tenth (the index then holds
 //! 90 % of the links), bytes per link on disk, and the process's peak RSS.
+//!
+//! `BULK_SHAPE=backfill` writes each DID as the backfill collector does: `Handle`, then
+//! `PutRecord` with a rev, `RepoState`, `AccountStatus` (active) and the DID's `Backfill`
+//! progress (the backfill table starts with every DID pending, as after discovery).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::time::Instant;
 
-use store::{Batch, Change, RecordInput, Store};
+use store::{BackfillChange, BackfillState, Batch, Change, RecordInput, Store};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -86,6 +90,45 @@ fn record(n: u64) -> RecordInput {
     }
 }
 
+/// The changes of one DID: its record alone, or everything the backfill writes for it.
+fn changes_of(did: &str, k: u64, backfill: bool) -> Vec<Change> {
+    if !backfill {
+        return vec![Change::PutRecord {
+            did: did.to_owned(),
+            rev: None,
+            record: record(k),
+        }];
+    }
+    let rev = format!("3l{:011}", k % 100_000_000_000);
+    vec![
+        Change::Handle {
+            did: did.to_owned(),
+            handle: Some(format!("user{k}.bsky.social")),
+        },
+        Change::PutRecord {
+            did: did.to_owned(),
+            rev: Some(rev.clone()),
+            record: record(k),
+        },
+        Change::RepoState {
+            did: did.to_owned(),
+            rev,
+            data_cid: format!("bafyreidata{k}"),
+            commit_cid: format!("bafyreicommit{k}"),
+        },
+        Change::AccountStatus {
+            did: did.to_owned(),
+            active: true,
+            status: None,
+        },
+        Change::Backfill(BackfillChange::Repo {
+            did: did.to_owned(),
+            state: BackfillState::Indexed,
+            error: None,
+        }),
+    ]
+}
+
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -99,6 +142,7 @@ fn main() {
     let n = env_usize("BULK_LINKS", 1_000_000);
     let batch = env_usize("BULK_BATCH", 5_000);
     let sorted = std::env::var("BULK_SORTED").is_ok_and(|v| v == "1");
+    let backfill = std::env::var("BULK_SHAPE").is_ok_and(|v| v == "backfill");
     let tmp = tempfile::tempdir().unwrap();
     let dir = std::env::var("BULK_DIR")
         .map(std::path::PathBuf::from)
@@ -116,6 +160,21 @@ fn main() {
         .unwrap();
     let store = Store::open(&path).unwrap();
     let writer = store.writer();
+    if backfill {
+        // Discovery's pages: every DID pending before the fetch phase.
+        rt.block_on(async {
+            for chunk in dids.chunks(1000) {
+                let page = BackfillChange::Page {
+                    service: "bench".into(),
+                    cursor: None,
+                    complete: false,
+                    dids: chunk.iter().map(|(d, _)| d.clone()).collect(),
+                };
+                let batch = Batch::of(vec![Change::Backfill(page)]);
+                writer.apply(batch).await.unwrap();
+            }
+        });
+    }
     let started = Instant::now();
     let mut tail_started = started;
     rt.block_on(async {
@@ -127,11 +186,7 @@ fn main() {
             }
             let changes = chunk
                 .iter()
-                .map(|(did, k)| Change::PutRecord {
-                    did: did.clone(),
-                    rev: None,
-                    record: record(*k),
-                })
+                .flat_map(|(did, k)| changes_of(did, *k, backfill))
                 .collect();
             let w = writer.clone();
             inflight.push_back(tokio::spawn(

@@ -7,8 +7,12 @@ use crate::types::{Batch, Change, RecordInput, Status};
 
 /// Applies a whole batch (changes, counters, cursor) on `conn`, which is inside a transaction.
 pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusqlite::Result<()> {
+    // The outbox rows of visible link changes land in the same transaction, in order.
+    let mut events = crate::outbox::PendingEvents::default();
     for change in &batch.changes {
-        // The outbox row of a visible link change lands in the same transaction.
+        if matches!(change, Change::PruneLinkEvents { .. }) {
+            events.flush(conn)?;
+        }
         let watched = crate::outbox::before(conn, change)?;
         match change {
             // The snapshot already says whether the DID has a link: no upsert needed.
@@ -18,8 +22,9 @@ pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusq
             }
             _ => apply_change(conn, change, now_ms)?,
         }
-        crate::outbox::record(conn, watched, now_ms)?;
+        crate::outbox::record(conn, watched, now_ms, &mut events)?;
     }
+    events.flush(conn)?;
     let s = batch.stats;
     if s.frames != 0 || s.commits_verified != 0 || s.commits_rejected != 0 {
         conn.prepare_cached(
@@ -218,8 +223,12 @@ fn put_record(
         now_ms,
         did
     ])?;
-    conn.prepare_cached("DELETE FROM unlinked_handles WHERE did = ?1")?
-        .execute([key])?;
+    // A new link's handle left `unlinked_handles` in its INSERT (trigger
+    // `links_take_handle`, 0012); an existing link keeps its own, so any other is dropped.
+    if exists {
+        conn.prepare_cached("DELETE FROM unlinked_handles WHERE did = ?1")?
+            .execute([key])?;
+    }
     Ok(())
 }
 

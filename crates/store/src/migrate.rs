@@ -74,6 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "active_tier",
         sql: include_str!("../../../migrations/0011_active_tier.sql"),
     },
+    Migration {
+        version: 12,
+        name: "no_in_lists",
+        sql: include_str!("../../../migrations/0012_no_in_lists.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -107,7 +112,7 @@ fn known_version(migrations: &[Migration]) -> i64 {
 }
 
 /// Migrations that rebuild the `links` table: the old table's pages are left free.
-const REBUILDS_LINKS: &[i64] = &[8, 10];
+const REBUILDS_LINKS: &[i64] = &[8, 10, 12];
 
 /// Whether the database has a `links` table with at least one row.
 fn has_links(conn: &Connection) -> Result<bool, StoreError> {

@@ -106,6 +106,21 @@ pub(crate) fn before(
     let mut dids: Vec<&str> = Vec::with_capacity(2);
     let previous_owner;
     match change {
+        // An account status moves the view only when it deletes the link or flips its
+        // hidden flag (the view is the link row alone): most status changes of a bulk load
+        // confirm an active account, and cost one probe instead of two snapshots.
+        Change::AccountStatus {
+            did,
+            active,
+            status,
+        } if status.as_deref() != Some("deleted") => {
+            let flips = conn
+                .prepare_cached("SELECT 1 FROM links WHERE did = ?1 AND hidden != ?2")?
+                .exists(params![crate::compact::did_key(did), !active])?;
+            if flips {
+                dids.push(did);
+            }
+        }
         Change::PutRecord { did, .. }
         | Change::DeleteRecord { did, .. }
         | Change::AccountStatus { did, .. }
@@ -134,18 +149,20 @@ pub(crate) fn before(
         .collect()
 }
 
-/// Writes one event per DID of `watched` whose link changed visibly since [`before`].
+/// Writes one event per DID of `watched` whose link changed visibly since [`before`] (into
+/// `events`, which the caller flushes before its transaction ends).
 pub(crate) fn record(
     conn: &Connection,
     watched: Vec<(String, Snapshot)>,
     now_ms: i64,
+    events: &mut PendingEvents,
 ) -> rusqlite::Result<()> {
     for (did, old) in watched {
         if old.is_none() {
             // A new link (most writes of a bulk load): its view, if visible, is written as
             // JSON straight from the row, as resolveActor does, without a LinkView.
             if let Some(view) = created_view(conn, &did)? {
-                insert_event(conn, now_ms, EventKind::Created, &did, Some(&view))?;
+                events.push(conn, now_ms, EventKind::Created, did, Some(view))?;
             }
             continue;
         }
@@ -160,9 +177,66 @@ pub(crate) fn record(
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
             ),
         };
-        insert_event(conn, now_ms, kind, &did, view.as_deref())?;
+        events.push(conn, now_ms, kind, did, view)?;
     }
     Ok(())
+}
+
+/// Events inserted by one statement: SQLite reads and writes `sqlite_sequence` (the
+/// `AUTOINCREMENT` of `seq`) once per statement, and each statement run has its own cost.
+const EVENTS_PER_INSERT: usize = 32;
+
+/// `OR FAIL`: a statement that writes several rows under the default `OR ABORT` makes
+/// SQLite keep a statement journal (a copy of each page it touches) to undo a half-done
+/// statement; any failure here fails the batch, whose transaction is rolled back whole.
+static INSERT_EVENTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    let rows = vec!["(?, ?, ?, ?)"; EVENTS_PER_INSERT].join(", ");
+    format!("INSERT OR FAIL INTO link_events (time, kind, did, view) VALUES {rows}")
+});
+
+/// Events of the batch being applied that are not inserted yet, in order. They are
+/// inserted [`EVENTS_PER_INSERT`] to a statement; [`PendingEvents::flush`] writes the rest
+/// and must run before the transaction commits (and before anything reads `link_events`).
+#[derive(Debug, Default)]
+pub(crate) struct PendingEvents {
+    rows: Vec<(i64, EventKind, String, Option<String>)>,
+}
+
+impl PendingEvents {
+    fn push(
+        &mut self,
+        conn: &Connection,
+        now_ms: i64,
+        kind: EventKind,
+        did: String,
+        view: Option<String>,
+    ) -> rusqlite::Result<()> {
+        self.rows.push((now_ms, kind, did, view));
+        if self.rows.len() >= EVENTS_PER_INSERT {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Inserts every pending event, in order (seqs follow it).
+    pub(crate) fn flush(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        if self.rows.len() == EVENTS_PER_INSERT {
+            let mut stmt = conn.prepare_cached(&INSERT_EVENTS_SQL)?;
+            for (i, (time, kind, did, view)) in self.rows.iter().enumerate() {
+                stmt.raw_bind_parameter(4 * i + 1, time)?;
+                stmt.raw_bind_parameter(4 * i + 2, kind.as_str())?;
+                stmt.raw_bind_parameter(4 * i + 3, did)?;
+                stmt.raw_bind_parameter(4 * i + 4, view)?;
+            }
+            stmt.raw_execute()?;
+        } else {
+            for (time, kind, did, view) in &self.rows {
+                insert_event(conn, *time, *kind, did, view.as_deref())?;
+            }
+        }
+        self.rows.clear();
+        Ok(())
+    }
 }
 
 fn insert_event(

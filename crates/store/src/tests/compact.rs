@@ -168,7 +168,7 @@ fn old_counts(conn: &Connection) -> BTreeMap<String, i64> {
 }
 
 /// Migrations up to and including `version`.
-fn up_to(version: i64) -> Vec<crate::Migration> {
+pub(super) fn up_to(version: i64) -> Vec<crate::Migration> {
     crate::MIGRATIONS
         .iter()
         .copied()
@@ -181,7 +181,7 @@ const N: u64 = 600;
 /// A populated 0006-era index, kept consistent the way the writer kept it: each link's handle
 /// is also in `handles`, hidden links have an inactive account; plus handles of DIDs without
 /// a link (some of them inactive).
-fn v6_index(dir: &tempfile::TempDir) -> Connection {
+pub(super) fn v6_index(dir: &tempfile::TempDir) -> Connection {
     let mut conn = crate::conn::open_writer(&dir.path().join("old.sqlite")).unwrap();
     crate::migrate::migrate(&mut conn, &up_to(6)).unwrap();
     let tx = conn.transaction().unwrap();
@@ -313,7 +313,7 @@ fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
 
 /// What the handle reads answered before 0010, with the SQL of the time.
 #[derive(Debug, PartialEq)]
-struct HandleReads {
+pub(super) struct HandleReads {
     by_handle: Vec<(String, Option<String>)>,
     due: Vec<String>,
     all: Vec<String>,
@@ -356,7 +356,7 @@ fn handle_reads_v9(conn: &Connection) -> HandleReads {
     }
 }
 
-fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleReads {
+pub(super) fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleReads {
     let mut all = crate::handles::all(conn).unwrap();
     all.sort();
     HandleReads {
@@ -375,7 +375,9 @@ fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleReads {
 }
 
 /// Every link's view as `queries` and the outbox snapshot render it (hidden links included).
-fn every_view(conn: &Connection) -> BTreeMap<String, (Vec<u8>, crate::outbox::Snapshot)> {
+pub(super) fn every_view(
+    conn: &Connection,
+) -> BTreeMap<String, (Vec<u8>, crate::outbox::Snapshot)> {
     let dids: Vec<String> = conn
         .prepare("SELECT did FROM links")
         .unwrap()

@@ -253,3 +253,26 @@ async fn pruning_drops_old_events_in_batches_and_seqs_are_never_reused() {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].seq, 2_501);
 }
+
+/// Events of a batch are inserted 32 to a statement: a batch of 70 changes (two full
+/// statements and 6 left over, with a prune in the middle) still gets one event per change,
+/// seqs in change order, and the prune sees the events before it.
+#[tokio::test]
+async fn a_large_batch_gets_its_events_in_change_order() {
+    let db = Db::new();
+    let mut changes: Vec<Change> = (0..40)
+        .map(|n| put(&did(n), "c", &inbox(n), None))
+        .collect();
+    // Events before the prune exist when it runs: an expiry in the future drops them all.
+    changes.push(Change::PruneLinkEvents {
+        up_to_seq: i64::MAX,
+        before_ms: i64::MAX,
+    });
+    changes.extend((40..70).map(|n| put(&did(n), "c", &inbox(n), None)));
+    db.apply(changes).await;
+    let events = kinds(&db, 0).await;
+    let expected: Vec<(i64, EventKind, String)> = (40..70)
+        .map(|n| (i64::from(n) + 1, EventKind::Created, did(n)))
+        .collect();
+    assert_eq!(events, expected);
+}

@@ -9,6 +9,7 @@ mod changes;
 mod compact;
 mod events;
 mod handles;
+mod no_in_lists;
 mod reads;
 mod tracked;
 
