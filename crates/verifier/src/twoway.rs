@@ -225,7 +225,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     };
 
     // The ATProto half: the record in the DID's signed repo.
-    let fetched = match fetch_inbox_changes(sources.resolver, sources.fetcher, did.as_str()).await {
+    let fetched = match fetch_inbox_changes(sources.resolver, sources.fetcher, &did).await {
         Ok(f) => f,
         Err(ResyncError::Transient(why)) => {
             report.step("record", false, format!("getRecord: {why}"));
@@ -244,9 +244,9 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     report.step("pds", true, fetched.pds.clone());
     if let Some(c) = fetched.commit() {
         report.commit = Some(CommitOut {
-            rev: c.rev.clone(),
-            cid: c.commit_cid.clone(),
-            data_cid: c.data_cid.clone(),
+            rev: c.rev.to_string(),
+            cid: c.commit_cid.to_string(),
+            data_cid: c.data_cid.to_string(),
         });
     }
     let record = match fetched.outcome {
@@ -297,7 +297,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     // The XMTP half: a current installation of the inbox signed the DID.
     match verify_link(
         sources.api,
-        did.as_str(),
+        &did,
         &record.inbox_id,
         &record.verification_signature,
     )
