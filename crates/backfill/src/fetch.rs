@@ -8,6 +8,7 @@ use store::{BackfillChange, BackfillState, Batch, Change};
 use sync::backoff::Backoff;
 use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
 use sync::{IdentitySource, RecordFetcher};
+use syntax::Did;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -42,12 +43,13 @@ pub struct FetchCtx {
 }
 
 /// Fetches and checks one DID's record, retrying transient faults with backoff.
-pub async fn process_did(ctx: &FetchCtx, did: &str) -> DidOutcome {
+pub async fn process_did(ctx: &FetchCtx, typed: &Did) -> DidOutcome {
+    let did = typed.as_str();
     let mut backoff = Backoff::new(ctx.cfg.initial_backoff, ctx.cfg.max_backoff);
     let attempts = ctx.cfg.did_attempts.max(1);
     let mut last = String::new();
     for attempt in 1..=attempts {
-        match fetch_inbox_changes(ctx.identity.as_ref(), ctx.fetcher.as_ref(), did).await {
+        match fetch_inbox_changes(ctx.identity.as_ref(), ctx.fetcher.as_ref(), typed).await {
             Ok(fetched) => {
                 let mut changes = fetched.changes();
                 let state = match fetched.outcome {
@@ -57,7 +59,7 @@ pub async fn process_did(ctx: &FetchCtx, did: &str) -> DidOutcome {
                 if state == BackfillState::Indexed {
                     // The account's status is known from the start: a takedown that
                     // happened before we tracked the DID is applied with its record.
-                    match ctx.fetcher.repo_status(&fetched.pds, did).await {
+                    match ctx.fetcher.repo_status(&fetched.pds, typed).await {
                         Ok(Some(s)) => changes.push(Change::AccountStatus {
                             did: did.to_owned(),
                             active: s.active,
@@ -258,7 +260,19 @@ pub async fn fetch_all(
             while tasks.try_join_next().is_some() {}
             let (ctx, tx) = (ctx.clone(), tx.clone());
             tasks.spawn(async move {
-                let outcome = process_did(&ctx, &did).await;
+                let outcome = match Did::parse(&did) {
+                    Ok(typed) => process_did(&ctx, &typed).await,
+                    // The queue holds parsed DIDs only; a row that does not parse fails.
+                    Err(e) => {
+                        tracing::warn!(did, error = %e, "backfill DID does not parse; failed");
+                        DidOutcome {
+                            did,
+                            state: BackfillState::Failed,
+                            error: Some(format!("stored DID does not parse: {e}")),
+                            changes: Vec::new(),
+                        }
+                    }
+                };
                 drop(tx.send(outcome).await);
                 drop(permit);
             });

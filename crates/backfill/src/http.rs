@@ -236,7 +236,7 @@ impl RecordFetcher for PoliteFetcher {
     fn get_record<'a>(
         &'a self,
         pds: &'a str,
-        did: &'a str,
+        did: &'a syntax::Did,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             let url = sync::fetch::get_record_url(pds, did);
@@ -277,7 +277,7 @@ impl RecordFetcher for PoliteFetcher {
     fn repo_status<'a>(
         &'a self,
         pds: &'a str,
-        did: &'a str,
+        did: &'a syntax::Did,
     ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
         Box::pin(async move {
             let url = sync::fetch::repo_status_url(pds, did);
@@ -372,7 +372,12 @@ mod tests {
         );
         assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
         let fetcher = PoliteFetcher::new(Arc::new(pool), false);
-        let got = fetcher.get_record("https://127.0.0.1:9", "did:plc:x").await;
+        let got = fetcher
+            .get_record(
+                "https://127.0.0.1:9",
+                &syntax::Did::parse("did:plc:x").unwrap(),
+            )
+            .await;
         assert!(matches!(got, Err(LookupError::NotFound(_))), "{got:?}");
     }
 

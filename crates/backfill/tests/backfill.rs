@@ -12,6 +12,7 @@ use devnet::world::{Devnet, DevnetConfig};
 use store::{BackfillState, Batch, Store};
 use sync::resync::{InboxOutcome, fetch_inbox_changes};
 use sync::{HttpRecordFetcher, StaticAccount, StaticIdentity};
+use syntax::Did;
 use tokio_util::sync::CancellationToken;
 
 struct World {
@@ -171,7 +172,7 @@ async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
         .unwrap()
         .allow_private_network(true);
     for did in &dids {
-        let fetched = fetch_inbox_changes(w.identity.as_ref(), &fetcher, did)
+        let fetched = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &Did::parse(did).unwrap())
             .await
             .unwrap_or_else(|e| panic!("{did}: empty-tree proof of absence rejected: {e}"));
         let InboxOutcome::Absent { commit } = &fetched.outcome else {
@@ -180,7 +181,10 @@ async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
                 fetched.outcome
             )
         };
-        assert_eq!(commit.data_cid, repo::mst::empty_root().to_string());
+        assert_eq!(
+            commit.data_cid.as_str(),
+            repo::mst::empty_root().to_string()
+        );
     }
     // The PDS lists both; the backfill proves both absent and fails none.
     let report = w.run(w.cfg(vec![w.devnet.info().pds_url])).await;
@@ -204,21 +208,22 @@ async fn a_repo_with_an_empty_tree_gets_a_verifiable_proof_of_absence() {
 async fn newer_rev_wins_whatever_order_firehose_and_backfill_results_arrive_in() {
     let w = World::new().await;
     let did = w.users(1).remove(0);
+    let typed = Did::parse(&did).unwrap();
     let fetcher = HttpRecordFetcher::new("test")
         .unwrap()
         .allow_private_network(true);
     let (first, _) = w.devnet.link_inbox(&did).unwrap();
-    let old = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+    let old = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &typed)
         .await
         .unwrap();
     let (second, _) = w.devnet.link_inbox(&did).unwrap();
-    let new = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+    let new = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &typed)
         .await
         .unwrap();
     w.devnet
         .delete_record(&did, "org.xmtp.inbox", "self")
         .unwrap();
-    let gone = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &did)
+    let gone = fetch_inbox_changes(w.identity.as_ref(), &fetcher, &typed)
         .await
         .unwrap();
     let writer = w.store.writer();
@@ -235,7 +240,10 @@ async fn newer_rev_wins_whatever_order_firehose_and_backfill_results_arrive_in()
     writer.apply(Batch::of(old.changes())).await.unwrap();
     assert_eq!(w.inbox_of(&did).await, None);
     let state = w.store.reader().repo_state(&did).await.unwrap().unwrap();
-    assert_eq!(Some(&state.rev), gone.commit().map(|c| &c.rev));
+    assert_eq!(
+        Some(state.rev.as_str()),
+        gone.commit().map(|c| c.rev.as_str())
+    );
 }
 
 #[tokio::test]

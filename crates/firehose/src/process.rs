@@ -27,16 +27,51 @@ use crate::metrics as m;
 use crate::verify::{Checked, CommitCheck, Pool, SyncCheck};
 use sync::IdentitySource;
 use sync::record::split_path;
+use syntax::Tid;
 
 /// Sync 1.1 state of a tracked repo, as last applied (or queued to be applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemRepo {
     /// Last commit rev.
-    pub rev: String,
-    /// MST root CID of that commit (empty when unknown, e.g. a rev floor).
-    pub data: String,
-    /// Commit CID.
-    pub commit: String,
+    pub rev: Tid,
+    /// MST root CID of that commit (`None` when unknown, e.g. a rev floor).
+    pub data: Option<syntax::Cid>,
+    /// Commit CID (`None` when unknown).
+    pub commit: Option<syntax::Cid>,
+}
+
+impl MemRepo {
+    /// The state read back from a store row; `None` (counted and logged) when a stored rev
+    /// or CID does not parse. Empty CIDs are unknown.
+    fn from_row(did: &str, rev: &str, data: &str, commit: &str) -> Option<Self> {
+        fn cid(s: &str) -> Result<Option<syntax::Cid>, syntax::SyntaxError> {
+            (!s.is_empty()).then(|| syntax::Cid::parse(s)).transpose()
+        }
+        let parsed = Tid::parse(rev).and_then(|rev| {
+            Ok(MemRepo {
+                rev,
+                data: cid(data)?,
+                commit: cid(commit)?,
+            })
+        });
+        match parsed {
+            Ok(mem) => Some(mem),
+            Err(e) => {
+                metrics::counter!(m::BAD_ROWS, "table" => "repo_state").increment(1);
+                tracing::warn!(did, error = %e, "stored repo state does not parse; skipped");
+                None
+            }
+        }
+    }
+
+    /// The state after a checked commit or `#sync` (`data`/`commit` as rendered by `cid`).
+    fn checked(rev: &str, data: &str, commit: &str) -> Option<Self> {
+        Some(MemRepo {
+            rev: Tid::parse(rev).ok()?,
+            data: syntax::Cid::parse(data).ok(),
+            commit: syntax::Cid::parse(commit).ok(),
+        })
+    }
 }
 
 /// Per-DID repo states shared by the processor and the resync worker (newer rev wins).
@@ -46,7 +81,7 @@ pub type RepoCache = Arc<Mutex<HashMap<String, MemRepo>>>;
 pub type DesyncSet = Arc<Mutex<HashSet<String>>>;
 
 /// Records `state` for `did` unless a newer rev is already known.
-pub fn remember_repo(cache: &RepoCache, did: &str, state: MemRepo) {
+pub(crate) fn remember_repo(cache: &RepoCache, did: &str, state: MemRepo) {
     if let Ok(mut m) = cache.lock() {
         match m.get(did) {
             Some(old) if old.rev >= state.rev => {}
@@ -72,7 +107,7 @@ pub struct Shared {
 
 impl Shared {
     /// Whether `did`'s repo is desynchronized.
-    pub fn is_desynced(&self, did: &str) -> bool {
+    pub(crate) fn is_desynced(&self, did: &str) -> bool {
         self.desynced
             .lock()
             .map(|s| s.contains(did))
@@ -332,20 +367,14 @@ impl Processor {
         }
         self.loaded.insert(did.to_owned());
         let state = match self.reader.repo_state(did).await {
-            Ok(Some(s)) => Ok(Some(MemRepo {
-                rev: s.rev,
-                data: s.data_cid,
-                commit: s.commit_cid,
-            })),
+            Ok(Some(s)) => Ok(MemRepo::from_row(did, &s.rev, &s.data_cid, &s.commit_cid)),
             // Only a rev (a record change, or the floor a deleted account keeps): older
             // commits are stale all the same.
-            Ok(None) => self.reader.repo_rev(did).await.map(|rev| {
-                rev.map(|rev| MemRepo {
-                    rev,
-                    data: String::new(),
-                    commit: String::new(),
-                })
-            }),
+            Ok(None) => self
+                .reader
+                .repo_rev(did)
+                .await
+                .map(|rev| rev.and_then(|rev| MemRepo::from_row(did, &rev, "", ""))),
             Err(e) => Err(e),
         };
         match state {
@@ -574,7 +603,7 @@ impl Processor {
     fn known_rev(&self, did: &str, state: &Option<MemRepo>) -> Option<String> {
         state
             .as_ref()
-            .map(|s| s.rev.clone())
+            .map(|s| s.rev.as_str().to_owned())
             .or_else(|| self.audit_revs.get(did).cloned())
     }
 
@@ -640,9 +669,13 @@ impl Processor {
         if let Some(known) = &state {
             let point = RepoPoint {
                 rev: known.rev.clone(),
-                data: (!known.data.is_empty()).then(|| known.data.clone()),
+                data: known.data.clone(),
             };
-            match continuity(&point, &c.rev, c.since.as_deref(), c.prev_data.as_ref()) {
+            // `parse_commit` checked the rev: this parse cannot fail.
+            let Ok(rev) = Tid::parse(&c.rev) else {
+                return Outcome::Ignored("internal");
+            };
+            match continuity(&point, &rev, c.since.as_deref(), c.prev_data.as_ref()) {
                 Continuity::Continuous => {}
                 Continuity::Stale => return Outcome::Ignored("stale_rev"),
                 Continuity::Broken(why) => {
@@ -694,18 +727,16 @@ impl Processor {
             self.desync(did, "new_repo", Some(&c.rev), false);
         }
         self.track(did);
-        let mem = MemRepo {
-            rev: c.rev.clone(),
-            data,
-            commit: c.commit.to_string(),
-        };
+        let commit = c.commit.to_string();
+        if let Some(mem) = MemRepo::checked(&c.rev, &data, &commit) {
+            remember_repo(&self.shared.repos, did, mem);
+        }
         self.changes.push(Change::RepoState {
             did: did.to_owned(),
-            rev: mem.rev.clone(),
-            data_cid: mem.data.clone(),
-            commit_cid: mem.commit.clone(),
+            rev: c.rev.clone(),
+            data_cid: data,
+            commit_cid: commit,
         });
-        remember_repo(&self.shared.repos, did, mem);
         Outcome::Accepted
     }
 
@@ -739,24 +770,43 @@ impl Processor {
         if !tracked {
             return Outcome::Accepted;
         }
-        if state.as_ref().is_some_and(|s| s.data == data) && !self.shared.is_desynced(did) {
-            let mem = MemRepo {
-                rev: e.rev.clone(),
-                data,
-                commit,
-            };
+        let same_data = state
+            .as_ref()
+            .and_then(|s| s.data.as_ref())
+            .is_some_and(|d| d.as_str() == data);
+        if same_data && !self.shared.is_desynced(did) {
+            if let Some(mem) = MemRepo::checked(&e.rev, &data, &commit) {
+                remember_repo(&self.shared.repos, did, mem);
+            }
             self.changes.push(Change::RepoState {
                 did: did.to_owned(),
-                rev: mem.rev.clone(),
-                data_cid: mem.data.clone(),
-                commit_cid: mem.commit.clone(),
+                rev: e.rev.clone(),
+                data_cid: data,
+                commit_cid: commit,
             });
-            remember_repo(&self.shared.repos, did, mem);
             Outcome::Accepted
         } else {
             tracing::info!(did, seq = e.seq, "#sync with new repo state; resync");
             self.desync(did, "sync_event", Some(&e.rev), true);
             Outcome::Deferred("sync_event")
         }
+    }
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+
+    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+    const REV: &str = "3jzfcijpj2z2a";
+
+    #[test]
+    fn a_stored_repo_state_that_does_not_parse_is_skipped() {
+        let mem = MemRepo::from_row("did:plc:a", REV, CID, "").unwrap();
+        assert_eq!(mem.rev.as_str(), REV);
+        assert_eq!(mem.data.as_ref().map(|c| c.as_str()), Some(CID));
+        assert_eq!(mem.commit, None, "an empty CID is unknown");
+        assert_eq!(MemRepo::from_row("did:plc:a", "not-a-tid", CID, CID), None);
+        assert_eq!(MemRepo::from_row("did:plc:a", REV, "not a cid", CID), None);
     }
 }

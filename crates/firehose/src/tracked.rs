@@ -147,7 +147,9 @@ impl TrackedSet {
         })
     }
 
-    /// Whether `did`'s events must be processed.
+    /// Whether `did`'s events must be processed. The DID as the frame carries it (text, not
+    /// a `syntax::Did`): asked for every forwarded event without allocating; a DID that
+    /// would not parse was never inserted, so it is simply not tracked.
     pub fn contains(&self, did: &str) -> bool {
         let added = self
             .inner
@@ -179,8 +181,8 @@ impl TrackedSet {
         }
     }
 
-    /// Tracks `did` from now on (its first `org.xmtp.inbox` commit); a DID already tracked
-    /// is not stored again.
+    /// Tracks `did` from now on (its first `org.xmtp.inbox` commit, whose DID `sync` has
+    /// parsed); a DID already tracked is not stored again.
     pub fn insert(&self, did: &str) {
         if self.contains(did) {
             return;

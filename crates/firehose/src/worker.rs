@@ -20,6 +20,7 @@ use store::now_millis as now_ms;
 use store::{Batch, Change, ResyncChange, ResyncItem};
 use sync::hosts::{Admission, Hosts, identity_host, url_host};
 use sync::{IdentitySource, InboxOutcome, LookupError, RecordFetcher, ResyncError};
+use syntax::Did;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -121,16 +122,17 @@ fn repeat_delay_ms(attempts: u32) -> i64 {
 }
 
 /// One resync: status and record from the PDS, written in one batch with the queue update.
-async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> {
+async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault> {
+    let did = typed.as_str();
     let pds = ctx
         .identity
         .pds_endpoint(did)
         .await
-        .map_err(|e| fault(identity_host(did), e.into()))?;
+        .map_err(|e| fault(identity_host(typed), e.into()))?;
     let host = url_host(&pds);
     let status = ctx
         .fetcher
-        .repo_status(&pds, did)
+        .repo_status(&pds, typed)
         .await
         .map_err(|e| fault(host.clone(), e.into()))?;
     if let Some(s) = status.as_ref().filter(|s| !s.active) {
@@ -156,7 +158,7 @@ async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> 
         metrics::counter!(m::RESYNCS, "outcome" => "inactive").increment(1);
         return Ok(());
     }
-    let fetched = sync::fetch_inbox_at(ctx.identity.as_ref(), ctx.fetcher.as_ref(), did, &pds)
+    let fetched = sync::fetch_inbox_at(ctx.identity.as_ref(), ctx.fetcher.as_ref(), typed, &pds)
         .await
         .map_err(|e| fault(host.clone(), e))?;
     let mut changes = Vec::new();
@@ -172,7 +174,7 @@ async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> 
     match &commit {
         Some(c) => changes.push(Change::Resync(ResyncChange::Landed {
             did: did.to_owned(),
-            rev: c.rev.clone(),
+            rev: c.rev.to_string(),
             retry_at: now_ms() + repeat_delay_ms(attempts),
         })),
         None => {
@@ -191,8 +193,8 @@ async fn resync(ctx: &WorkerCtx, did: &str, attempts: u32) -> Result<(), Fault> 
             did,
             MemRepo {
                 rev: c.rev,
-                data: c.data_cid,
-                commit: c.commit_cid,
+                data: Some(c.data_cid),
+                commit: Some(c.commit_cid),
             },
         );
     }
@@ -253,10 +255,17 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
                 if inflight.contains(&did) {
                     continue;
                 }
+                let Ok(typed) = Did::parse(&did) else {
+                    // Only parsed DIDs are queued; a row that does not parse is dropped.
+                    metrics::counter!(m::BAD_ROWS, "table" => "resync_queue").increment(1);
+                    tracing::warn!(did, "queued resync DID does not parse; dropped");
+                    postponed.push(Change::Resync(ResyncChange::Forget { did }));
+                    continue;
+                };
                 let host = last_host
                     .get(&did)
                     .cloned()
-                    .unwrap_or_else(|| identity_host(&did));
+                    .unwrap_or_else(|| identity_host(&typed));
                 if let Admission::WaitUntil(at) = hosts.admit(&host, now) {
                     postponed.push(Change::Resync(ResyncChange::Postpone {
                         did,
@@ -267,7 +276,7 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
                 inflight.insert(did.clone());
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    let r = resync(&ctx, &did, attempts).await;
+                    let r = resync(&ctx, &typed, attempts).await;
                     (did, r)
                 });
             }
@@ -305,7 +314,9 @@ async fn finish(
                 hosts.succeeded(&h);
             }
             // The identity host and the PDS both answered.
-            hosts.succeeded(&identity_host(&did));
+            if let Ok(typed) = Did::parse(&did) {
+                hosts.succeeded(&identity_host(&typed));
+            }
         }
         Err(f) => {
             let next = if f.transient {

@@ -18,6 +18,7 @@
 use cid::Cid;
 use repo::{Op, OpAction, VerifiedCommit};
 use store::RecordInput;
+use syntax::Tid;
 
 use crate::commit::{Reject, proof_reject};
 use crate::record::{INBOX_COLLECTION, INBOX_RKEY, parse_inbox_record, split_path};
@@ -109,9 +110,9 @@ pub fn admit_commit(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoPoint {
     /// Last applied rev.
-    pub rev: String,
+    pub rev: Tid,
     /// Its MST root (`data`), when known.
-    pub data: Option<String>,
+    pub data: Option<syntax::Cid>,
 }
 
 /// Whether a commit continues the chain of a tracked repo.
@@ -128,34 +129,35 @@ pub enum Continuity {
 /// Decides continuity of a commit (`rev`, `since`, `prevData`) after `known`.
 pub fn continuity(
     known: &RepoPoint,
-    rev: &str,
+    rev: &Tid,
     since: Option<&str>,
     prev_data: Option<&Cid>,
 ) -> Continuity {
-    if rev <= known.rev.as_str() {
+    if rev.as_str() <= known.rev.as_str() {
         return Continuity::Stale;
     }
     if since != Some(known.rev.as_str()) {
         return Continuity::Broken("since");
     }
-    if let (Some(p), Some(d)) = (prev_data, known.data.as_deref())
-        && p.to_string() != d
+    if let (Some(p), Some(d)) = (prev_data, known.data.as_ref())
+        && p.to_string() != d.as_str()
     {
         return Continuity::Broken("prev_data");
     }
     Continuity::Continuous
 }
 
-/// Decides what a signature-checked `getRecord` proof may change: the rev rule, then the
-/// record (present) or its proven absence.
+/// Decides what a signature-checked `getRecord` proof may change: the rev rule (the rev,
+/// parsed, is returned), then the record (present) or its proven absence.
 pub fn admit_record_proof(
     rev: &str,
     record: Option<(&Cid, &[u8])>,
     now_micros: u64,
-) -> Result<InboxChange, Reject> {
-    crate::rev::check_rev(rev, now_micros)?;
-    Ok(match record {
+) -> Result<(Tid, InboxChange), Reject> {
+    let rev = crate::rev::check_rev(rev, now_micros)?;
+    let change = match record {
         Some((cid, block)) => InboxChange::Put(parse_inbox_record(&cid.to_string(), block)),
         None => InboxChange::Delete,
-    })
+    };
+    Ok((rev, change))
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use netguard::{GuardedClient, NetError, Policy};
+use syntax::Did;
 
 use crate::source::{BoxFuture, FetchedRecord, LookupError, RecordFetcher, RepoStatus};
 
@@ -84,11 +85,11 @@ fn enc(s: &str) -> String {
 }
 
 /// The getRepoStatus URL of `did` on `pds`.
-pub fn repo_status_url(pds: &str, did: &str) -> String {
+pub fn repo_status_url(pds: &str, did: &Did) -> String {
     format!(
         "{}/xrpc/com.atproto.sync.getRepoStatus?did={}",
         pds.trim_end_matches('/'),
-        enc(did)
+        enc(did.as_str())
     )
 }
 
@@ -112,11 +113,11 @@ pub fn parse_repo_status(body: &[u8]) -> Result<RepoStatus, LookupError> {
 }
 
 /// The getRecord URL for `org.xmtp.inbox/self` of `did` on `pds`.
-pub fn get_record_url(pds: &str, did: &str) -> String {
+pub fn get_record_url(pds: &str, did: &Did) -> String {
     format!(
         "{}/xrpc/com.atproto.sync.getRecord?did={}&collection=org.xmtp.inbox&rkey=self",
         pds.trim_end_matches('/'),
-        enc(did)
+        enc(did.as_str())
     )
 }
 
@@ -124,7 +125,7 @@ impl RecordFetcher for HttpRecordFetcher {
     fn get_record<'a>(
         &'a self,
         pds: &'a str,
-        did: &'a str,
+        did: &'a Did,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             let f = self.get(&get_record_url(pds, did), MAX_PROOF_BYTES).await?;
@@ -146,7 +147,7 @@ impl RecordFetcher for HttpRecordFetcher {
     fn repo_status<'a>(
         &'a self,
         pds: &'a str,
-        did: &'a str,
+        did: &'a Did,
     ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
         Box::pin(async move {
             let f = self
@@ -172,6 +173,10 @@ impl RecordFetcher for HttpRecordFetcher {
 mod tests {
     use super::*;
 
+    fn did(s: &str) -> Did {
+        Did::parse(s).unwrap()
+    }
+
     #[test]
     fn private_loopback_and_plain_http_pds_urls_are_refused_unless_allowed() {
         for u in [
@@ -194,7 +199,9 @@ mod tests {
     #[tokio::test]
     async fn the_fetcher_refuses_private_hosts_by_default() {
         let fetcher = HttpRecordFetcher::new("test").unwrap();
-        let err = fetcher.get_record("http://127.0.0.1:9", "did:plc:x").await;
+        let err = fetcher
+            .get_record("http://127.0.0.1:9", &did("did:plc:x"))
+            .await;
         assert!(matches!(err, Err(LookupError::NotFound(_))), "{err:?}");
     }
 
@@ -217,7 +224,7 @@ mod tests {
     #[test]
     fn url_encodes_the_did_and_trims_the_slash() {
         assert_eq!(
-            get_record_url("https://pds.example/", "did:plc:abc"),
+            get_record_url("https://pds.example/", &did("did:plc:abc")),
             "https://pds.example/xrpc/com.atproto.sync.getRecord?did=did%3Aplc%3Aabc&collection=org.xmtp.inbox&rkey=self"
         );
     }

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use backoff::Backoff;
+use syntax::Did;
 
 /// The host a DID's identity is resolved at: `plc` for did:plc, the domain for did:web.
-pub fn identity_host(did: &str) -> String {
-    match did.strip_prefix("did:web:") {
+pub fn identity_host(did: &Did) -> String {
+    match did.as_str().strip_prefix("did:web:") {
         Some(rest) => rest.split(':').next().unwrap_or(rest).to_ascii_lowercase(),
         None => "plc".to_owned(),
     }
@@ -140,10 +141,13 @@ mod tests {
 
     #[test]
     fn hosts_are_named_by_identity_method_and_url() {
-        assert_eq!(identity_host("did:plc:abc"), "plc");
-        assert_eq!(identity_host("did:web:Example.com"), "example.com");
+        assert_eq!(identity_host(&Did::parse("did:plc:abc").unwrap()), "plc");
         assert_eq!(
-            identity_host("did:web:localhost%3A8080"),
+            identity_host(&Did::parse("did:web:Example.com").unwrap()),
+            "example.com"
+        );
+        assert_eq!(
+            identity_host(&Did::parse("did:web:localhost%3A8080").unwrap()),
             "localhost%3a8080"
         );
         assert_eq!(

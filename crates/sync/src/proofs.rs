@@ -4,6 +4,7 @@
 use cid::Cid;
 use repo::mst::PartialMst;
 use repo::{CarLimits, CarSlice};
+use syntax::Did;
 
 /// The MST key of the one record we index.
 pub const INBOX_KEY: &str = "org.xmtp.inbox/self";
@@ -21,12 +22,12 @@ pub struct InboxProof {
 
 /// Reads `org.xmtp.inbox/self` out of a `getRecord` CAR: every block hash-checked, the
 /// commit's `did` equal to `did`, and the MST path from `data` to the key present.
-pub fn read_inbox_proof(car_bytes: &[u8], did: &str) -> Result<InboxProof, String> {
+pub fn read_inbox_proof(car_bytes: &[u8], did: &Did) -> Result<InboxProof, String> {
     let car = CarSlice::parse(car_bytes, &CarLimits::PROOF).map_err(|e| e.to_string())?;
     let root = *car.roots().first().ok_or("CAR has no root")?;
     let block = car.get(&root).ok_or("commit block missing")?;
     let signed = repo::Commit::decode(block).map_err(|e| e.to_string())?;
-    if signed.did != did {
+    if signed.did != did.as_str() {
         return Err(format!("proof is for {}", signed.did));
     }
     let mut tree = PartialMst::load(signed.data, &car).map_err(|e| e.to_string())?;

@@ -8,6 +8,7 @@
 //! that all three accept exactly the same evidence.
 
 use store::{Change, RecordInput};
+use syntax::{Did, Tid};
 
 use crate::admit::{InboxChange, admit_record_proof};
 use crate::proofs::read_inbox_proof;
@@ -44,11 +45,11 @@ impl From<LookupError> for ResyncError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitState {
     /// The commit's rev.
-    pub rev: String,
+    pub rev: Tid,
     /// The MST root (`data`) CID.
-    pub data_cid: String,
+    pub data_cid: syntax::Cid,
     /// The signed commit's CID.
-    pub commit_cid: String,
+    pub commit_cid: syntax::Cid,
 }
 
 /// What the PDS proved about `org.xmtp.inbox/self`.
@@ -74,7 +75,7 @@ pub enum InboxOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedInbox {
     /// The DID asked about.
-    pub did: String,
+    pub did: Did,
     /// The PDS that answered.
     pub pds: String,
     /// What it proved.
@@ -93,13 +94,13 @@ impl FetchedInbox {
     /// The store changes this answer implies: the record put (or deleted, for a proof of
     /// absence) at the commit's rev, and the repo's Sync 1.1 state. Empty when unproven.
     pub fn changes(&self) -> Vec<Change> {
-        let did = self.did.clone();
+        let did = self.did.to_string();
         let (commit, first) = match &self.outcome {
             InboxOutcome::Present { commit, record } => (
                 commit,
                 Change::PutRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.clone()),
+                    rev: Some(commit.rev.to_string()),
                     record: record.clone(),
                 },
             ),
@@ -107,7 +108,7 @@ impl FetchedInbox {
                 commit,
                 Change::DeleteRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.clone()),
+                    rev: Some(commit.rev.to_string()),
                 },
             ),
             InboxOutcome::Unproven => return Vec::new(),
@@ -116,9 +117,9 @@ impl FetchedInbox {
             first,
             Change::RepoState {
                 did,
-                rev: commit.rev.clone(),
-                data_cid: commit.data_cid.clone(),
-                commit_cid: commit.commit_cid.clone(),
+                rev: commit.rev.to_string(),
+                data_cid: commit.data_cid.to_string(),
+                commit_cid: commit.commit_cid.to_string(),
             },
         ]
     }
@@ -129,9 +130,9 @@ impl FetchedInbox {
 pub async fn fetch_inbox_changes(
     identity: &dyn IdentitySource,
     fetcher: &dyn RecordFetcher,
-    did: &str,
+    did: &Did,
 ) -> Result<FetchedInbox, ResyncError> {
-    let pds = identity.pds_endpoint(did).await?;
+    let pds = identity.pds_endpoint(did.as_str()).await?;
     fetch_inbox_at(identity, fetcher, did, &pds).await
 }
 
@@ -139,7 +140,7 @@ pub async fn fetch_inbox_changes(
 pub async fn fetch_inbox_at(
     identity: &dyn IdentitySource,
     fetcher: &dyn RecordFetcher,
-    did: &str,
+    did: &Did,
     pds: &str,
 ) -> Result<FetchedInbox, ResyncError> {
     let pds = pds.to_owned();
@@ -147,35 +148,41 @@ pub async fn fetch_inbox_at(
         FetchedRecord::Car(b) => b,
         FetchedRecord::NotFound => {
             return Ok(FetchedInbox {
-                did: did.to_owned(),
+                did: did.clone(),
                 pds,
                 outcome: InboxOutcome::Unproven,
             });
         }
     };
     let proof = read_inbox_proof(&bytes, did).map_err(ResyncError::Permanent)?;
-    let key = identity.signing_key(did, false).await?;
+    let key = identity.signing_key(did.as_str(), false).await?;
     if proof.signed.verify(&key).is_err() {
-        let key = identity.signing_key(did, true).await?;
+        let key = identity.signing_key(did.as_str(), true).await?;
         proof.signed.verify(&key).map_err(|_| {
             ResyncError::Permanent("bad commit signature in getRecord proof".into())
         })?;
     }
-    let commit = CommitState {
-        rev: proof.signed.rev.clone(),
-        data_cid: proof.signed.data.to_string(),
-        commit_cid: proof.commit_cid.to_string(),
-    };
     let record = proof.record.as_ref().map(|(cid, b)| (cid, b.as_slice()));
-    let change = admit_record_proof(&commit.rev, record, crate::rev::now_micros())
+    let (rev, change) = admit_record_proof(&proof.signed.rev, record, crate::rev::now_micros())
         .map_err(|r| ResyncError::Permanent(format!("getRecord proof: {r}")))?;
+    let commit = CommitState {
+        rev,
+        data_cid: text_cid(&proof.signed.data)?,
+        commit_cid: text_cid(&proof.commit_cid)?,
+    };
     let outcome = match change {
         InboxChange::Put(record) => InboxOutcome::Present { commit, record },
         InboxChange::Delete => InboxOutcome::Absent { commit },
     };
     Ok(FetchedInbox {
-        did: did.to_owned(),
+        did: did.clone(),
         pds,
         outcome,
     })
+}
+
+/// A hash-checked CID in its string form (a CID the syntax rules refuse is a bad proof).
+fn text_cid(cid: &cid::Cid) -> Result<syntax::Cid, ResyncError> {
+    syntax::Cid::parse(&cid.to_string())
+        .map_err(|e| ResyncError::Permanent(format!("getRecord proof CID: {e}")))
 }

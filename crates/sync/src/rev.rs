@@ -8,13 +8,14 @@ use crate::commit::Reject;
 /// How far in the future a `rev` may be (clock skew allowance): 5 minutes.
 pub const MAX_FUTURE_REV_MICROS: u64 = 5 * 60 * 1_000_000;
 
-/// Checks `rev` against the rule at `now_micros` (unix microseconds).
-pub fn check_rev(rev: &str, now_micros: u64) -> Result<(), Reject> {
+/// Checks `rev` against the rule at `now_micros` (unix microseconds); the parsed TID on
+/// success (the one place a rev from the network becomes a [`syntax::Tid`]).
+pub fn check_rev(rev: &str, now_micros: u64) -> Result<syntax::Tid, Reject> {
     let tid = syntax::Tid::parse(rev).map_err(|e| Reject::Syntax(format!("rev: {e}")))?;
     if tid.micros() > now_micros.saturating_add(MAX_FUTURE_REV_MICROS) {
         return Err(Reject::FutureRev(rev.to_owned()));
     }
-    Ok(())
+    Ok(tid)
 }
 
 /// The wall clock in unix microseconds (the workspace's one clock, in `store`).
@@ -31,8 +32,11 @@ mod tests {
     #[test]
     fn revs_up_to_five_minutes_ahead_pass_and_later_ones_are_refused() {
         let now = 1_780_000_000_000_000;
-        assert_eq!(check_rev(&tid_at(now), now), Ok(()));
-        assert_eq!(check_rev(&tid_at(now + MAX_FUTURE_REV_MICROS), now), Ok(()));
+        assert_eq!(
+            check_rev(&tid_at(now), now).map(|t| t.to_string()),
+            Ok(tid_at(now))
+        );
+        assert!(check_rev(&tid_at(now + MAX_FUTURE_REV_MICROS), now).is_ok());
         let far = tid_at(now + MAX_FUTURE_REV_MICROS + 1_000_000);
         assert_eq!(check_rev(&far, now), Err(Reject::FutureRev(far.clone())));
     }

@@ -4,6 +4,7 @@
 //! HTTP fetcher; tests plug in maps.
 
 pub use identity::{BoxFuture, IdentitySource, LookupError, StaticAccount, StaticIdentity};
+use syntax::Did;
 
 /// The answer of `com.atproto.sync.getRecord`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub trait RecordFetcher: Send + Sync + 'static {
     fn get_record<'a>(
         &'a self,
         pds: &'a str,
-        did: &'a str,
+        did: &'a Did,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>>;
 
     /// `GET {pds}/xrpc/com.atproto.sync.getRepoStatus?did=..`; `Ok(None)` when this source
@@ -37,7 +38,7 @@ pub trait RecordFetcher: Send + Sync + 'static {
     fn repo_status<'a>(
         &'a self,
         _pds: &'a str,
-        _did: &'a str,
+        _did: &'a Did,
     ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
         Box::pin(async { Ok(None) })
     }

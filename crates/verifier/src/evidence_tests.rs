@@ -13,7 +13,7 @@ use xmtp::InstallationKey;
 async fn a_smart_contract_wallet_error_keeps_the_link_pending_until_the_fault_clears() {
     let e = env().await;
     let (inbox, _) = e.node.create_scw_inbox();
-    e.put_signed("did:plc:scw", "bafyscw", &inbox).await;
+    e.put_signed("did:plc:scw", "bafyscw0", &inbox).await;
     e.node.set_mode(FaultMode::ScwError);
     let mut v = e.verifier();
     let now = unix_now();
@@ -51,7 +51,7 @@ async fn a_log_that_replays_to_another_inbox_is_invalid_for_the_record() {
     e.node.append_unchecked(&claimed, other);
     e.put(
         "did:plc:mixup",
-        "bafymix",
+        "bafymix0",
         &claimed,
         &installation.sign_did("did:plc:mixup"),
     )
@@ -73,7 +73,7 @@ async fn a_log_that_replays_to_another_inbox_is_invalid_for_the_record() {
 async fn an_unknown_update_kind_or_undecodable_bytes_leave_links_pending() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put_signed("did:plc:alice", "bafya", &inbox).await;
+    e.put_signed("did:plc:alice", "bafya000", &inbox).await;
     let mut v = e.verifier();
     let now = unix_now();
     v.round(now).await.unwrap();
@@ -83,10 +83,10 @@ async fn an_unknown_update_kind_or_undecodable_bytes_leave_links_pending() {
         &inbox.inbox_id,
         testkit::xmtp::update_of_unknown_kind(&inbox.inbox_id, 1),
     );
-    e.put_signed("did:plc:bob", "bafyb", &inbox).await;
+    e.put_signed("did:plc:bob", "bafyb000", &inbox).await;
     let junk = e.node.create_inbox();
     e.node.append_raw(&junk.inbox_id, vec![0xff; 7]);
-    e.put_signed("did:plc:carol", "bafyc", &junk).await;
+    e.put_signed("did:plc:carol", "bafyc000", &junk).await;
     let stats = v.round(now).await.unwrap();
     assert_eq!(stats.invalid, 0);
     for did in ["did:plc:alice", "did:plc:bob", "did:plc:carol"] {
@@ -134,7 +134,7 @@ async fn an_invalid_inbox_cached_without_a_kind_is_replayed_again() {
         }]))
         .await
         .unwrap();
-    e.put_signed("did:plc:alice", "bafya", &inbox).await;
+    e.put_signed("did:plc:alice", "bafya000", &inbox).await;
     let stats = e.verifier().round(unix_now()).await.unwrap();
     assert_eq!(stats.verified, 1);
     assert_eq!(e.status("did:plc:alice").await.0, Status::Verified);
@@ -144,7 +144,7 @@ async fn an_invalid_inbox_cached_without_a_kind_is_replayed_again() {
 async fn a_fault_during_a_recheck_leaves_a_verified_link_verified() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put_signed("did:plc:alice", "bafya", &inbox).await;
+    e.put_signed("did:plc:alice", "bafya000", &inbox).await;
     let mut v = e.verifier();
     v.round(unix_now()).await.unwrap();
     let verified = e.status("did:plc:alice").await;

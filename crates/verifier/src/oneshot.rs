@@ -3,13 +3,14 @@
 
 use crate::inbox::{advance, decode, scw_results};
 use crate::verdict::{Reason, Verdict, evaluate, precheck};
+use syntax::Did;
 use xmtp::api::{ApiError, IdentityApi};
 
 /// Verifies one link. `Err` only for transport faults (never evidence); a log that cannot
 /// be evaluated gives a `pending` verdict with its reason.
 pub async fn verify_link(
     api: &dyn IdentityApi,
-    did: &str,
+    did: &Did,
     inbox_id: &str,
     verification_signature: &str,
 ) -> Result<Verdict, ApiError> {

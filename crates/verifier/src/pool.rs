@@ -13,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{Batch, Change, CheckItem, Reader, ReasonCode, Status, Writer};
+use store::{Batch, Change, CheckItem, LinkView, Reader, ReasonCode, Status, Writer};
+use syntax::{Cid, Did};
 use xmtp::CachedInbox;
 use xmtp::api::{ApiError, IdentityApi, InboxLog};
 
@@ -40,22 +41,58 @@ pub struct RoundStats {
 /// A link to judge.
 #[derive(Debug, Clone)]
 struct Item {
-    did: String,
+    did: Did,
+    /// The record's `inbox_id` as written: judged (a malformed one is a verdict).
     inbox_id: String,
     signature: String,
-    record_cid: String,
+    record_cid: Cid,
     status: Status,
 }
 
-impl From<CheckItem> for Item {
-    fn from(c: CheckItem) -> Self {
-        Item {
-            did: c.did,
-            inbox_id: c.inbox_id,
-            signature: c.verification_signature,
-            record_cid: c.record_cid,
-            status: c.status,
+impl Item {
+    /// A link read back from the store. `None`, counted and logged, when its DID or record
+    /// CID does not parse: the row is skipped, never judged.
+    fn parse(
+        did: &str,
+        inbox_id: String,
+        signature: String,
+        record_cid: &str,
+        status: Status,
+    ) -> Option<Item> {
+        match Did::parse(did).and_then(|d| Ok((d, Cid::parse(record_cid)?))) {
+            Ok((did, record_cid)) => Some(Item {
+                did,
+                inbox_id,
+                signature,
+                record_cid,
+                status,
+            }),
+            Err(e) => {
+                metrics::counter!("verifier_bad_rows_total").increment(1);
+                tracing::warn!(did, record_cid, error = %e, "stored link does not parse; skipped");
+                None
+            }
         }
+    }
+
+    fn from_check(c: CheckItem) -> Option<Item> {
+        Item::parse(
+            &c.did,
+            c.inbox_id,
+            c.verification_signature,
+            &c.record_cid,
+            c.status,
+        )
+    }
+
+    fn from_link(l: LinkView) -> Option<Item> {
+        Item::parse(
+            &l.did,
+            l.inbox_id,
+            l.record.verification_signature,
+            &l.record.cid,
+            l.status,
+        )
     }
 }
 
@@ -191,7 +228,7 @@ async fn process_chunk(
                 store,
                 grew,
             } = advance(cached, log, decoded, &scw);
-            let judged: HashSet<String> = items.iter().map(|i| i.did.clone()).collect();
+            let judged: HashSet<String> = items.iter().map(|i| i.did.to_string()).collect();
             for item in &items {
                 let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
                 record_verdict(&v, item, &mut out);
@@ -232,12 +269,8 @@ async fn process_chunk(
             if link.status == Status::Invalid && !rechecked_invalid(link.reason.as_deref()) {
                 continue;
             }
-            let item = Item {
-                did: link.did,
-                inbox_id: link.inbox_id,
-                signature: link.record.verification_signature,
-                record_cid: link.record.cid,
-                status: link.status,
+            let Some(item) = Item::from_link(link) else {
+                continue;
             };
             let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
             record_verdict(&v, &item, &mut out);
@@ -345,7 +378,7 @@ impl Verifier {
             .tier
             .round_items(&self.ctx.reader, regular, now, self.cfg.batch_size)
             .await?;
-        let items: Vec<Item> = items.into_iter().map(Item::from).collect();
+        let items: Vec<Item> = items.into_iter().filter_map(Item::from_check).collect();
         self.judge(items, now, &active).await
     }
 
@@ -366,18 +399,12 @@ impl Verifier {
             .into_iter()
             .flat_map(|(_, l)| l)
             .filter(|l| l.status != Status::Invalid || rechecked_invalid(l.reason.as_deref()))
-            .map(|link| Item {
-                did: link.did,
-                inbox_id: link.inbox_id,
-                signature: link.record.verification_signature,
-                record_cid: link.record.cid,
-                status: link.status,
-            })
+            .filter_map(Item::from_link)
             .collect();
         metrics::counter!("verifier_pushed_rechecks_total").increment(items.len() as u64);
         // A push is inbox activity: these links keep (or join) the active tier as links
         // re-checked by it do, even when a round fetched the pushed update first.
-        let pushed: HashSet<String> = items.iter().map(|i| i.did.clone()).collect();
+        let pushed: HashSet<String> = items.iter().map(|i| i.did.to_string()).collect();
         self.judge(items, now, &pushed).await
     }
 
@@ -464,8 +491,8 @@ impl Verifier {
                     );
                 }
                 changes.push(Change::RetryLater {
-                    did: i.did,
-                    record_cid: i.record_cid,
+                    did: i.did.into_string(),
+                    record_cid: i.record_cid.into_string(),
                     not_before,
                 });
             }
@@ -638,4 +665,30 @@ pub fn describe_metrics() {
         "Inbox logs that could not be evaluated (links left pending), by replay error kind"
     );
     xmtp::client::describe_metrics();
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+
+    fn check_item(did: &str, record_cid: &str) -> CheckItem {
+        CheckItem {
+            did: did.into(),
+            inbox_id: "a".repeat(64),
+            verification_signature: String::new(),
+            record_cid: record_cid.into(),
+            status: Status::Pending,
+        }
+    }
+
+    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+
+    #[test]
+    fn a_stored_link_whose_did_or_cid_does_not_parse_is_skipped_not_judged() {
+        let good = Item::from_check(check_item("did:plc:alice", CID)).unwrap();
+        assert_eq!(good.did.as_str(), "did:plc:alice");
+        assert_eq!(good.record_cid.as_str(), CID);
+        assert!(Item::from_check(check_item("not a did", CID)).is_none());
+        assert!(Item::from_check(check_item("did:plc:alice", "not a cid")).is_none());
+    }
 }

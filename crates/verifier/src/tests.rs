@@ -104,28 +104,28 @@ async fn forged_malformed_and_unknown_links_are_invalid_with_reasons() {
     let e = env().await;
     let inbox = e.node.create_inbox();
     let forged = InstallationKey::generate().sign_did("did:plc:mallory");
-    e.put("did:plc:mallory", "bafy1", &inbox.inbox_id, &forged)
+    e.put("did:plc:mallory", "bafy1000", &inbox.inbox_id, &forged)
         .await;
     // A signature made for another DID.
     e.put(
         "did:plc:copy",
-        "bafy2",
+        "bafy2000",
         &inbox.inbox_id,
         &inbox.sign_did("did:plc:alice").unwrap(),
     )
     .await;
-    e.put("did:plc:short", "bafy3", &inbox.inbox_id, "AAAA")
+    e.put("did:plc:short", "bafy3000", &inbox.inbox_id, "AAAA")
         .await;
     e.put(
         "did:plc:nobody",
-        "bafy4",
+        "bafy4000",
         &"ab".repeat(32),
         &inbox.sign_did("did:plc:nobody").unwrap(),
     )
     .await;
     e.put(
         "did:plc:badid",
-        "bafy5",
+        "bafy5000",
         "not-an-inbox",
         &inbox.sign_did("did:plc:badid").unwrap(),
     )
@@ -179,10 +179,10 @@ async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
     let e = env().await;
     let inbox = e.node.create_inbox();
     let future_key = InstallationKey::generate();
-    e.put_signed("did:plc:alice", "bafya", &inbox).await;
+    e.put_signed("did:plc:alice", "bafya000", &inbox).await;
     e.put(
         "did:plc:bob",
-        "bafyb",
+        "bafyb000",
         &inbox.inbox_id,
         &future_key.sign_did("did:plc:bob"),
     )
@@ -204,7 +204,7 @@ async fn a_grown_log_rechecks_the_inbox_links_both_ways() {
         .unwrap();
     e.put(
         "did:plc:carol",
-        "bafyc",
+        "bafyc000",
         &inbox.inbox_id,
         &future_key.sign_did("did:plc:carol"),
     )
@@ -273,19 +273,34 @@ async fn verify_link_is_the_reference_check() {
     let e = env().await;
     let inbox = e.node.create_inbox();
     let sig = inbox.sign_did("did:plc:alice").unwrap();
-    let v = verify_link(e.api.as_ref(), "did:plc:alice", &inbox.inbox_id, &sig)
-        .await
-        .unwrap();
+    let v = verify_link(
+        e.api.as_ref(),
+        &syntax::Did::parse("did:plc:alice").unwrap(),
+        &inbox.inbox_id,
+        &sig,
+    )
+    .await
+    .unwrap();
     assert!(v.is_verified());
-    let v = verify_link(e.api.as_ref(), "did:plc:bob", &inbox.inbox_id, &sig)
-        .await
-        .unwrap();
+    let v = verify_link(
+        e.api.as_ref(),
+        &syntax::Did::parse("did:plc:bob").unwrap(),
+        &inbox.inbox_id,
+        &sig,
+    )
+    .await
+    .unwrap();
     assert_eq!(v.reason, Some(Reason::SignatureMismatch));
     e.node.set_down(true);
     assert!(
-        verify_link(e.api.as_ref(), "did:plc:alice", &inbox.inbox_id, &sig)
-            .await
-            .is_err()
+        verify_link(
+            e.api.as_ref(),
+            &syntax::Did::parse("did:plc:alice").unwrap(),
+            &inbox.inbox_id,
+            &sig
+        )
+        .await
+        .is_err()
     );
 }
 
@@ -402,7 +417,7 @@ async fn a_link_whose_inbox_was_not_found_is_rechecked_and_can_become_verified()
     let inbox_id = create.inbox_id.clone();
     e.put(
         "did:plc:early",
-        "bafy1",
+        "bafy1000",
         &inbox_id,
         &installation.sign_did("did:plc:early"),
     )

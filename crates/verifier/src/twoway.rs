@@ -9,7 +9,7 @@ use identity::{IdentityError, Resolver};
 use serde::Serialize;
 use sync::RecordFetcher;
 use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
-use syntax::{Did, Handle};
+use syntax::{Cid, Did, Handle, Tid};
 use xmtp::api::IdentityApi;
 
 use crate::oneshot::verify_link;
@@ -59,11 +59,11 @@ pub struct RecordOut {
 #[serde(rename_all = "camelCase")]
 pub struct CommitOut {
     /// The commit rev.
-    pub rev: String,
+    pub rev: Tid,
     /// The commit CID.
-    pub cid: String,
+    pub cid: Cid,
     /// The MST root CID.
-    pub data_cid: String,
+    pub data_cid: Cid,
 }
 
 /// The whole report (`--json` prints it as one object).
@@ -77,9 +77,9 @@ pub struct Report {
     /// Why not verified, or the error class (`unknown_handle`, `network`, ...).
     pub reason: Option<String>,
     /// The DID.
-    pub did: Option<String>,
+    pub did: Option<Did>,
     /// The handle verified both ways, if any.
-    pub handle: Option<String>,
+    pub handle: Option<Handle>,
     /// The PDS asked.
     pub pds: Option<String>,
     /// The proving commit.
@@ -127,10 +127,10 @@ async fn resolve_actor(resolver: &Resolver, mut report: Report) -> Result<(Did, 
                 return Err(report.finish(Outcome::Error, Some("bad_input")));
             }
         };
-        report.did = Some(did.as_str().to_string());
+        report.did = Some(did.clone());
         match resolver.verified_handle(&did).await {
             Ok(handle) => {
-                report.handle = handle.as_ref().map(|h| h.as_str().to_string());
+                report.handle = handle.clone();
                 let detail = match &handle {
                     Some(h) => format!("{did} (handle {h} verified both ways)"),
                     None => format!("{did} (no handle verified both ways)"),
@@ -164,10 +164,10 @@ async fn resolve_actor(resolver: &Resolver, mut report: Report) -> Result<(Did, 
                 return Err(report.finish(Outcome::Error, Some(why)));
             }
         };
-        report.did = Some(did.as_str().to_string());
+        report.did = Some(did.clone());
         match resolver.verified_handle(&did).await {
             Ok(Some(h)) if h == handle => {
-                report.handle = Some(h.as_str().to_string());
+                report.handle = Some(h);
                 report.step("handle", true, format!("{handle} -> {did}, and back"));
                 Ok((did, report))
             }
@@ -225,7 +225,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     };
 
     // The ATProto half: the record in the DID's signed repo.
-    let fetched = match fetch_inbox_changes(sources.resolver, sources.fetcher, did.as_str()).await {
+    let fetched = match fetch_inbox_changes(sources.resolver, sources.fetcher, &did).await {
         Ok(f) => f,
         Err(ResyncError::Transient(why)) => {
             report.step("record", false, format!("getRecord: {why}"));
@@ -297,7 +297,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
     // The XMTP half: a current installation of the inbox signed the DID.
     match verify_link(
         sources.api,
-        did.as_str(),
+        &did,
         &record.inbox_id,
         &record.verification_signature,
     )

@@ -10,6 +10,7 @@
 
 use ed25519_dalek::VerifyingKey;
 use store::{ReasonCode, Status};
+use syntax::{Cid, Did};
 use xmtp::installation::{PUBLIC_SIGNATURE_CONTEXT, verify_with_key};
 use xmtp::{ReplayError, ReplayErrorKind};
 
@@ -124,7 +125,7 @@ impl Verdict {
     }
 
     /// The store change for this verdict.
-    pub fn to_change(&self, did: &str, record_cid: &str) -> store::Change {
+    pub fn to_change(&self, did: &Did, record_cid: &Cid) -> store::Change {
         store::Change::Verdict {
             did: did.to_string(),
             record_cid: record_cid.to_string(),
@@ -187,17 +188,18 @@ pub fn precheck(inbox_id: &str, verification_signature: &str) -> Result<[u8; 64]
     sig.try_into().map_err(|_| Reason::MalformedSignature)
 }
 
-fn signed_by(did: &str, sig: &[u8; 64], key: &[u8]) -> bool {
+fn signed_by(did: &Did, sig: &[u8; 64], key: &[u8]) -> bool {
     let Ok(pk) = <[u8; 32]>::try_from(key) else {
         return false;
     };
-    VerifyingKey::from_bytes(&pk)
-        .is_ok_and(|vk| verify_with_key(did.as_bytes(), sig, &vk, PUBLIC_SIGNATURE_CONTEXT))
+    VerifyingKey::from_bytes(&pk).is_ok_and(|vk| {
+        verify_with_key(did.as_str().as_bytes(), sig, &vk, PUBLIC_SIGNATURE_CONTEXT)
+    })
 }
 
 /// The verdict of one link given its inbox's outcome.
 pub fn evaluate(
-    did: &str,
+    did: &Did,
     inbox_id: &str,
     verification_signature: &str,
     outcome: &InboxOutcome,
@@ -216,10 +218,9 @@ pub fn evaluate(
             replayed: replayed.clone(),
         }),
         InboxOutcome::Valid { keys, revoked, .. } => {
-            if let Some((k, _)) = keys
-                .iter()
-                .find(|(_, vk)| verify_with_key(did.as_bytes(), &sig, vk, PUBLIC_SIGNATURE_CONTEXT))
-            {
+            if let Some((k, _)) = keys.iter().find(|(_, vk)| {
+                verify_with_key(did.as_str().as_bytes(), &sig, vk, PUBLIC_SIGNATURE_CONTEXT)
+            }) {
                 return Verdict::verified(k);
             }
             if revoked.iter().any(|k| signed_by(did, &sig, k)) {

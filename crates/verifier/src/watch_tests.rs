@@ -70,7 +70,7 @@ async fn a_pushed_revocation_is_rechecked_now_and_the_link_turns_invalid() {
 async fn a_recheck_during_an_outage_keeps_the_link_verified() {
     let e = env().await;
     let inbox = e.node.create_inbox();
-    e.put_signed("did:plc:bob", "bafybob", &inbox).await;
+    e.put_signed("did:plc:bob", "bafybob0", &inbox).await;
     let mut v = e.verifier();
     v.round(pool::unix_now()).await.unwrap();
     e.node.set_down(true);

@@ -86,14 +86,14 @@ impl RecordFetcher for Proofs {
     fn get_record<'a>(
         &'a self,
         _pds: &'a str,
-        did: &'a str,
+        did: &'a syntax::Did,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             Ok(self
                 .0
                 .lock()
                 .unwrap()
-                .get(did)
+                .get(did.as_str())
                 .cloned()
                 .map_or(FetchedRecord::NotFound, FetchedRecord::Car))
         })
@@ -102,9 +102,9 @@ impl RecordFetcher for Proofs {
     fn repo_status<'a>(
         &'a self,
         _pds: &'a str,
-        did: &'a str,
+        did: &'a syntax::Did,
     ) -> BoxFuture<'a, Result<Option<RepoStatus>, LookupError>> {
-        Box::pin(async move { Ok(self.1.lock().unwrap().get(did).cloned()) })
+        Box::pin(async move { Ok(self.1.lock().unwrap().get(did.as_str()).cloned()) })
     }
 }
 

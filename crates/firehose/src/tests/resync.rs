@@ -28,12 +28,12 @@ impl RecordFetcher for MapFetcher {
     fn get_record<'a>(
         &'a self,
         _pds: &'a str,
-        did: &'a str,
+        did: &'a syntax::Did,
     ) -> BoxFuture<'a, Result<FetchedRecord, LookupError>> {
         Box::pin(async move {
             Ok(self
                 .0
-                .get(did)
+                .get(did.as_str())
                 .cloned()
                 .map_or(FetchedRecord::NotFound, FetchedRecord::Car))
         })
