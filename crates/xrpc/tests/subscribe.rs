@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -354,8 +356,29 @@ async fn a_consumer_that_stops_reading_is_closed_too_slow_and_the_others_get_eve
     let mut stalled = server.connect(None).await;
     let mut reader_ws = server.connect(None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let reading = tokio::spawn(async move { read_until(&mut reader_ws, TOTAL as i64).await });
+    // The reading consumer reports its progress, and the writer waits for it to have read
+    // every earlier chunk, so it is never more than one chunk (1,000) behind, well inside
+    // max_lag (2,048): however slow the machine, only the stalled consumer falls behind.
+    let progress = Arc::new(AtomicI64::new(0));
+    let seen = progress.clone();
+    let reading = tokio::spawn(async move {
+        let mut out = Vec::new();
+        loop {
+            let (header, body) = next(&mut reader_ws).await.expect("closed early");
+            assert_eq!(header, json!({"op": 1, "t": "#link"}), "{body}");
+            let seq = body["seq"].as_i64().unwrap();
+            seen.store(seq, Ordering::Release);
+            out.push(body);
+            if seq >= TOTAL as i64 {
+                return out;
+            }
+        }
+    });
     for chunk in 0..TOTAL / 1000 {
+        let read_all_before = chunk as i64 * 1000;
+        while progress.load(Ordering::Acquire) < read_all_before {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let changes = (0..1000).map(|i| put(chunk * 1000 + i, "a")).collect();
         server.apply(changes).await;
     }
