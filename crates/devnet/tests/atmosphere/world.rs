@@ -42,7 +42,16 @@ async fn live_traffic_moves_the_relay_until_dropped() {
     devnet.generate(5, 2).unwrap();
     let before = devnet.relay().current_seq();
     let traffic = devnet.start_live_traffic(Duration::from_millis(2));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // However slow the machine: wait (up to 30 s) for more than 10 events.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while devnet.relay().current_seq() <= before + 10 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "live traffic did not move the relay: {before} -> {}",
+            devnet.relay().current_seq()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(traffic);
     tokio::time::sleep(Duration::from_millis(20)).await;
     let after = devnet.relay().current_seq();
