@@ -18,51 +18,15 @@ use std::time::Instant;
 
 use store::{BackfillChange, BackfillState, Batch, Change, RecordInput, Store};
 
+#[path = "support/seed.rs"]
+mod seed;
+use seed::{base32, did_for, mix};
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-
-fn did_for(i: u64) -> String {
-    let (a, b) = (mix(i), mix(i ^ 0x5555_5555_5555_5555));
-    let mut s = String::with_capacity(32);
-    s.push_str("did:plc:");
-    for k in 0..12 {
-        s.push(char::from(B32[((a >> (k * 5)) & 31) as usize]));
-    }
-    for k in 0..12 {
-        s.push(char::from(B32[((b >> (k * 5)) & 31) as usize]));
-    }
-    s
-}
-
-fn base32(bytes: &[u8]) -> String {
-    let mut out = String::from("b");
-    let (mut acc, mut bits) = (0u32, 0);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(B32[((acc >> bits) & 31) as usize]));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(char::from(B32[((acc << (5 - bits)) & 31) as usize]));
-    }
-    out
 }
 
 fn record(n: u64) -> RecordInput {

@@ -30,6 +30,25 @@ async fn read_until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
     read.ok().map(|()| got)
 }
 
+/// Waits (up to 5 s) until a new connection from 127.0.0.1 is served: a place freed by a
+/// closed connection is reused.
+async fn a_new_connection_is_served(s: &TestServer) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = s.conn().await;
+        if let Ok(r) = c.get(HEALTH).await
+            && r.status == 200
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the freed place was never reused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_client_over_its_rate_gets_429_with_rate_limit_headers() {
     let s = TestServer::start_limited(ServerConfig {
@@ -169,20 +188,7 @@ async fn connections_beyond_the_cap_are_answered_503_and_closed() {
 
     // Closing one frees its place.
     drop(b);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut c = s.conn().await;
-        if let Ok(r) = c.get(HEALTH).await
-            && r.status == 200
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the freed place was never reused"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    a_new_connection_is_served(&s).await;
 }
 
 #[tokio::test]
@@ -224,17 +230,7 @@ async fn a_client_beyond_its_connection_cap_is_answered_429_and_others_are_not()
 
     // Closing one of the client's connections frees its place.
     drop(b);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mut c = s.conn().await;
-        if let Ok(r) = c.get(HEALTH).await
-            && r.status == 200
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the freed slot was never reused");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    a_new_connection_is_served(&s).await;
     assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
 }
 

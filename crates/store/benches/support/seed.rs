@@ -1,6 +1,6 @@
-//! The synthetic identities of the read benches: `xrpc`'s `query_load` seeds an index with
-//! them and `store`'s `resolve_batch` example asks that index for them, so both include this
-//! one file (`#[path]`) and cannot drift apart.
+//! The synthetic identities of the benches: `xrpc`'s `query_load` seeds an index with them,
+//! `store`'s `resolve_batch` example asks that index for them, and `store`'s `bulk_write`
+//! writes them, so all include this one file (`#[path]`) and cannot drift apart.
 
 /// splitmix64: a fast, well-mixed sequence for DIDs and random picks.
 pub fn mix(mut x: u64) -> u64 {
@@ -33,9 +33,15 @@ pub fn cid_for(n: u64) -> String {
     for k in 0..4 {
         bytes.extend_from_slice(&mix(n * 4 + k).to_be_bytes());
     }
+    base32(&bytes)
+}
+
+/// `bytes` as multibase base32 (`b` + lower-case RFC 4648, no padding).
+#[allow(dead_code)]
+pub fn base32(bytes: &[u8]) -> String {
     let mut out = String::from("b");
     let (mut acc, mut bits) = (0u32, 0);
-    for b in bytes {
+    for &b in bytes {
         acc = (acc << 8) | u32::from(b);
         bits += 8;
         while bits >= 5 {
