@@ -1,7 +1,6 @@
 //! The xmtp-appview binary's library half: CLI parsing, configuration, and the wiring of
 //! the library crates into commands. `main.rs` only calls [`main_entry`].
 
-mod alloc;
 pub mod cli;
 pub mod cmd;
 pub mod config;
