@@ -11,50 +11,30 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 /// The did:plc base32 alphabet in ASCII order (see `compact::did_key`).
 pub(crate) const PLC_SORTED: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 
-/// Every byte's two lower-case hex digits.
-static HEX_PAIRS: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
+/// The table of every value below `N` = base² as its two digits in `digits` (base =
+/// `digits.len()`), most significant first: one lookup renders two symbols.
+const fn digit_pairs<const N: usize>(digits: &[u8]) -> [[u8; 2]; N] {
+    let base = digits.len();
+    let mut t = [[0u8; 2]; N];
     let mut i = 0;
-    while i < 256 {
-        t[i] = [HEX[i >> 4], HEX[i & 15]];
+    while i < N {
+        t[i] = [digits[i / base], digits[i % base]];
         i += 1;
     }
     t
-};
+}
+
+/// Every byte's two lower-case hex digits.
+static HEX_PAIRS: [[u8; 2]; 256] = digit_pairs(b"0123456789abcdef");
 
 /// Every 10-bit value's two base32 symbols: a 5-byte group is 4 lookups.
-static B32_PAIRS: [[u8; 2]; 1024] = {
-    let mut t = [[0u8; 2]; 1024];
-    let mut i = 0;
-    while i < 1024 {
-        t[i] = [B32[i >> 5], B32[i & 31]];
-        i += 1;
-    }
-    t
-};
+static B32_PAIRS: [[u8; 2]; 1024] = digit_pairs(B32);
 
 /// Every 12-bit value's two base64 symbols: a 3-byte group is 2 lookups.
-static B64_PAIRS: [[u8; 2]; 4096] = {
-    let mut t = [[0u8; 2]; 4096];
-    let mut i = 0;
-    while i < 4096 {
-        t[i] = [B64[i >> 6], B64[i & 63]];
-        i += 1;
-    }
-    t
-};
+static B64_PAIRS: [[u8; 2]; 4096] = digit_pairs(B64);
 
 /// The two decimal digits of 0..=99.
-static DEC_PAIRS: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
+static DEC_PAIRS: [[u8; 2]; 100] = digit_pairs(b"0123456789");
 
 /// Grows `out` by `n` bytes and returns them.
 #[inline]
