@@ -369,6 +369,12 @@ pub(crate) async fn run_handle_sweep(
 ) {
     let every = (ctx.cfg.handle_reverify_after / 24)
         .clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    // A landed link's handle check is queued only in memory: a crash between the two leaves
+    // the link without a handle and nothing to check it. So once at start-up every visible
+    // link without a handle is checked again (the periodic sweep only sees known handles).
+    if !recheck_links_without_handle(&ctx, &tx, &shutdown).await {
+        return;
+    }
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -388,6 +394,41 @@ pub(crate) async fn run_handle_sweep(
             }
         }
     }
+}
+
+/// Queues a handle check for every visible link without a handle, in pages of 1,000;
+/// `false` when the queue closed or `shutdown` fired.
+async fn recheck_links_without_handle(
+    ctx: &WorkerCtx,
+    tx: &mpsc::Sender<String>,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut after: Option<String> = None;
+    let mut queued = 0_usize;
+    loop {
+        let page = match ctx.reader.links_without_handle(after.clone(), 1_000).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list links without a handle");
+                return true;
+            }
+        };
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        for did in page {
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                sent = tx.send(did) => if sent.is_err() { return false },
+            }
+            queued += 1;
+        }
+        after = Some(last);
+    }
+    if queued > 0 {
+        tracing::info!(queued, "re-checking the handles of links that have none");
+    }
+    true
 }
 
 /// Runs handle refreshes from `rx` until it closes or `shutdown` fires. A transient failure

@@ -132,6 +132,24 @@ pub(crate) fn due(
     .collect()
 }
 
+/// Visible links with no handle, in DID key order after `after` (exclusive), at most
+/// `limit`: the DIDs whose handle check may have been lost (it is queued only in memory
+/// after its link lands, so a crash in between would otherwise leave it unchecked until the
+/// next `#identity` or record change).
+pub(crate) fn without_handle(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: usize,
+) -> rusqlite::Result<Vec<String>> {
+    let after = after.map(did_key).unwrap_or_default();
+    conn.prepare_cached(
+        "SELECT did FROM links WHERE did > ?1 AND handle IS NULL AND hidden = 0
+         ORDER BY did LIMIT ?2",
+    )?
+    .query_map(params![after, limit as i64], |r| did_at(r, 0))?
+    .collect()
+}
+
 /// The newest handle verification time, `None` when there is no handle.
 pub(crate) fn newest_ms(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(
@@ -165,5 +183,16 @@ impl Reader {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         self.run(move |c| Ok(due(c, before_ms, limit)?)).await
+    }
+
+    /// Visible links with no handle, in DID key order after `after`, at most `limit` (see
+    /// [`without_handle`]); the firehose re-checks them once at start-up.
+    pub async fn links_without_handle(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.run(move |c| Ok(without_handle(c, after.as_deref(), limit)?))
+            .await
     }
 }

@@ -186,3 +186,54 @@ async fn a_claim_of_a_handle_held_by_a_deactivated_account_is_verified() {
     );
     assert!(claim(&mut gate, &mut p, &mut rx, 1, BOB, "alice.test").await);
 }
+
+#[tokio::test]
+async fn at_start_up_a_link_whose_handle_check_was_lost_gets_its_handle() {
+    // The link landed, then the process died before its in-memory handle check ran.
+    let (_dir, store) = temp_store();
+    store
+        .writer()
+        .apply(Batch::of(vec![put_link(ALICE), put_link(BOB)]))
+        .await
+        .unwrap();
+    let identity = Arc::new(StaticIdentity::new());
+    identity.insert(ALICE, account("alice.test"));
+    identity.insert(BOB, account("bob.test"));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let ctx = Arc::new(WorkerCtx {
+        identity,
+        fetcher: Arc::new(sync::HttpRecordFetcher::new("test").unwrap()),
+        writer: store.writer(),
+        reader: store.reader(),
+        shared: Default::default(),
+        cfg: WorkerConfig::default(),
+        handles: None,
+    });
+    let stop = CancellationToken::new();
+    let sweep = tokio::spawn(crate::worker::run_handle_sweep(
+        ctx.clone(),
+        tx.clone(),
+        stop.clone(),
+    ));
+    let worker = tokio::spawn(run_identity(ctx, rx, tx, stop.clone()));
+    let r = store.reader();
+    for _ in 0..500 {
+        let alice = r.link_by_did(ALICE).await.unwrap().unwrap();
+        let bob = r.link_by_did(BOB).await.unwrap().unwrap();
+        if alice.handle.is_some() && bob.handle.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    sweep.await.unwrap();
+    worker.await.unwrap();
+    let alice = r.link_by_did(ALICE).await.unwrap().unwrap();
+    let bob = r.link_by_did(BOB).await.unwrap().unwrap();
+    assert_eq!(alice.handle.as_deref(), Some("alice.test"));
+    assert_eq!(bob.handle.as_deref(), Some("bob.test"));
+    assert_eq!(
+        r.links_without_handle(None, 10).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
