@@ -185,8 +185,9 @@ impl Reader {
         self.run(move |c| Ok(due(c, before_ms, limit)?)).await
     }
 
-    /// Visible links with no handle, in DID key order after `after`, at most `limit` (see
-    /// [`without_handle`]); the firehose re-checks them once at start-up.
+    /// Visible links with no handle, in DID key order after `after` (exclusive), at most
+    /// `limit`: the firehose re-checks them once at start-up, since a landed link's handle
+    /// check is queued only in memory.
     pub async fn links_without_handle(
         &self,
         after: Option<String>,
