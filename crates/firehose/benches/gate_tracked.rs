@@ -39,28 +39,10 @@ use firehose::TrackedSet;
 use firehose::gate::{Gate, Verdict};
 use store::{Batch, Change, RecordInput, Store};
 
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-
-/// The `i`-th DID (32 bytes, `did:plc:` + 24 base32 characters).
-fn did_for(i: u64) -> String {
-    let (a, b) = (mix(i), mix(i ^ 0x5555_5555_5555_5555));
-    let mut s = String::with_capacity(32);
-    s.push_str("did:plc:");
-    for k in 0..12 {
-        s.push(char::from(B32[((a >> (k * 5)) & 31) as usize]));
-    }
-    for k in 0..12 {
-        s.push(char::from(B32[((b >> (k * 5)) & 31) as usize]));
-    }
-    s
-}
+// The same DID generator as store's bulk_write and xrpc's query_load.
+#[path = "../../store/benches/support/seed.rs"]
+mod seed;
+use seed::{did_for, mix};
 
 /// Untracked DIDs are drawn from far above the indexed ones.
 const UNTRACKED: u64 = 1 << 40;

@@ -1,6 +1,6 @@
 //! The synthetic identities of the benches: `xrpc`'s `query_load` seeds an index with them,
-//! `store`'s `resolve_batch` example asks that index for them, and `store`'s `bulk_write`
-//! writes them, so all include this one file (`#[path]`) and cannot drift apart.
+//! `store`'s `resolve_batch` example asks that index for them, `store`'s `bulk_write` and
+//! `firehose`'s `gate_tracked` write them, so all include this one file (`#[path]`) and cannot drift apart.
 
 /// splitmix64: a fast, well-mixed sequence for DIDs and random picks.
 pub fn mix(mut x: u64) -> u64 {
