@@ -288,8 +288,12 @@ pub(crate) fn kind_of(
             } else if a.record != b.record || a.inbox_id != b.inbox_id {
                 Some(EventKind::Updated)
             } else if b.status == Status::Verified
-                && (a.status != Status::Verified || a.verified_at != b.verified_at)
+                && (a.status != Status::Verified
+                    || a.verified_at != b.verified_at
+                    || a.installation_key != b.installation_key)
             {
+                // New evidence is `verified` even within the millisecond of the last check
+                // (same verifiedAt), not `updated`.
                 Some(EventKind::Verified)
             } else if b.status == Status::Invalid && a.status != Status::Invalid {
                 Some(EventKind::Invalidated)
