@@ -3,6 +3,7 @@
 //! proofs of presence/absence and Sync 1.1 inversion ([`invert_ops`]).
 
 mod invert;
+mod key;
 mod node;
 mod tree;
 

@@ -4,6 +4,7 @@
 use cid::Cid;
 
 use super::MstError;
+use super::key::Key;
 use crate::cbor::{self, Encoder, Limits, Value};
 use crate::cid_util::sha256;
 
@@ -36,7 +37,7 @@ pub(crate) struct RawNode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub val: Cid,
     pub right: Option<Cid>,
 }
@@ -256,9 +257,7 @@ fn decode_canonical(block: &[u8]) -> Option<RawNode> {
             // Equal to the previous key.
             return None;
         }
-        let mut key = Vec::with_capacity(p + suffix.len());
-        key.extend_from_slice(&prev[..p]);
-        key.extend_from_slice(suffix);
+        let key = Key::concat(&prev[..p], suffix);
         entries.push(RawEntry { key, val, right });
     }
     lit(b, &mut pos, b"\x61l")?;
@@ -320,9 +319,7 @@ fn decode_generic(cid: &Cid, block: &[u8]) -> Result<RawNode, MstError> {
         if p + suffix.len() > MAX_KEY {
             return Err(MstError::InvalidNode(Box::new(*cid), "key too long"));
         }
-        let mut key = Vec::with_capacity(p + suffix.len());
-        key.extend_from_slice(&prev_key[..p]);
-        key.extend_from_slice(suffix);
+        let key = Key::concat(&prev_key[..p], suffix);
         if !entries.is_empty() && key.as_slice() <= prev_key {
             return Err(MstError::InvalidNode(
                 Box::new(*cid),
@@ -394,7 +391,7 @@ mod tests {
             let e: Vec<_> = node
                 .entries
                 .into_iter()
-                .map(|e| (e.key, e.val, e.right))
+                .map(|e| (e.key.to_vec(), e.val, e.right))
                 .collect();
             assert_eq!(encode_generic(node.left.as_ref(), &e), b);
         }

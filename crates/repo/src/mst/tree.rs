@@ -4,6 +4,7 @@
 
 use cid::Cid;
 
+use super::key::Key;
 use super::node::{RawNode, decode_node, encode_node, key_height};
 use super::{BlockSource, MstError};
 use crate::cid_util::cid_for_cbor;
@@ -30,7 +31,7 @@ pub(crate) struct Node {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub val: Cid,
     pub right: Child,
 }
@@ -269,7 +270,7 @@ pub(crate) fn insert(
         node.entries.insert(
             idx,
             Entry {
-                key: key.to_vec(),
+                key: Key::from(key),
                 val,
                 right: r,
             },
@@ -405,7 +406,7 @@ pub(crate) fn collect_entries(child: &Child, out: &mut Vec<(Vec<u8>, Cid)>) {
     if let Child::Node(n) = child {
         collect_entries(&n.left, out);
         for e in &n.entries {
-            out.push((e.key.clone(), e.val));
+            out.push((e.key.to_vec(), e.val));
             collect_entries(&e.right, out);
         }
     }
