@@ -51,7 +51,8 @@ pub(crate) fn encode_node<'k>(
     left: Option<&Cid>,
     entries: impl ExactSizeIterator<Item = (&'k [u8], &'k Cid, Option<Cid>)>,
 ) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(8 + entries.len() * 96);
+    // One allocation, no regrowth unless suffixes are longer than 46 bytes.
+    let mut buf = Vec::with_capacity(ENCODE_FIXED + entries.len() * ENCODE_PER_ENTRY);
     buf.extend_from_slice(b"\xa2\x61e");
     push_head(&mut buf, 4, entries.len() as u64);
     let mut prev: &[u8] = &[];
@@ -72,6 +73,12 @@ pub(crate) fn encode_node<'k>(
     push_opt_link(&mut buf, left);
     buf
 }
+
+/// Bytes of a node encoding outside its entries: map head, `e`, array head, `l` and a link.
+const ENCODE_FIXED: usize = 3 + 9 + 2 + 41;
+/// Room reserved per entry: map head and four one-letter keys (9), two heads (up to 18),
+/// two links (82) and a suffix of up to 46 bytes.
+const ENCODE_PER_ENTRY: usize = 9 + 18 + 82 + 46;
 
 /// A minimal CBOR head (as [`Encoder`] writes it).
 #[inline]
@@ -111,7 +118,8 @@ fn push_link(buf: &mut Vec<u8>, cid: &Cid) {
         && mh.code() == 0x12
         && mh.size() == 32
     {
-        buf.extend_from_slice(&[
+        let mut link = [0u8; 41];
+        link[..9].copy_from_slice(&[
             0xd8,
             0x2a,
             0x58,
@@ -122,7 +130,8 @@ fn push_link(buf: &mut Vec<u8>, cid: &Cid) {
             0x12,
             0x20,
         ]);
-        buf.extend_from_slice(mh.digest());
+        link[9..].copy_from_slice(mh.digest().get(..32).unwrap_or(&[0; 32]));
+        buf.extend_from_slice(&link);
     } else {
         let mut e = Encoder::new();
         e.link(cid);

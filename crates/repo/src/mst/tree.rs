@@ -52,19 +52,24 @@ impl Ctx<'_> {
             reads.push(*cid);
         }
         let raw = decode_node(cid, block)?;
-        node_from_raw(cid, raw, Some(layer))
+        node_from_raw(cid, raw, Some(layer)).map(|(node, _)| node)
     }
 }
 
-/// Builds a node from a decoded block, checking every key is at `layer` (when known) and
-/// that layer-0 nodes have no subtrees.
-pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Result<Node, MstError> {
-    let layer = match (layer, raw.entries.first()) {
-        (Some(l), _) => l,
-        (None, Some(e)) => key_height(&e.key),
-        (None, None) => 0,
+/// Builds a node from a decoded block, checking every key is at `layer` (when known; else
+/// the first key's) and that layer-0 nodes have no subtrees. Gives the node and its layer.
+pub(crate) fn node_from_raw(
+    cid: &Cid,
+    raw: RawNode,
+    layer: Option<u32>,
+) -> Result<(Node, u32), MstError> {
+    // Each key is hashed once: the first one fixes the layer when it is not known.
+    let (layer, checked) = match (layer, raw.entries.first()) {
+        (Some(l), _) => (l, 0),
+        (None, Some(e)) => (key_height(&e.key), 1),
+        (None, None) => (0, 0),
     };
-    for e in &raw.entries {
+    for e in &raw.entries[checked..] {
         if key_height(&e.key) != layer {
             return Err(MstError::InvalidNode(Box::new(*cid), "key at wrong layer"));
         }
@@ -77,7 +82,7 @@ pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Resu
         ));
     }
     let stub = |c: Option<Cid>| c.map_or(Child::Empty, Child::Stub);
-    Ok(Node {
+    let node = Node {
         left: stub(raw.left),
         entries: raw
             .entries
@@ -89,7 +94,8 @@ pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Resu
             })
             .collect(),
         cid: Some(*cid),
-    })
+    };
+    Ok((node, layer))
 }
 
 impl Child {
