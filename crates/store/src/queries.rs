@@ -5,10 +5,9 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::compact::{
-    Col, did_at, did_key, encode, opt_text_at, push_did_key, reason_str, text_at,
-};
+use crate::compact::{Col, did_at, did_key, encode, opt_text_at, reason_str, text_at};
 use crate::cursor;
+use crate::did_keys::DidKeys;
 use crate::error::StoreError;
 use crate::json;
 use crate::time::format_unix_millis;
@@ -172,27 +171,20 @@ impl std::hash::BuildHasher for BuildFoldHasher {
 /// 100 DIDs (a `VALUES` list joined to the primary key) instead of one probe per DID.
 pub(crate) fn links_json_by_dids(
     conn: &Connection,
-    dids: &[String],
+    dids: &DidKeys,
     include_unverified: bool,
 ) -> rusqlite::Result<Vec<u8>> {
+    // A key is a pure, one-to-one function of its DID: repeated keys are repeated DIDs.
     let mut seen = HashSet::with_capacity_and_hasher(dids.len(), BuildFoldHasher);
-    // Every key in one buffer (one allocation, not one per DID), `ends[i]` closing key `i`.
-    let mut key_bytes = Vec::with_capacity(dids.len() * 16);
-    let mut ends = Vec::with_capacity(dids.len());
-    for did in dids {
-        if seen.insert(did.as_str()) {
-            push_did_key(did, &mut key_bytes);
-            ends.push(key_bytes.len());
-        }
-    }
-    let key = |i: usize| &key_bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-    let mut out = Vec::with_capacity(16 + ends.len() * 768);
+    let keys: Vec<&[u8]> = dids.iter().filter(|k| seen.insert(*k)).collect();
+    let key = |i: usize| keys[i];
+    let mut out = Vec::with_capacity(16 + keys.len() * 768);
     out.extend_from_slice(b"{\"links\":[");
     let mut first = true;
     let max = KEYS_PER_STATEMENT[KEYS_PER_STATEMENT.len() - 1];
     in_read_tx(conn, |conn| {
-        for chunk_start in (0..ends.len()).step_by(max) {
-            let chunk = chunk_start..ends.len().min(chunk_start + max);
+        for chunk_start in (0..keys.len()).step_by(max) {
+            let chunk = chunk_start..keys.len().min(chunk_start + max);
             let size = KEYS_PER_STATEMENT
                 .iter()
                 .position(|&n| n >= chunk.len())
