@@ -180,7 +180,6 @@ pub(crate) fn links_json_by_dids(
     // A key is a pure, one-to-one function of its DID: repeated keys are repeated DIDs.
     let mut seen = HashSet::with_capacity_and_hasher(dids.len(), BuildFoldHasher);
     let keys: Vec<&[u8]> = dids.iter().filter(|k| seen.insert(*k)).collect();
-    let key = |i: usize| keys[i];
     let mut out = Vec::with_capacity(16 + keys.len() * 768);
     out.extend_from_slice(b"{\"links\":[");
     let mut first = true;
@@ -194,7 +193,7 @@ pub(crate) fn links_json_by_dids(
                 .unwrap_or(KEYS_PER_STATEMENT.len() - 1);
             let mut stmt = conn.prepare_cached(&LINKS_BY_KEYS_SQL[size])?;
             for (slot, i) in chunk.clone().enumerate() {
-                stmt.raw_bind_parameter(slot + 1, key(i))?;
+                stmt.raw_bind_parameter(slot + 1, keys[i])?;
             }
             for slot in chunk.len()..KEYS_PER_STATEMENT[size] {
                 stmt.raw_bind_parameter(slot + 1, rusqlite::types::Null)?;
@@ -215,7 +214,7 @@ pub(crate) fn links_json_by_dids(
                 if !first {
                     out.push(b',');
                 }
-                let status = json::write_link_keyed(row, key(i), &mut out)?;
+                let status = json::write_link_keyed(row, keys[i], &mut out)?;
                 if include_unverified || status == Status::Verified {
                     first = false;
                 } else {

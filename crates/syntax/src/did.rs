@@ -21,7 +21,12 @@ impl Did {
     /// `[A-Za-z0-9._:%-]` that does not end in `:` or `%`, at most 2048 characters.
     pub fn parse(s: &str) -> Result<Self, SyntaxError> {
         check(s)?;
-        Ok(Did(s.to_owned()))
+        Ok(Did::checked(s))
+    }
+
+    /// A DID that [`check`] accepted.
+    pub(crate) fn checked(s: &str) -> Self {
+        Did(s.to_owned())
     }
 
     /// The method name (`plc`, `web`, ...).

@@ -18,14 +18,10 @@ pub enum AtIdentifier {
 impl AtIdentifier {
     /// Parses a DID when the string starts with `did:`, otherwise a handle.
     pub fn parse(s: &str) -> Result<Self, SyntaxError> {
-        let with_kind = |e: SyntaxError| SyntaxError::new(SyntaxKind::AtIdentifier, e.reason);
-        if s.starts_with("did:") {
-            Did::parse(s).map(AtIdentifier::Did).map_err(with_kind)
-        } else {
-            Handle::parse(s)
-                .map(AtIdentifier::Handle)
-                .map_err(with_kind)
-        }
+        Ok(match AtIdentifierRef::parse(s)? {
+            AtIdentifierRef::Did(did) => AtIdentifier::Did(Did::checked(did)),
+            AtIdentifierRef::Handle(handle) => AtIdentifier::Handle(handle),
+        })
     }
 
     /// The identifier as a string slice.
