@@ -78,6 +78,8 @@ impl Env {
             upstream: None,
             upstream_grace: Duration::from_secs(300),
             subscribe_retention: Duration::from_secs(72 * 3600),
+            subscribe_kept_frames: 16_384,
+            identity_cache_entries: 100_000,
         }
     }
 
