@@ -42,7 +42,7 @@ pub enum CommitCheck {
     /// Signed and proven.
     Ok {
         /// The signed MST root.
-        data: String,
+        data: syntax::Cid,
         /// What the commit may change.
         admitted: Admitted,
     },
@@ -58,9 +58,9 @@ pub enum SyncCheck {
     /// Signed: the MST root and commit CID.
     Ok {
         /// The signed MST root.
-        data: String,
+        data: syntax::Cid,
         /// The commit CID.
-        commit: String,
+        commit: syntax::Cid,
     },
 }
 
@@ -224,6 +224,11 @@ async fn verify_signature<'a>(
     car.verified_or_back(&k).map_err(|_| Reject::Signature)
 }
 
+/// The string form of a hash-checked CID, typed (a CID the syntax rules refuse is bad syntax).
+fn text_cid(cid: &repo::Cid) -> Result<syntax::Cid, Reject> {
+    syntax::Cid::parse(&cid.to_string()).map_err(|e| Reject::Syntax(format!("CID: {e}")))
+}
+
 /// Why `c`'s envelope or CAR is unusable, if it is (the checks before any key).
 pub fn parse_error(c: &Commit) -> Option<Reject> {
     parse_commit(&envelope(c), now_micros()).err()
@@ -239,11 +244,12 @@ async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
         Ok(v) => v,
         Err(r) => return CommitCheck::Signature(r),
     };
+    let data = match text_cid(&verified.commit().data) {
+        Ok(d) => d,
+        Err(r) => return CommitCheck::Parse(r),
+    };
     match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
-        Ok(admitted) => CommitCheck::Ok {
-            data: verified.commit().data.to_string(),
-            admitted,
-        },
+        Ok(admitted) => CommitCheck::Ok { data, admitted },
         Err(r) => CommitCheck::Admit(r),
     }
 }
@@ -254,9 +260,9 @@ async fn check_sync(ctx: &Ctx, e: &SyncEvent) -> SyncCheck {
         Err(r) => return SyncCheck::Parse(r),
     };
     match verify_signature(ctx, &e.did, car).await {
-        Ok(v) => SyncCheck::Ok {
-            data: v.commit().data.to_string(),
-            commit: v.cid().to_string(),
+        Ok(v) => match (text_cid(&v.commit().data), text_cid(v.cid())) {
+            (Ok(data), Ok(commit)) => SyncCheck::Ok { data, commit },
+            (Err(r), _) | (_, Err(r)) => SyncCheck::Parse(r),
         },
         Err(r) => SyncCheck::Signature(r),
     }

@@ -94,13 +94,13 @@ impl FetchedInbox {
     /// The store changes this answer implies: the record put (or deleted, for a proof of
     /// absence) at the commit's rev, and the repo's Sync 1.1 state. Empty when unproven.
     pub fn changes(&self) -> Vec<Change> {
-        let did = self.did.to_string();
+        let did = self.did.clone();
         let (commit, first) = match &self.outcome {
             InboxOutcome::Present { commit, record } => (
                 commit,
                 Change::PutRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.to_string()),
+                    rev: Some(commit.rev.clone()),
                     record: record.clone(),
                 },
             ),
@@ -108,7 +108,7 @@ impl FetchedInbox {
                 commit,
                 Change::DeleteRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.to_string()),
+                    rev: Some(commit.rev.clone()),
                 },
             ),
             InboxOutcome::Unproven => return Vec::new(),
@@ -117,9 +117,9 @@ impl FetchedInbox {
             first,
             Change::RepoState {
                 did,
-                rev: commit.rev.to_string(),
-                data_cid: commit.data_cid.to_string(),
-                commit_cid: commit.commit_cid.to_string(),
+                rev: commit.rev.clone(),
+                data_cid: commit.data_cid.clone(),
+                commit_cid: commit.commit_cid.clone(),
             },
         ]
     }

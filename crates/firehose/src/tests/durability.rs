@@ -233,7 +233,12 @@ async fn work_deferred_on_a_failing_host_is_retried_promptly_once_it_answers() {
     let (stop, w) = worker(&store, identity.clone(), proofs, p.shared().clone(), cfg);
     // PLC stays down for a while: attempts fail and back off, the row stays queued.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let due = store.reader().due_resyncs(i64::MAX, 10).await.unwrap();
+    let due = store
+        .reader()
+        .due_resyncs(i64::MAX, 10)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(due.len(), 1);
     assert!(due[0].attempts >= 1, "{due:?}");
     identity.down.store(false, Ordering::SeqCst);
@@ -281,7 +286,7 @@ async fn a_stalled_did_host_delays_only_its_own_account() {
             .desynchronized_dids()
             .await
             .unwrap()
-            .contains(&SLOW.to_owned())
+            .contains(&testkit::ids::did(SLOW))
     );
     stop.cancel();
     w.await.unwrap();

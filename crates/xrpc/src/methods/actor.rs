@@ -37,7 +37,7 @@ pub(crate) async fn resolve_actor(
     let include = p.boolean("includeUnverified", false)?;
     let reader = &state.reader;
     let (did, via_handle) = match actor {
-        AtIdentifier::Did(did) => (did.into_string(), false),
+        AtIdentifier::Did(did) => (did, false),
         AtIdentifier::Handle(handle) => {
             let did = reader
                 .did_by_handle(handle.as_str())
@@ -93,7 +93,7 @@ pub(crate) async fn resolve_actors(
             AtIdentifier::Did(did) => dids.push(did.into_string()),
             AtIdentifier::Handle(_) => {
                 if let Some(Some(did)) = resolved.next() {
-                    dids.push(did);
+                    dids.push(did.into_string());
                 }
             }
         }
