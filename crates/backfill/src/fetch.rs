@@ -7,8 +7,8 @@ use std::sync::Arc;
 use store::{BackfillChange, BackfillState, Batch, Change};
 use sync::backoff::Backoff;
 use sync::resync::{InboxOutcome, ResyncError, fetch_inbox_changes};
-use sync::{IdentitySource, LookupError, RecordFetcher};
-use syntax::{Did, Handle};
+use sync::{IdentitySource, RecordFetcher};
+use syntax::Did;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -78,14 +78,7 @@ pub async fn process_did(ctx: &FetchCtx, typed: &Did) -> DidOutcome {
                 if state == BackfillState::Indexed
                     && let Some(h) = &ctx.handles
                 {
-                    // The identity crate checked the handle's syntax: the parse cannot fail.
-                    let verified = h.verified_handle(did).await.and_then(|handle| {
-                        handle
-                            .map(|h| Handle::parse(&h))
-                            .transpose()
-                            .map_err(|e| LookupError::NotFound(e.to_string()))
-                    });
-                    match verified {
+                    match h.verified_handle(typed).await {
                         // Before the record: the new link then takes the handle as it is
                         // created, one `created` event with the handle instead of a
                         // `created` without it and an `updated` (half the outbox rows and

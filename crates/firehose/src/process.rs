@@ -634,7 +634,7 @@ impl Processor {
                 Ok(Checked::Sync(..)) | Err(_) => return Outcome::Ignored("internal"),
             },
         };
-        let (data, admitted) = match check {
+        let (checked, admitted) = match check {
             CommitCheck::Parse(r) => return self.reject(did, c.seq, None, tracked, r),
             CommitCheck::Signature(_) | CommitCheck::Admit(_) | CommitCheck::Ok { .. }
                 if tracked && self.shared.is_desynced(did) =>
@@ -643,7 +643,12 @@ impl Processor {
             }
             CommitCheck::Signature(r) => return self.reject(did, c.seq, None, tracked, r),
             CommitCheck::Admit(r) => return self.reject(did, c.seq, Some(&c.rev), tracked, r),
-            CommitCheck::Ok { data, admitted } => (Some(data), Some(admitted)),
+            CommitCheck::Ok {
+                did,
+                rev,
+                data,
+                admitted,
+            } => (Some((did, rev, data)), Some(admitted)),
         };
         if tracked && self.shared.is_desynced(did) {
             // Sync spec: a desynchronized repo's events wait for the resync; the queue
@@ -651,17 +656,14 @@ impl Processor {
             self.desync(did, "desynchronized", Some(&c.rev), true);
             return Outcome::Deferred("desynchronized");
         }
-        let (Some(data), Some(admitted)) = (data, admitted) else {
+        // The DID and the rev, typed by `parse_commit` on the verification lane.
+        let (Some((typed, rev, data)), Some(admitted)) = (checked, admitted) else {
             return Outcome::Ignored("internal");
         };
         self.verified(did, &c.rev);
         if !tracked {
             return Outcome::Accepted;
         }
-        // `parse_commit` checked the DID and the rev: these parses cannot fail.
-        let (Ok(typed), Ok(rev)) = (Did::parse(did), Tid::parse(&c.rev)) else {
-            return Outcome::Ignored("internal");
-        };
         if let Some(known) = &state {
             let point = RepoPoint {
                 rev: known.rev.clone(),
@@ -757,11 +759,17 @@ impl Processor {
             },
         };
         let did = e.did.as_str();
-        let (data, commit) = match check {
+        // The DID and the rev, typed by `parse_sync` on the verification lane.
+        let (typed, rev, data, commit) = match check {
             SyncCheck::Parse(r) | SyncCheck::Signature(r) => {
                 return self.reject(did, e.seq, None, tracked, r);
             }
-            SyncCheck::Ok { data, commit } => (data, commit),
+            SyncCheck::Ok {
+                did: typed,
+                rev,
+                data,
+                commit,
+            } => (typed, rev, data, commit),
         };
         self.verified(did, &e.rev);
         if !tracked {
@@ -772,10 +780,6 @@ impl Processor {
             .and_then(|s| s.data.as_ref())
             .is_some_and(|d| *d == data);
         if same_data && !self.shared.is_desynced(did) {
-            // `parse_sync` checked the DID and the rev: these parses cannot fail.
-            let (Ok(typed), Ok(rev)) = (Did::parse(did), Tid::parse(&e.rev)) else {
-                return Outcome::Ignored("internal");
-            };
             remember_repo(
                 &self.shared.repos,
                 did,

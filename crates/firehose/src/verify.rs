@@ -41,6 +41,10 @@ pub enum CommitCheck {
     Admit(Reject),
     /// Signed and proven.
     Ok {
+        /// The repo's DID, as `parse_commit` typed it.
+        did: syntax::Did,
+        /// The commit's rev, as `parse_commit` typed it.
+        rev: syntax::Tid,
         /// The signed MST root.
         data: syntax::Cid,
         /// What the commit may change.
@@ -57,6 +61,10 @@ pub enum SyncCheck {
     Signature(Reject),
     /// Signed: the MST root and commit CID.
     Ok {
+        /// The repo's DID, as `parse_sync` typed it.
+        did: syntax::Did,
+        /// The rev, as `parse_sync` typed it.
+        rev: syntax::Tid,
         /// The signed MST root.
         data: syntax::Cid,
         /// The commit CID.
@@ -182,7 +190,7 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// The DID's signing key, waiting at most `key_timeout`.
-async fn key(ctx: &Ctx, did: &str, refresh: bool) -> Result<repo::PublicKey, Reject> {
+async fn key(ctx: &Ctx, did: &syntax::Did, refresh: bool) -> Result<repo::PublicKey, Reject> {
     match tokio::time::timeout(ctx.key_timeout, ctx.identity.signing_key(did, refresh)).await {
         Ok(Ok(k)) => Ok(k),
         Ok(Err(e)) => Err(Reject::NoKey(e.to_string())),
@@ -197,7 +205,7 @@ async fn key(ctx: &Ctx, did: &str, refresh: bool) -> Result<repo::PublicKey, Rej
 /// per DID per [`KEY_REFRESH_INTERVAL`]).
 async fn verify_signature<'a>(
     ctx: &Ctx,
-    did: &str,
+    did: &syntax::Did,
     car: repo::CommitCar<'a>,
 ) -> Result<repo::VerifiedCommit<'a>, Reject> {
     let k = key(ctx, did, false).await?;
@@ -210,7 +218,7 @@ async fn verify_signature<'a>(
         let Ok(mut m) = ctx.refreshed.lock() else {
             return Err(Reject::Signature);
         };
-        if let Some(t) = m.get(did)
+        if let Some(t) = m.get(did.as_str())
             && now.duration_since(*t) < KEY_REFRESH_INTERVAL
         {
             return Err(Reject::Signature);
@@ -218,7 +226,7 @@ async fn verify_signature<'a>(
         if m.len() >= MAX_REFRESHED {
             m.clear();
         }
-        m.insert(did.to_owned(), now);
+        m.insert(did.to_string(), now);
     }
     let k = key(ctx, did, true).await?;
     car.verified_or_back(&k).map_err(|_| Reject::Signature)
@@ -240,7 +248,8 @@ async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
         Ok(p) => p,
         Err(r) => return CommitCheck::Parse(r),
     };
-    let verified = match verify_signature(ctx, &c.repo, parsed.car).await {
+    let (did, rev) = (parsed.did, parsed.rev);
+    let verified = match verify_signature(ctx, &did, parsed.car).await {
         Ok(v) => v,
         Err(r) => return CommitCheck::Signature(r),
     };
@@ -249,19 +258,30 @@ async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
         Err(r) => return CommitCheck::Parse(r),
     };
     match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
-        Ok(admitted) => CommitCheck::Ok { data, admitted },
+        Ok(admitted) => CommitCheck::Ok {
+            did,
+            rev,
+            data,
+            admitted,
+        },
         Err(r) => CommitCheck::Admit(r),
     }
 }
 
 async fn check_sync(ctx: &Ctx, e: &SyncEvent) -> SyncCheck {
-    let car = match parse_sync(&e.did, &e.rev, &e.blocks, now_micros()) {
+    let parsed = match parse_sync(&e.did, &e.rev, &e.blocks, now_micros()) {
         Ok(p) => p,
         Err(r) => return SyncCheck::Parse(r),
     };
-    match verify_signature(ctx, &e.did, car).await {
+    let (did, rev) = (parsed.did, parsed.rev);
+    match verify_signature(ctx, &did, parsed.car).await {
         Ok(v) => match (text_cid(&v.commit().data), text_cid(v.cid())) {
-            (Ok(data), Ok(commit)) => SyncCheck::Ok { data, commit },
+            (Ok(data), Ok(commit)) => SyncCheck::Ok {
+                did,
+                rev,
+                data,
+                commit,
+            },
             (Err(r), _) | (_, Err(r)) => SyncCheck::Parse(r),
         },
         Err(r) => SyncCheck::Signature(r),

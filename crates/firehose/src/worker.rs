@@ -20,7 +20,7 @@ use store::now_millis as now_ms;
 use store::{Batch, Change, DueResyncs, ResyncChange, ResyncItem};
 use sync::hosts::{Admission, Hosts, identity_host, url_host};
 use sync::{IdentitySource, InboxOutcome, LookupError, RecordFetcher, ResyncError};
-use syntax::{Did, Handle};
+use syntax::Did;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -126,7 +126,7 @@ async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault
     let did = typed.as_str();
     let pds = ctx
         .identity
-        .pds_endpoint(did)
+        .pds_endpoint(typed)
         .await
         .map_err(|e| fault(identity_host(typed), e.into()))?;
     let host = url_host(&pds);
@@ -349,13 +349,9 @@ async fn finish(
 }
 
 async fn refresh_identity(ctx: &WorkerCtx, did: &str) -> Result<(), LookupError> {
+    // DIDs come in as text from the processor's queue: a malformed one has no handle.
     let typed = Did::parse(did).map_err(|e| LookupError::NotFound(format!("{did}: {e}")))?;
-    let handle = ctx.identity.refresh_handle(did).await?;
-    // The identity crate verified the handle (its syntax included) both ways.
-    let handle = handle
-        .map(|h| Handle::parse(&h))
-        .transpose()
-        .map_err(|e| LookupError::NotFound(e.to_string()))?;
+    let handle = ctx.identity.refresh_handle(&typed).await?;
     ctx.writer
         .apply(Batch::of(vec![Change::Handle { did: typed, handle }]))
         .await

@@ -132,7 +132,7 @@ pub async fn fetch_inbox_changes(
     fetcher: &dyn RecordFetcher,
     did: &Did,
 ) -> Result<FetchedInbox, ResyncError> {
-    let pds = identity.pds_endpoint(did.as_str()).await?;
+    let pds = identity.pds_endpoint(did).await?;
     fetch_inbox_at(identity, fetcher, did, &pds).await
 }
 
@@ -155,9 +155,9 @@ pub async fn fetch_inbox_at(
         }
     };
     let proof = read_inbox_proof(&bytes, did).map_err(ResyncError::Permanent)?;
-    let key = identity.signing_key(did.as_str(), false).await?;
+    let key = identity.signing_key(did, false).await?;
     if proof.signed.verify(&key).is_err() {
-        let key = identity.signing_key(did.as_str(), true).await?;
+        let key = identity.signing_key(did, true).await?;
         proof.signed.verify(&key).map_err(|_| {
             ResyncError::Permanent("bad commit signature in getRecord proof".into())
         })?;

@@ -47,7 +47,7 @@ impl FaultyIdentity {
 impl IdentitySource for FaultyIdentity {
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a syntax::Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
         Box::pin(async move {
@@ -56,7 +56,10 @@ impl IdentitySource for FaultyIdentity {
         })
     }
 
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn pds_endpoint<'a>(
+        &'a self,
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
         Box::pin(async move {
             self.gate(did).await?;
             self.inner.pds_endpoint(did).await
@@ -65,8 +68,8 @@ impl IdentitySource for FaultyIdentity {
 
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<Option<syntax::Handle>, LookupError>> {
         Box::pin(async move {
             self.handle_refreshes.fetch_add(1, Ordering::SeqCst);
             self.gate(did).await?;
