@@ -61,6 +61,21 @@ pub struct DbArgs {
         default_value = "./data/xmtp-appview.sqlite"
     )]
     pub db: PathBuf,
+
+    /// SQLite page caches in all, MiB: half for the writer, half shared by the readers
+    /// (which read the index through a memory map). They fill as the index grows and stay
+    /// resident: this bounds the index's share of the process's memory.
+    #[arg(long, env = "XMTP_APPVIEW_DB_CACHE_MIB",
+          default_value_t = store::StoreOptions::DEFAULT_CACHE_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub db_cache_mib: u32,
+}
+
+impl DbArgs {
+    /// The store settings these options ask for.
+    pub fn store_options(&self) -> store::StoreOptions {
+        store::StoreOptions::with_cache_mib(self.db_cache_mib)
+    }
 }
 
 /// The networks the AppView talks to.
@@ -470,5 +485,27 @@ mod tests {
         assert_eq!(run.reverify_active_after, "10m");
         assert_eq!(run.active_window, "7d");
         assert_eq!(run.reverify_active_budget, 100_000);
+    }
+
+    #[test]
+    fn the_cache_budget_defaults_to_16_mib_for_every_command_and_is_checked() {
+        for cmd in ["run", "serve", "backfill"] {
+            let cli = Cli::try_parse_from(["xmtp-appview", cmd]).unwrap();
+            let db = match cli.command {
+                Command::Run(a) => a.db,
+                Command::Serve(a) => a.run.db,
+                Command::Backfill(a) => a.run.db,
+                _ => panic!("{cmd}"),
+            };
+            assert_eq!(db.db_cache_mib, 16, "{cmd}");
+            assert_eq!(db.store_options().writer_cache_kib, 8 * 1024, "{cmd}");
+        }
+        let cli = Cli::try_parse_from(["xmtp-appview", "run", "--db-cache-mib", "64"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.db.store_options().writer_cache_kib, 32 * 1024);
+        let err = parse(&["run", "--db-cache-mib", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--db-cache-mib"), "{err}");
     }
 }

@@ -16,7 +16,8 @@
 //!
 //! `cargo bench -p firehose --bench ingest` (env `INGEST_FRAMES`, `INGEST_INDEX`, `BASELINE_FRAMES`,
 //! `ROUNDS`, `VERIFY_PASSES` override the sizes; `INGEST_POOL=<file>` keeps the frame pool
-//! between runs; `INGEST_CHECK_ONLY=1` runs one pass of the check alone, for callgrind).
+//! between runs; `INGEST_CHECK_ONLY=1` runs `INGEST_CHECK_PASSES` (1) passes of the check alone and
+//! nothing else, for callgrind or `perf stat`).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
@@ -631,6 +632,25 @@ fn main() {
         std::fs::write(&keys_path, key_lines).unwrap();
         pool
     };
+    let keys: HashMap<String, repo::PublicKey> =
+        std::fs::read_to_string(format!("{}.keys", pool_path.display()))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (did, k) = l.split_once(' ').unwrap();
+                (did.to_owned(), repo::PublicKey::from_multibase(k).unwrap())
+            })
+            .collect();
+    if std::env::var_os("INGEST_CHECK_ONLY").is_some() {
+        // `INGEST_CHECK_PASSES` passes (default 1) of the whole check and nothing else, e.g.
+        // under callgrind (`verified_or_back` is the signature, `admit_commit` the
+        // inversion, `parse_commit` the CAR) or `perf stat` (two pass counts, subtracted).
+        for _ in 0..env("INGEST_CHECK_PASSES", 1) {
+            let [_, _, full] = check_alone(&pool, &keys, 2..3);
+            println!("check alone: {:.1} µs CPU/commit", full / 1e3);
+        }
+        return;
+    }
     let exe = std::env::current_exe().unwrap();
     let sizes: Vec<usize> = pool.frames.iter().map(|(b, _)| b.len()).collect();
     let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
@@ -673,22 +693,6 @@ fn main() {
         "filter only (peek), 150 cache-resident frames: {:.0} frames/s",
         n_hot as f64 / t.elapsed().as_secs_f64()
     );
-    let keys: HashMap<String, repo::PublicKey> =
-        std::fs::read_to_string(format!("{}.keys", pool_path.display()))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let (did, k) = l.split_once(' ').unwrap();
-                (did.to_owned(), repo::PublicKey::from_multibase(k).unwrap())
-            })
-            .collect();
-    if std::env::var_os("INGEST_CHECK_ONLY").is_some() {
-        // One pass of the whole check, e.g. under callgrind (`verified_or_back` is the
-        // signature, `admit_commit` the inversion, `parse_commit` the CAR).
-        let [_, _, full] = check_alone(&pool, &keys, 2..3);
-        println!("check alone: {:.1} µs CPU/commit", full / 1e3);
-        return;
-    }
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     let (mut va_cpu, mut va_rate, mut alone) = (Vec::new(), Vec::new(), Vec::new());
     let mut hwm = 0;

@@ -78,9 +78,41 @@ fn link(v: &serde_json::Value) -> Option<repo::Cid> {
         .map(|s| parse_cid(s).unwrap())
 }
 
+/// One commit as the bench holds it: CAR, commit CID, DID, rev, ops, `prevData`.
+type Prepared<'a> = (
+    &'a [u8],
+    repo::Cid,
+    &'a str,
+    &'a str,
+    Vec<Op<'a>>,
+    repo::Cid,
+);
+
+/// `passes` times the full check (CAR, signature, inversion) of every commit.
+#[inline(never)]
+fn full_check(prepared: &[Prepared<'_>], key: &PublicKey, passes: usize) {
+    for _ in 0..passes {
+        for (car, cid, did, rev, ops, prev) in prepared {
+            let v = verify_commit(car, cid, did, rev, key).unwrap();
+            black_box(v.invert(ops, prev)).unwrap();
+        }
+    }
+}
+
 fn main() {
-    k256_comparison();
-    for curve in [Curve::K256, Curve::P256] {
+    // `VERIFY_CHECK_PASSES=<n>`: only `n` passes of the full check over the six commits
+    // (no timing loops), for `valgrind --tool=callgrind --toggle-collect='*full_check*'` or
+    // `perf stat` (two pass counts, subtracted).
+    let check_passes: Option<usize> = std::env::var("VERIFY_CHECK_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    if check_passes.is_none() {
+        k256_comparison();
+    }
+    for curve in [Curve::K256, Curve::P256]
+        .into_iter()
+        .filter(|_| check_passes.is_none())
+    {
         let key = PrivateKey::generate(curve);
         let mut c = Commit::new_unsigned("did:plc:bench", repo::mst::empty_root(), "3kaaaaaaaaaaa");
         c.sign(&key);
@@ -121,7 +153,7 @@ fn main() {
         })
         .collect();
     let n = frames.len();
-    let prepared: Vec<_> = frames
+    let prepared: Vec<Prepared<'_>> = frames
         .iter()
         .map(|(b, car)| {
             let ops: Vec<Op<'_>> = b["ops"]
@@ -145,6 +177,10 @@ fn main() {
             )
         })
         .collect();
+    if let Some(passes) = check_passes {
+        full_check(&prepared, &key, passes);
+        return;
+    }
     let mean = prepared.iter().map(|p| p.0.len()).sum::<usize>() / n;
     println!("({n} real Sync 1.1 commits, mean CAR {mean} B, K-256 keys)");
     bench("CAR parse + commit decode (no signature)", n, || {

@@ -9,6 +9,18 @@ use rusqlite::{Connection, OpenFlags};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection (every query of the store fits).
 const STATEMENT_CACHE: usize = 64;
+/// The writer's page cache (KiB) unless the store is told otherwise
+/// ([`crate::StoreOptions::with_cache_mib`]).
+pub(crate) const WRITER_CACHE_KIB: u32 = 8 * 1024;
+/// A reader connection's page cache (KiB) unless told otherwise. Readers map the index, so
+/// their cache only holds pages read from the WAL.
+pub(crate) const READER_CACHE_KIB: u32 = 2 * 1024;
+
+/// Sets a connection's page cache to `kib` KiB (SQLite's negative `cache_size`). The cache
+/// fills up to that bound as the index grows, and is resident memory from then on.
+pub(crate) fn set_cache_kib(conn: &Connection, kib: u32) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "cache_size", -i64::from(kib.max(64)))
+}
 
 /// Creates the database file, empty, with `mode` whatever the umask, unless it exists (an
 /// existing file keeps the mode its operator gave it). SQLite would create it 0644; it
@@ -62,7 +74,7 @@ fn open_writer_with_mode(path: &Path, mode: u32) -> rusqlite::Result<Connection>
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -32_000)?;
+    set_cache_kib(&conn, WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Truncate the WAL back to this size after checkpoints, so it does not stay huge after a
     // burst (backfill).
@@ -84,7 +96,7 @@ pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -16_000)?;
+    set_cache_kib(&conn, READER_CACHE_KIB)?;
     // Map the whole index (SQLite caps this at its compile-time limit, 2 GiB by default):
     // point lookups then read pages in place instead of copying them through pread.
     conn.pragma_update(None, "mmap_size", READER_MMAP)?;

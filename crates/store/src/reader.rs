@@ -34,6 +34,9 @@ pub struct ReplicaStatus {
 pub struct ReaderOptions {
     /// The most read-only connections open at once (and queries running at once).
     pub connections: usize,
+    /// Each connection's SQLite page cache, KiB. Reads of the checkpointed index go through
+    /// the memory map, so this holds only pages read from the WAL.
+    pub cache_kib: u32,
 }
 
 impl Default for ReaderOptions {
@@ -41,12 +44,14 @@ impl Default for ReaderOptions {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         ReaderOptions {
             connections: (cpus * 2).clamp(4, 32),
+            cache_kib: crate::conn::READER_CACHE_KIB,
         }
     }
 }
 
 struct Pool {
     path: PathBuf,
+    cache_kib: u32,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
 }
@@ -56,7 +61,11 @@ impl Pool {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
             Some(c) => Ok(c),
-            None => Ok(open_reader(&self.path)?),
+            None => {
+                let conn = open_reader(&self.path)?;
+                crate::conn::set_cache_kib(&conn, self.cache_kib)?;
+                Ok(conn)
+            }
         }
     }
 
@@ -130,6 +139,7 @@ impl Reader {
         Reader {
             pool: Arc::new(Pool {
                 path: path.to_owned(),
+                cache_kib: options.cache_kib,
                 idle: Mutex::new(Vec::with_capacity(n)),
                 permits: Arc::new(Semaphore::new(n)),
             }),
@@ -148,6 +158,7 @@ impl Reader {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let conn = open_reader(path)?;
+        crate::conn::set_cache_kib(&conn, options.cache_kib)?;
         check_current(&conn)?;
         let reader = Reader::new(path, options);
         reader.pool.put(conn);

@@ -9,10 +9,43 @@ use crate::reader::{Reader, ReaderOptions};
 use crate::writer::Writer;
 
 /// Store settings.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// The reader pool.
     pub reader: ReaderOptions,
+    /// The writer connection's SQLite page cache, KiB.
+    pub writer_cache_kib: u32,
+}
+
+impl Default for StoreOptions {
+    /// [`StoreOptions::with_cache_mib`] of [`StoreOptions::DEFAULT_CACHE_MIB`].
+    fn default() -> Self {
+        StoreOptions::with_cache_mib(StoreOptions::DEFAULT_CACHE_MIB)
+    }
+}
+
+impl StoreOptions {
+    /// The default budget of SQLite page caches, MiB (`--db-cache-mib`).
+    pub const DEFAULT_CACHE_MIB: u32 = 16;
+
+    /// Default reader pool, with `mib` MiB of SQLite page cache in all: half to the writer
+    /// (its B-tree pages; it reads without a memory map), half shared by the readers
+    /// (at least 256 KiB each). The caches fill as the index grows and stay resident, so
+    /// this is the bound on the store's share of the process's memory, apart from the
+    /// memory-mapped file pages, which the kernel may drop at any time.
+    pub fn with_cache_mib(mib: u32) -> StoreOptions {
+        let total_kib = mib.max(1).saturating_mul(1024);
+        let reader = ReaderOptions::default();
+        let per_reader =
+            (total_kib / 2) / u32::try_from(reader.connections.max(1)).unwrap_or(u32::MAX);
+        StoreOptions {
+            reader: ReaderOptions {
+                cache_kib: per_reader.max(256),
+                ..reader
+            },
+            writer_cache_kib: (total_kib / 2).max(256),
+        }
+    }
 }
 
 /// The open index: one writer thread and a reader pool over the same file.
@@ -39,6 +72,7 @@ impl Store {
             })?;
         }
         let mut conn = open_writer(path)?;
+        crate::conn::set_cache_kib(&conn, options.writer_cache_kib)?;
         migrate(&mut conn, MIGRATIONS)?;
         let writer = Writer::spawn(conn, path).map_err(|source| StoreError::Io {
             what: "spawn the writer thread".into(),

@@ -258,8 +258,14 @@ async fn a_timed_out_request_answers_xrpc_json_and_frees_its_database_permit() {
     let store = Store::open(&path).unwrap();
     make_link_queries_endless(&path);
     // One read connection: a query left running would block every later read.
-    let reader =
-        store::Reader::open_read_only_with(&path, ReaderOptions { connections: 1 }).unwrap();
+    let reader = store::Reader::open_read_only_with(
+        &path,
+        ReaderOptions {
+            connections: 1,
+            ..ReaderOptions::default()
+        },
+    )
+    .unwrap();
     let app = xrpc::router(AppState::new(reader.clone(), "t"));
     let s = TestServer::run_app(
         dir,

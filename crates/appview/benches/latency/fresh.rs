@@ -35,6 +35,7 @@ pub async fn run() -> anyhow::Result<()> {
     let info = devnet.info();
     let cfg = RunConfig {
         db: dir.path().join("index.sqlite"),
+        db_cache_mib: store::StoreOptions::DEFAULT_CACHE_MIB,
         listen: "127.0.0.1:0".parse()?,
         relay: info.relay_url,
         discovery: vec![info.discovery_url],

@@ -41,6 +41,7 @@ pub async fn run_child() -> anyhow::Result<()> {
     }
     let cfg = RunConfig {
         db: PathBuf::from(var("SOAK_DB")?),
+        db_cache_mib: store::StoreOptions::DEFAULT_CACHE_MIB,
         listen: "127.0.0.1:0".parse()?,
         relay: var("SOAK_RELAY")?,
         discovery: vec![var("SOAK_DISCOVERY")?],

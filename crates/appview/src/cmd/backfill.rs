@@ -120,8 +120,21 @@ pub async fn backfill_db(
     progress: Arc<Progress>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<BackfillReport> {
-    let store =
-        store::Store::open(db).with_context(|| format!("open the index {}", db.display()))?;
+    let options = store::StoreOptions::default();
+    backfill_db_with(db, options, cfg, net, progress, shutdown).await
+}
+
+/// [`backfill_db`] with the store settings `options` (`--db-cache-mib`).
+pub async fn backfill_db_with(
+    db: &Path,
+    options: store::StoreOptions,
+    cfg: BackfillConfig,
+    net: &NetworkArgs,
+    progress: Arc<Progress>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<BackfillReport> {
+    let store = store::Store::open_with(db, options)
+        .with_context(|| format!("open the index {}", db.display()))?;
     let resolver = config::network_resolver(net)?;
     backfill::run_backfill(cfg, backfill_deps(&store, resolver, progress), shutdown)
         .await
@@ -146,7 +159,16 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown::on_signal();
     let done = CancellationToken::new();
     let reporter = tokio::spawn(report_progress(progress.clone(), done.clone()));
-    let result = backfill_db(&args.run.db.db, cfg, &args.run.network, progress, shutdown).await;
+    let db = &args.run.db;
+    let result = backfill_db_with(
+        &db.db,
+        db.store_options(),
+        cfg,
+        &args.run.network,
+        progress,
+        shutdown,
+    )
+    .await;
     done.cancel();
     drop(reporter.await);
     let report = result?;

@@ -30,6 +30,8 @@ const MIRROR_VERIFIER_IDLE: Duration = Duration::from_millis(250);
 pub struct RunConfig {
     /// The index file.
     pub db: PathBuf,
+    /// SQLite page caches in all, MiB (`--db-cache-mib`).
+    pub db_cache_mib: u32,
     /// XRPC listen address (port 0 picks one; see [`Running::addr`]).
     pub listen: SocketAddr,
     /// The relay's subscribeRepos base URL.
@@ -73,6 +75,7 @@ impl RunConfig {
         let (plc, handle_resolver) = config::identity_urls(net)?;
         Ok(RunConfig {
             db: args.db.db.clone(),
+            db_cache_mib: args.db.db_cache_mib,
             listen: config::parse_listen(&args.server.listen)?,
             relay: config::check_url("relay", &args.relay, &["ws", "wss"])?,
             discovery: args.discovery.discovery.clone(),
@@ -168,7 +171,8 @@ pub async fn start_with(
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let store = store::Store::open(&cfg.db)
+    let options = store::StoreOptions::with_cache_mib(cfg.db_cache_mib);
+    let store = store::Store::open_with(&cfg.db, options)
         .with_context(|| format!("open the index {}", cfg.db.display()))?;
     let resolver = config::resolver(
         &cfg.plc,

@@ -16,11 +16,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let service_did = config::service_did(args.run.server.service_did.as_deref())?;
     // Opening read-write applies migrations; a replica only reads what is there.
     let (reader, writable) = if args.read_only {
-        let reader = store::Reader::open_read_only(&args.run.db.db)
+        let options = args.run.db.store_options().reader;
+        let reader = store::Reader::open_read_only_with(&args.run.db.db, options)
             .with_context(|| format!("open the index {} read-only", args.run.db.db.display()))?;
         (reader, None)
     } else {
-        let store = store::Store::open(&args.run.db.db)
+        let store = store::Store::open_with(&args.run.db.db, args.run.db.store_options())
             .with_context(|| format!("open the index {}", args.run.db.db.display()))?;
         (store.reader(), Some(store))
     };

@@ -103,14 +103,14 @@ pub async fn settled(http: &reqwest::Client, port: u16, expected: usize) -> Opti
 }
 
 /// The links of the AppView on `ports[1]` once they equal those on `ports[0]`, number
-/// `expected` and none is pending. After `patience`, prints the log of `watched` (an
-/// AppView's db path) and panics with both indexes.
+/// `expected` and none is pending. After `patience`, prints the logs of `watched` (the
+/// AppViews' db paths) and panics with both indexes.
 pub async fn converged(
     http: &reqwest::Client,
     ports: [u16; 2],
     expected: usize,
     patience: Duration,
-    watched: &Path,
+    watched: &[&Path],
 ) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + patience;
     loop {
@@ -122,8 +122,10 @@ pub async fn converged(
             return b.clone();
         }
         if tokio::time::Instant::now() >= deadline {
-            let log = std::fs::read_to_string(watched.with_extension("log")).unwrap_or_default();
-            eprintln!("log of {}:\n{log}", watched.display());
+            for db in watched {
+                let log = std::fs::read_to_string(db.with_extension("log")).unwrap_or_default();
+                eprintln!("log of {}:\n{log}", db.display());
+            }
             let a = all_links(http, ports[0]).await;
             let b = all_links(http, ports[1]).await;
             panic!(

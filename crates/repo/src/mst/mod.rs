@@ -3,6 +3,7 @@
 //! proofs of presence/absence and Sync 1.1 inversion ([`invert_ops`]).
 
 mod invert;
+mod key;
 mod node;
 mod tree;
 
@@ -96,8 +97,7 @@ impl Tree {
                 )),
             };
         }
-        let node = tree::node_from_raw(&root, raw, None)?;
-        let layer = node.entries.first().map_or(0, |e| key_height(&e.key));
+        let (node, layer) = tree::node_from_raw(&root, raw, None)?;
         Ok(Tree {
             root: Child::Node(Box::new(node)),
             layer,
@@ -154,7 +154,8 @@ impl Tree {
                 if let Some(reads) = &mut ctx.reads {
                     reads.push(cid);
                 }
-                let node = tree::node_from_raw(&cid, node::decode_node(&cid, block)?, Some(layer))?;
+                let (node, _) =
+                    tree::node_from_raw(&cid, node::decode_node(&cid, block)?, Some(layer))?;
                 *root = Child::Node(Box::new(node));
             }
             match root {

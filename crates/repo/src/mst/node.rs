@@ -4,6 +4,7 @@
 use cid::Cid;
 
 use super::MstError;
+use super::key::Key;
 use crate::cbor::{self, Encoder, Limits, Value};
 use crate::cid_util::sha256;
 
@@ -24,7 +25,24 @@ pub fn key_height(key: &[u8]) -> u32 {
 
 /// Length of the common byte prefix of `a` and `b`.
 pub fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    // Eight bytes at a time (neighbouring keys share ~20: `app.bsky.feed.post/3l...`).
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let mut wx = [0u8; 8];
+        let mut wy = [0u8; 8];
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        let diff = u64::from_le_bytes(wx) ^ u64::from_le_bytes(wy);
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// A decoded node: full keys, values, and subtree links.
@@ -36,7 +54,7 @@ pub(crate) struct RawNode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RawEntry {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub val: Cid,
     pub right: Option<Cid>,
 }
@@ -50,7 +68,8 @@ pub(crate) fn encode_node<'k>(
     left: Option<&Cid>,
     entries: impl ExactSizeIterator<Item = (&'k [u8], &'k Cid, Option<Cid>)>,
 ) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(8 + entries.len() * 96);
+    // One allocation, no regrowth unless suffixes are longer than 46 bytes.
+    let mut buf = Vec::with_capacity(ENCODE_FIXED + entries.len() * ENCODE_PER_ENTRY);
     buf.extend_from_slice(b"\xa2\x61e");
     push_head(&mut buf, 4, entries.len() as u64);
     let mut prev: &[u8] = &[];
@@ -71,6 +90,12 @@ pub(crate) fn encode_node<'k>(
     push_opt_link(&mut buf, left);
     buf
 }
+
+/// Bytes of a node encoding outside its entries: map head, `e`, array head, `l` and a link.
+const ENCODE_FIXED: usize = 3 + 9 + 2 + 41;
+/// Room reserved per entry: map head and four one-letter keys (9), two heads (up to 18),
+/// two links (82) and a suffix of up to 46 bytes.
+const ENCODE_PER_ENTRY: usize = 9 + 18 + 82 + 46;
 
 /// A minimal CBOR head (as [`Encoder`] writes it).
 #[inline]
@@ -110,7 +135,8 @@ fn push_link(buf: &mut Vec<u8>, cid: &Cid) {
         && mh.code() == 0x12
         && mh.size() == 32
     {
-        buf.extend_from_slice(&[
+        let mut link = [0u8; 41];
+        link[..9].copy_from_slice(&[
             0xd8,
             0x2a,
             0x58,
@@ -121,7 +147,8 @@ fn push_link(buf: &mut Vec<u8>, cid: &Cid) {
             0x12,
             0x20,
         ]);
-        buf.extend_from_slice(mh.digest());
+        link[9..].copy_from_slice(mh.digest().get(..32).unwrap_or(&[0; 32]));
+        buf.extend_from_slice(&link);
     } else {
         let mut e = Encoder::new();
         e.link(cid);
@@ -256,9 +283,7 @@ fn decode_canonical(block: &[u8]) -> Option<RawNode> {
             // Equal to the previous key.
             return None;
         }
-        let mut key = Vec::with_capacity(p + suffix.len());
-        key.extend_from_slice(&prev[..p]);
-        key.extend_from_slice(suffix);
+        let key = Key::concat(&prev[..p], suffix);
         entries.push(RawEntry { key, val, right });
     }
     lit(b, &mut pos, b"\x61l")?;
@@ -320,9 +345,7 @@ fn decode_generic(cid: &Cid, block: &[u8]) -> Result<RawNode, MstError> {
         if p + suffix.len() > MAX_KEY {
             return Err(MstError::InvalidNode(Box::new(*cid), "key too long"));
         }
-        let mut key = Vec::with_capacity(p + suffix.len());
-        key.extend_from_slice(&prev_key[..p]);
-        key.extend_from_slice(suffix);
+        let key = Key::concat(&prev_key[..p], suffix);
         if !entries.is_empty() && key.as_slice() <= prev_key {
             return Err(MstError::InvalidNode(
                 Box::new(*cid),
@@ -369,6 +392,25 @@ mod tests {
         e.into_bytes()
     }
 
+    /// The word-at-a-time prefix against the byte loop, over every pair of short keys that
+    /// differ at one position (or are prefixes of each other).
+    #[test]
+    fn common_prefix_len_matches_the_byte_loop() {
+        let naive = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for la in 0..=40 {
+            for lb in 0..=40 {
+                let (a, mut b) = (&base[..la], base[..lb].to_vec());
+                assert_eq!(common_prefix_len(a, &b), naive(a, &b));
+                for i in 0..lb {
+                    b[i] ^= 0x40;
+                    assert_eq!(common_prefix_len(a, &b), naive(a, &b), "{la} {lb} {i}");
+                    b[i] ^= 0x40;
+                }
+            }
+        }
+    }
+
     #[test]
     fn node_encoder_matches_the_generic_encoder() {
         let v0 = Cid::try_from("QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n").unwrap();
@@ -394,7 +436,7 @@ mod tests {
             let e: Vec<_> = node
                 .entries
                 .into_iter()
-                .map(|e| (e.key, e.val, e.right))
+                .map(|e| (e.key.to_vec(), e.val, e.right))
                 .collect();
             assert_eq!(encode_generic(node.left.as_ref(), &e), b);
         }

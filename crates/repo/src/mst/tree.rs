@@ -4,6 +4,7 @@
 
 use cid::Cid;
 
+use super::key::Key;
 use super::node::{RawNode, decode_node, encode_node, key_height};
 use super::{BlockSource, MstError};
 use crate::cid_util::cid_for_cbor;
@@ -30,7 +31,7 @@ pub(crate) struct Node {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub key: Vec<u8>,
+    pub key: Key,
     pub val: Cid,
     pub right: Child,
 }
@@ -51,19 +52,24 @@ impl Ctx<'_> {
             reads.push(*cid);
         }
         let raw = decode_node(cid, block)?;
-        node_from_raw(cid, raw, Some(layer))
+        node_from_raw(cid, raw, Some(layer)).map(|(node, _)| node)
     }
 }
 
-/// Builds a node from a decoded block, checking every key is at `layer` (when known) and
-/// that layer-0 nodes have no subtrees.
-pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Result<Node, MstError> {
-    let layer = match (layer, raw.entries.first()) {
-        (Some(l), _) => l,
-        (None, Some(e)) => key_height(&e.key),
-        (None, None) => 0,
+/// Builds a node from a decoded block, checking every key is at `layer` (when known; else
+/// the first key's) and that layer-0 nodes have no subtrees. Gives the node and its layer.
+pub(crate) fn node_from_raw(
+    cid: &Cid,
+    raw: RawNode,
+    layer: Option<u32>,
+) -> Result<(Node, u32), MstError> {
+    // Each key is hashed once: the first one fixes the layer when it is not known.
+    let (layer, checked) = match (layer, raw.entries.first()) {
+        (Some(l), _) => (l, 0),
+        (None, Some(e)) => (key_height(&e.key), 1),
+        (None, None) => (0, 0),
     };
-    for e in &raw.entries {
+    for e in &raw.entries[checked..] {
         if key_height(&e.key) != layer {
             return Err(MstError::InvalidNode(Box::new(*cid), "key at wrong layer"));
         }
@@ -76,7 +82,7 @@ pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Resu
         ));
     }
     let stub = |c: Option<Cid>| c.map_or(Child::Empty, Child::Stub);
-    Ok(Node {
+    let node = Node {
         left: stub(raw.left),
         entries: raw
             .entries
@@ -88,7 +94,8 @@ pub(crate) fn node_from_raw(cid: &Cid, raw: RawNode, layer: Option<u32>) -> Resu
             })
             .collect(),
         cid: Some(*cid),
-    })
+    };
+    Ok((node, layer))
 }
 
 impl Child {
@@ -269,7 +276,7 @@ pub(crate) fn insert(
         node.entries.insert(
             idx,
             Entry {
-                key: key.to_vec(),
+                key: Key::from(key),
                 val,
                 right: r,
             },
@@ -405,7 +412,7 @@ pub(crate) fn collect_entries(child: &Child, out: &mut Vec<(Vec<u8>, Cid)>) {
     if let Child::Node(n) = child {
         collect_entries(&n.left, out);
         for e in &n.entries {
-            out.push((e.key.clone(), e.val));
+            out.push((e.key.to_vec(), e.val));
             collect_entries(&e.right, out);
         }
     }

@@ -114,7 +114,11 @@ fn endless(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
 async fn a_dropped_read_is_interrupted_and_frees_its_connection() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions {
-        reader: ReaderOptions { connections: 1 },
+        reader: ReaderOptions {
+            connections: 1,
+            ..ReaderOptions::default()
+        },
+        ..StoreOptions::default()
     };
     let store = Store::open_with(&dir.path().join("index.sqlite"), options).unwrap();
     let r = store.reader();
@@ -142,4 +146,33 @@ async fn a_dropped_read_is_interrupted_and_frees_its_connection() {
         .await
         .unwrap();
     assert_eq!(n, 42);
+}
+
+#[tokio::test]
+async fn the_cache_budget_is_split_between_the_writer_and_the_readers() {
+    let default = StoreOptions::default();
+    let readers = u32::try_from(default.reader.connections).unwrap();
+    assert_eq!(default.writer_cache_kib, 8 * 1024);
+    assert_eq!(default.reader.cache_kib, 8 * 1024 / readers);
+    // A tiny budget still leaves every connection a working cache.
+    let tiny = StoreOptions::with_cache_mib(1);
+    assert_eq!(tiny.writer_cache_kib, 512);
+    assert_eq!(tiny.reader.cache_kib, 256.max(512 / readers));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        &dir.path().join("index.sqlite"),
+        StoreOptions::with_cache_mib(40),
+    )
+    .unwrap();
+    let want = -i64::from(20 * 1024 / readers);
+    let got = store
+        .reader()
+        .run(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?))
+        .await
+        .unwrap();
+    assert_eq!(
+        got, want,
+        "a pooled reader runs with its share of the budget"
+    );
 }

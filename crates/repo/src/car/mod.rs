@@ -4,8 +4,14 @@
 //! Blocks may come in any order, be duplicated, or be unrelated to the roots: all tolerated
 //! (duplicates must hash to the same CID, so the first copy wins). Blocks whose CID uses a
 //! hash other than sha2-256 are rejected, because they cannot be checked.
+//!
+//! The block map is pre-sized from a first pass over the section lengths and hashed with a
+//! keyed folded multiply ([`cid_map`]) instead of SipHash.
+
+mod cid_map;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use cid::Cid;
 
@@ -77,7 +83,31 @@ pub enum CarError {
 #[derive(Debug, Clone)]
 pub struct CarSlice<'a> {
     roots: Vec<Cid>,
-    blocks: HashMap<Cid, &'a [u8]>,
+    blocks: HashMap<Cid, &'a [u8], cid_map::CidHashBuilder>,
+}
+
+/// Most entries the block map is pre-sized for (it grows past that as needed).
+const PRESIZE_MAX: usize = 4096;
+/// Fewest bytes a section can hold: a length byte and a CIDv0 (34 bytes).
+const MIN_SECTION: usize = 35;
+
+/// How many sections follow `pos`, counted from their lengths alone, up to `max`: the
+/// count stops at the first length that is unreadable, too large, or too small to hold a
+/// CID (the parse fails there anyway). Each counted section is at least [`MIN_SECTION`]
+/// bytes, so garbage cannot make the map much larger than its input.
+fn count_sections(bytes: &[u8], mut pos: usize, max: usize) -> usize {
+    let mut n = 0;
+    while pos < bytes.len() && n < max {
+        let Ok(len) = read_varint(bytes, &mut pos) else {
+            break;
+        };
+        match usize::try_from(len) {
+            Ok(len) if len >= MIN_SECTION - 1 && len <= bytes.len() - pos => pos += len,
+            _ => break,
+        }
+        n += 1;
+    }
+    n
 }
 
 fn read_varint(bytes: &[u8], pos: &mut usize) -> Result<u64, CarError> {
@@ -114,7 +144,8 @@ impl<'a> CarSlice<'a> {
         let header = bytes.get(pos..header_end).ok_or(CarError::Truncated)?;
         let roots = parse_header(header)?;
         pos = header_end;
-        let mut blocks = HashMap::new();
+        let presize = count_sections(bytes, pos, limits.max_blocks.min(PRESIZE_MAX));
+        let mut blocks = HashMap::with_capacity_and_hasher(presize, Default::default());
         let mut sections = 0usize;
         while pos < bytes.len() {
             sections += 1;
@@ -130,7 +161,7 @@ impl<'a> CarSlice<'a> {
             let section = bytes.get(pos..end).ok_or(CarError::Truncated)?;
             let (cid, used) = read_cid_prefix(section).map_err(CarError::BlockCid)?;
             let data = &section[used..];
-            if let std::collections::hash_map::Entry::Vacant(slot) = blocks.entry(cid) {
+            if let Entry::Vacant(slot) = blocks.entry(cid) {
                 check_block(&cid, data).map_err(CarError::BlockHash)?;
                 slot.insert(data);
             }
@@ -209,4 +240,53 @@ pub fn write_car<'b>(
         out.extend_from_slice(data);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cid_util::cid_for_raw;
+
+    /// The pre-sizing pass counts what the parse will read, and stops where the parse fails.
+    #[test]
+    fn section_count_matches_the_parse_and_stops_at_garbage() {
+        let blocks: Vec<(Cid, Vec<u8>)> = (0..50u8).map(|i| (cid_for_raw(&[i]), vec![i])).collect();
+        let car = write_car(
+            &[blocks[0].0],
+            blocks.iter().map(|(c, b)| (c, b.as_slice())),
+        );
+        let mut pos = 0;
+        let header = read_varint(&car, &mut pos).unwrap() as usize;
+        let start = pos + header;
+        assert_eq!(count_sections(&car, start, 1000), 50);
+        assert_eq!(count_sections(&car, start, 7), 7);
+        assert_eq!(CarSlice::parse(&car, &CarLimits::COMMIT).unwrap().len(), 50);
+        // Truncated in the last section, a length too short for a CID, a bad varint.
+        assert_eq!(count_sections(&car[..car.len() - 1], start, 1000), 49);
+        let mut short = car[..start].to_vec();
+        short.extend_from_slice(&[5, 1, 2, 3, 4, 5]);
+        assert_eq!(count_sections(&short, start, 1000), 0);
+        let mut bad = car[..start].to_vec();
+        bad.extend_from_slice(&[0xff; 12]);
+        assert_eq!(count_sections(&bad, start, 1000), 0);
+        assert_eq!(
+            CarSlice::parse(&bad, &CarLimits::COMMIT).unwrap_err(),
+            CarError::Varint
+        );
+    }
+
+    /// One block under many codecs (which the hash check does not see): every CID is its own
+    /// entry, and the first copy of a repeated CID wins, as with the standard map.
+    #[test]
+    fn same_digest_under_many_codecs_and_duplicates() {
+        let data = b"same bytes".as_slice();
+        let digest = *cid_for_raw(data).hash();
+        let cids: Vec<Cid> = (0..2000u64).map(|c| Cid::new_v1(c, digest)).collect();
+        let mut sections: Vec<(&Cid, &[u8])> = cids.iter().map(|c| (c, data)).collect();
+        sections.push((&cids[7], b"other bytes, never checked".as_slice()));
+        let car = write_car(&cids[..1], sections);
+        let slice = CarSlice::parse(&car, &CarLimits::COMMIT).unwrap();
+        assert_eq!(slice.len(), 2000);
+        assert!(cids.iter().all(|c| slice.get(c) == Some(data)));
+    }
 }
