@@ -61,6 +61,7 @@ impl Env {
         let info = self.devnet.info();
         RunConfig {
             db,
+            db_cache_mib: 16, // store::StoreOptions::DEFAULT_CACHE_MIB (no store dependency here)
             listen: "127.0.0.1:0".parse().unwrap(),
             relay: info.relay_url,
             discovery: vec![info.discovery_url],
