@@ -26,6 +26,7 @@ fn network(env: &Env) -> NetworkArgs {
         xmtp_api: Some(info.xmtp_api_url),
         handle_resolver: Some(info.handle_resolver_url),
         allow_private_network: true,
+        identity_cache_entries: 100_000,
         xmtp_backend: XmtpBackend::Auto,
         xmtp_gateway: None,
     }

@@ -61,7 +61,7 @@ impl Env {
         let info = self.devnet.info();
         RunConfig {
             db,
-            db_cache_mib: 16, // store::StoreOptions::DEFAULT_CACHE_MIB (no store dependency here)
+            db_cache_mib: store::StoreOptions::DEFAULT_CACHE_MIB,
             listen: "127.0.0.1:0".parse().unwrap(),
             relay: info.relay_url,
             discovery: vec![info.discovery_url],
@@ -78,6 +78,8 @@ impl Env {
             upstream: None,
             upstream_grace: Duration::from_secs(300),
             subscribe_retention: Duration::from_secs(72 * 3600),
+            subscribe_kept_frames: 16_384,
+            identity_cache_entries: 100_000,
         }
     }
 

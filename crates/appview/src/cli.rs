@@ -106,6 +106,12 @@ pub struct NetworkArgs {
     #[arg(long, env = "XMTP_APPVIEW_ALLOW_PRIVATE_NETWORK")]
     pub allow_private_network: bool,
 
+    /// The most resolved DID documents (and, apart, handles) kept in memory, ~0.7 KiB each;
+    /// a miss costs one PLC / did:web fetch.
+    #[arg(long, env = "XMTP_APPVIEW_IDENTITY_CACHE_ENTRIES", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub identity_cache_entries: u32,
+
     /// Which XMTP network the identity logs are read from; `auto` follows XMTP's
     /// published cutover.
     #[arg(long, env = "XMTP_APPVIEW_XMTP_BACKEND", value_enum, default_value_t = XmtpBackend::Auto)]
@@ -256,6 +262,15 @@ pub struct RunArgs {
     /// How long `subscribeLinks` can replay.
     #[arg(long, env = "XMTP_APPVIEW_SUBSCRIBE_RETENTION", default_value = "72h")]
     pub subscribe_retention: String,
+
+    /// The newest `subscribeLinks` frames kept in memory (~0.6 KiB each) so that consumers
+    /// catching up are served without a database read; older ones come from the outbox.
+    #[arg(
+        long,
+        env = "XMTP_APPVIEW_SUBSCRIBE_KEPT_FRAMES",
+        default_value_t = 16_384
+    )]
+    pub subscribe_kept_frames: u32,
 }
 
 /// Options of `serve`: every option of `run` (those it does not use are accepted and
@@ -507,5 +522,35 @@ mod tests {
         assert_eq!(run.db.store_options().writer_cache_kib, 32 * 1024);
         let err = parse(&["run", "--db-cache-mib", "0"]).unwrap_err();
         assert!(err.to_string().contains("--db-cache-mib"), "{err}");
+    }
+
+    #[test]
+    fn the_memory_bounds_of_identities_and_kept_frames_default_and_reach_the_config() {
+        let cli = Cli::try_parse_from(["xmtp-appview", "run"]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.network.identity_cache_entries, 100_000);
+        assert_eq!(run.subscribe_kept_frames, 16_384);
+        let cli = Cli::try_parse_from([
+            "xmtp-appview",
+            "run",
+            "--identity-cache-entries",
+            "2000",
+            "--subscribe-kept-frames",
+            "1024",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        let cfg = crate::cmd::run::RunConfig::from_args(&run).unwrap();
+        assert_eq!(cfg.identity_cache_entries, 2_000);
+        assert_eq!(cfg.subscribe_kept_frames, 1_024);
+        let err = parse(&["verify", "--identity-cache-entries", "0", "alice.test"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--identity-cache-entries"),
+            "{err}"
+        );
     }
 }

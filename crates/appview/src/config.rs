@@ -145,11 +145,13 @@ pub fn resolver(
     plc: &str,
     handle_resolver: Option<&str>,
     allow_private_network: bool,
+    cache_entries: usize,
 ) -> anyhow::Result<identity::Resolver> {
     identity::Resolver::new(identity::ResolverConfig {
         plc_url: plc.to_string(),
         resolve_handle_service: handle_resolver.map(str::to_string),
         allow_private_network,
+        max_entries: cache_entries,
         ..identity::ResolverConfig::default()
     })
     .context("build the identity resolver")
@@ -158,7 +160,13 @@ pub fn resolver(
 /// The identity resolver for the network options.
 pub fn network_resolver(net: &NetworkArgs) -> anyhow::Result<identity::Resolver> {
     let (plc, handle_resolver) = identity_urls(net)?;
-    resolver(&plc, handle_resolver.as_deref(), net.allow_private_network)
+    let entries = net.identity_cache_entries as usize;
+    resolver(
+        &plc,
+        handle_resolver.as_deref(),
+        net.allow_private_network,
+        entries,
+    )
 }
 
 #[cfg(test)]

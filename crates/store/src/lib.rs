@@ -16,6 +16,7 @@ mod backfill;
 mod compact;
 mod conn;
 mod cursor;
+mod did_keys;
 mod due;
 mod error;
 mod export;
@@ -43,6 +44,7 @@ mod tests;
 
 pub use backfill::{BackfillChange, BackfillCounts, BackfillSource, BackfillState};
 pub use compact::did_key;
+pub use did_keys::DidKeys;
 pub use due::LinkActivity;
 pub use error::StoreError;
 pub use export::{export_sqlite, for_each_link};

@@ -5,10 +5,9 @@ use std::collections::HashSet;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::compact::{
-    Col, did_at, did_key, encode, opt_text_at, push_did_key, reason_str, text_at,
-};
+use crate::compact::{Col, did_at, did_key, encode, opt_text_at, reason_str, text_at};
 use crate::cursor;
+use crate::did_keys::DidKeys;
 use crate::error::StoreError;
 use crate::json;
 use crate::rows;
@@ -136,18 +135,21 @@ pub(crate) fn link_json_by_did(
 /// prepared statements serve every batch.
 const KEYS_PER_STATEMENT: [usize; 4] = [4, 16, 40, 100];
 
-/// `SELECT <link columns> FROM (VALUES (?1), ..., (?n)) k CROSS JOIN links l ...`: one
-/// statement for `n` DID keys. `CROSS JOIN` pins the join order (SQLite's documented way):
-/// the keys are the outer loop, each one a primary-key probe, so rows come out in key order.
+/// `SELECT k.column1, <link columns but the DID> FROM (VALUES (0, ?1), ..., (n - 1, ?n)) k
+/// CROSS JOIN links l ...`: one statement for `n` DID keys. `CROSS JOIN` pins the join order
+/// (SQLite's documented way): the keys are the outer loop, each one a primary-key probe, so
+/// rows come out in key order. Column 0 is the slot of the key that found the row (an
+/// integer the caller maps back to the key it bound) instead of the stored DID read back.
 fn links_by_keys_sql(n: usize) -> String {
-    let mut sql = format!("SELECT {LINK_COLUMNS} FROM (VALUES ");
+    let columns = LINK_COLUMNS.strip_prefix("l.did,").unwrap_or(LINK_COLUMNS);
+    let mut sql = format!("SELECT k.column1,{columns} FROM (VALUES ");
     for i in 1..=n {
         if i > 1 {
             sql.push(',');
         }
-        sql.push_str(&format!("(?{i})"));
+        sql.push_str(&format!("({},?{i})", i - 1));
     }
-    sql.push_str(") AS k CROSS JOIN links l ON l.did = k.column1 WHERE l.hidden = 0");
+    sql.push_str(") AS k CROSS JOIN links l ON l.did = k.column2 WHERE l.hidden = 0");
     sql
 }
 
@@ -191,53 +193,47 @@ impl std::hash::BuildHasher for BuildFoldHasher {
 /// 100 DIDs (a `VALUES` list joined to the primary key) instead of one probe per DID.
 pub(crate) fn links_json_by_dids(
     conn: &Connection,
-    dids: &[String],
+    dids: &DidKeys,
     include_unverified: bool,
 ) -> rusqlite::Result<Vec<u8>> {
+    // A key is a pure, one-to-one function of its DID: repeated keys are repeated DIDs.
     let mut seen = HashSet::with_capacity_and_hasher(dids.len(), BuildFoldHasher);
-    // Every key in one buffer (one allocation, not one per DID), `ends[i]` closing key `i`.
-    let mut key_bytes = Vec::with_capacity(dids.len() * 16);
-    let mut ends = Vec::with_capacity(dids.len());
-    for did in dids {
-        if seen.insert(did.as_str()) {
-            push_did_key(did, &mut key_bytes);
-            ends.push(key_bytes.len());
-        }
-    }
-    let key = |i: usize| &key_bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-    let mut out = Vec::with_capacity(16 + ends.len() * 768);
+    let keys: Vec<&[u8]> = dids.iter().filter(|k| seen.insert(*k)).collect();
+    let mut out = Vec::with_capacity(16 + keys.len() * 768);
     out.extend_from_slice(b"{\"links\":[");
     let mut first = true;
     let max = KEYS_PER_STATEMENT[KEYS_PER_STATEMENT.len() - 1];
     in_read_tx(conn, |conn| {
-        for chunk_start in (0..ends.len()).step_by(max) {
-            let chunk = chunk_start..ends.len().min(chunk_start + max);
+        for chunk_start in (0..keys.len()).step_by(max) {
+            let chunk = chunk_start..keys.len().min(chunk_start + max);
             let size = KEYS_PER_STATEMENT
                 .iter()
                 .position(|&n| n >= chunk.len())
                 .unwrap_or(KEYS_PER_STATEMENT.len() - 1);
             let mut stmt = conn.prepare_cached(&LINKS_BY_KEYS_SQL[size])?;
             for (slot, i) in chunk.clone().enumerate() {
-                stmt.raw_bind_parameter(slot + 1, key(i))?;
+                stmt.raw_bind_parameter(slot + 1, keys[i])?;
             }
             for slot in chunk.len()..KEYS_PER_STATEMENT[size] {
                 stmt.raw_bind_parameter(slot + 1, rusqlite::types::Null)?;
             }
             let mut rows = stmt.raw_query();
-            // Rows follow the keys (the outer loop); `next` walks the keys alongside them
-            // and any row out of that order is a bug, not a silent reordering.
+            // Rows follow the keys (the outer loop); `next` is the first slot a row may
+            // still come from, and any row out of that order is a bug, not a silent
+            // reordering.
             let mut next = chunk.start;
             while let Some(row) = rows.next()? {
-                let found = row.get_ref(0)?.as_bytes()?;
-                match (next..chunk.end).find(|&i| key(i) == found) {
-                    Some(i) => next = i + 1,
-                    None => return Err(rusqlite::Error::InvalidQuery),
-                }
+                let slot = usize::try_from(row.get_ref(0)?.as_i64()?).ok();
+                let i = match slot.map(|s| chunk.start + s) {
+                    Some(i) if i >= next && i < chunk.end => i,
+                    _ => return Err(rusqlite::Error::InvalidQuery),
+                };
+                next = i + 1;
                 let mark = out.len();
                 if !first {
                     out.push(b',');
                 }
-                let status = json::write_link_keyed(row, found, &mut out)?;
+                let status = json::write_link_keyed(row, keys[i], &mut out)?;
                 if include_unverified || status == Status::Verified {
                     first = false;
                 } else {
@@ -580,6 +576,19 @@ mod tests {
         let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
         let select = select_links!("");
         assert!(words(select).contains(&words(LINK_COLUMNS)), "{select}");
+    }
+
+    #[test]
+    fn the_batch_statement_reads_the_slot_then_the_link_columns_after_the_did() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let after_did = words(LINK_COLUMNS).replacen("l.did, ", "", 1);
+        assert_eq!(
+            words(&links_by_keys_sql(2)),
+            format!(
+                "SELECT k.column1, {after_did} FROM (VALUES (0,?1),(1,?2)) AS k \
+                 CROSS JOIN links l ON l.did = k.column2 WHERE l.hidden = 0"
+            )
+        );
     }
 
     /// The plan of `sql` on a freshly migrated index, one line per step.

@@ -13,6 +13,7 @@ use syntax::Did;
 use tokio::sync::Semaphore;
 
 use crate::conn::open_reader;
+use crate::did_keys::DidKeys;
 use crate::error::StoreError;
 use crate::migrate::check_current;
 use crate::queries;
@@ -238,6 +239,17 @@ impl Reader {
     pub async fn links_json_by_dids(
         &self,
         dids: Vec<String>,
+        include_unverified: bool,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.links_json_by_did_keys(dids.iter().collect(), include_unverified)
+            .await
+    }
+
+    /// [`Reader::links_json_by_dids`] for DIDs already turned into their keys, in input
+    /// order with repeats (the XRPC handler's path: no `String` per DID).
+    pub async fn links_json_by_did_keys(
+        &self,
+        dids: DidKeys,
         include_unverified: bool,
     ) -> Result<Vec<u8>, StoreError> {
         self.run(move |c| Ok(queries::links_json_by_dids(c, &dids, include_unverified)?))

@@ -18,14 +18,10 @@ pub enum AtIdentifier {
 impl AtIdentifier {
     /// Parses a DID when the string starts with `did:`, otherwise a handle.
     pub fn parse(s: &str) -> Result<Self, SyntaxError> {
-        let with_kind = |e: SyntaxError| SyntaxError::new(SyntaxKind::AtIdentifier, e.reason);
-        if s.starts_with("did:") {
-            Did::parse(s).map(AtIdentifier::Did).map_err(with_kind)
-        } else {
-            Handle::parse(s)
-                .map(AtIdentifier::Handle)
-                .map_err(with_kind)
-        }
+        Ok(match AtIdentifierRef::parse(s)? {
+            AtIdentifierRef::Did(did) => AtIdentifier::Did(Did::checked(did)),
+            AtIdentifierRef::Handle(handle) => AtIdentifier::Handle(handle),
+        })
     }
 
     /// The identifier as a string slice.
@@ -33,6 +29,32 @@ impl AtIdentifier {
         match self {
             AtIdentifier::Did(d) => d.as_str(),
             AtIdentifier::Handle(h) => h.as_str(),
+        }
+    }
+}
+
+/// An [`AtIdentifier`] that borrows its DID from the parsed string (a handle is lowercased,
+/// so owned): a batch of actors checked without a `String` per DID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtIdentifierRef<'a> {
+    /// A DID, as given.
+    Did(&'a str),
+    /// A handle.
+    Handle(Handle),
+}
+
+impl AtIdentifierRef<'_> {
+    /// Parses `s` as [`AtIdentifier::parse`] does, with the same errors.
+    pub fn parse(s: &str) -> Result<AtIdentifierRef<'_>, SyntaxError> {
+        let with_kind = |e: SyntaxError| SyntaxError::new(SyntaxKind::AtIdentifier, e.reason);
+        if s.starts_with("did:") {
+            crate::did::check(s)
+                .map(|()| AtIdentifierRef::Did(s))
+                .map_err(with_kind)
+        } else {
+            Handle::parse(s)
+                .map(AtIdentifierRef::Handle)
+                .map_err(with_kind)
         }
     }
 }
@@ -90,5 +112,35 @@ mod tests {
             AtIdentifier::parse("Alice.Test").unwrap(),
             AtIdentifier::Handle(h) if h.as_str() == "alice.test"
         ));
+    }
+
+    #[test]
+    fn the_borrowing_parse_agrees_with_the_owning_one() {
+        let cases = [
+            "did:plc:7iza6de2dwap2sbkpav7c6c6",
+            "did:web:localhost%3A1234",
+            "Alice.Test",
+            "did:plc:",
+            "did:PLC:x",
+            "did:plc:x%",
+            "did:plc:a b",
+            "did:",
+            "did",
+            "alice",
+            "",
+            "-a.test",
+        ];
+        for s in cases {
+            match (AtIdentifier::parse(s), AtIdentifierRef::parse(s)) {
+                (Ok(AtIdentifier::Did(d)), Ok(AtIdentifierRef::Did(r))) => {
+                    assert_eq!(d.as_str(), r);
+                }
+                (Ok(AtIdentifier::Handle(h)), Ok(AtIdentifierRef::Handle(r))) => {
+                    assert_eq!(h, r);
+                }
+                (Err(e), Err(r)) => assert_eq!(e.to_string(), r.to_string(), "{s:?}"),
+                (a, b) => panic!("{s:?}: {a:?} against {b:?}"),
+            }
+        }
     }
 }

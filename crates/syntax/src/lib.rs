@@ -30,7 +30,7 @@ pub use datetime::Datetime;
 pub use did::Did;
 pub use error::{SyntaxError, SyntaxKind};
 pub use handle::Handle;
-pub use identifier::AtIdentifier;
+pub use identifier::{AtIdentifier, AtIdentifierRef};
 pub use inbox_id::InboxId;
 pub use language::Language;
 pub use nsid::Nsid;

@@ -20,9 +20,42 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of every byte of `x` that equals `c`, and of no other byte (exact: no
+/// borrow runs from one byte into the next).
+#[inline]
+fn bytes_equal(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    !(((y & LOW7).wrapping_add(LOW7)) | y | LOW7)
+}
+
+/// The 8 bytes at `at` as a little-endian word.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// Whether `s` holds a `%` or a `+` (anything to decode), 8 bytes at a time.
+fn is_encoded(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let word = word_at(bytes, at);
+        if bytes_equal(word, b'%') | bytes_equal(word, b'+') != 0 {
+            return true;
+        }
+        at += 8;
+    }
+    bytes[at..].iter().any(|&b| b == b'%' || b == b'+')
+}
+
 /// Percent-decodes one component (`+` is a space); borrows when nothing is encoded.
 fn decode(s: &str) -> Result<Cow<'_, str>, XrpcError> {
-    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+    if !is_encoded(s) {
         return Ok(Cow::Borrowed(s));
     }
     let b = s.as_bytes();
@@ -53,12 +86,20 @@ fn decode(s: &str) -> Result<Cow<'_, str>, XrpcError> {
 }
 
 impl<'a> Params<'a> {
-    /// Parses a raw query string (without the `?`).
+    /// Parses a raw query string (without the `?`). One scan of the whole string decides
+    /// whether any component needs decoding (a batch of plain DIDs: none), so the common
+    /// case borrows every pair without a scan of each.
     pub(crate) fn parse(query: Option<&'a str>) -> Result<Params<'a>, XrpcError> {
+        let query = query.unwrap_or("");
+        let encoded = is_encoded(query);
         let mut pairs = Vec::new();
-        for part in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        for part in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            pairs.push((decode(k)?, decode(v)?));
+            if encoded {
+                pairs.push((decode(k)?, decode(v)?));
+            } else {
+                pairs.push((Cow::Borrowed(k), Cow::Borrowed(v)));
+            }
         }
         Ok(Params { pairs })
     }
@@ -156,6 +197,35 @@ mod tests {
         assert!(Params::parse(Some("a=%zz")).is_err());
         assert!(Params::parse(Some("a=%ff")).is_err());
         assert!(Params::parse(Some("a=%4")).is_err());
+    }
+
+    #[test]
+    fn the_word_check_finds_percent_and_plus_anywhere() {
+        for b in 0u8..=255 {
+            for len in 0..20 {
+                for pos in 0..len {
+                    let mut s = vec![b'a'; len];
+                    s[pos] = b;
+                    let Ok(s) = String::from_utf8(s) else {
+                        continue;
+                    };
+                    assert_eq!(is_encoded(&s), b == b'%' || b == b'+', "{s:?}");
+                }
+            }
+        }
+        assert!(!is_encoded(""));
+    }
+
+    #[test]
+    fn plain_and_encoded_queries_give_the_same_pairs() {
+        let plain = Params::parse(Some("a=did:plc:x&&a=y&flag&b=")).unwrap();
+        let encoded = Params::parse(Some("a=did%3Aplc%3Ax&&a=y&flag&b=&c=+")).unwrap();
+        assert_eq!(plain.all("a"), vec!["did:plc:x", "y"]);
+        assert_eq!(encoded.all("a"), plain.all("a"));
+        assert_eq!(plain.one("flag").unwrap(), Some(""));
+        assert_eq!(encoded.one("b").unwrap(), Some(""));
+        assert_eq!(encoded.one("c").unwrap(), Some(" "));
+        assert!(matches!(plain.pairs[0].1, Cow::Borrowed(_)));
     }
 
     #[test]

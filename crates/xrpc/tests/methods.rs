@@ -96,6 +96,61 @@ async fn resolve_actors_keeps_order_and_leaves_unknowns_out() {
     assert_eq!(r.json()["links"].as_array().unwrap().len(), 3);
 }
 
+/// `resolveActors` against `resolveActor` asked once per actor: the batch body is the single
+/// bodies in input order, each DID once (a handle and its DID count once, where first met),
+/// DIDs percent-encoded or not, unknown and hidden actors left out.
+#[tokio::test]
+async fn resolve_actors_is_resolve_actor_once_per_distinct_did() {
+    let s = TestServer::start().await;
+    let actors = [
+        did("pat"),
+        "alice.test".to_owned(),
+        did("carol"),
+        did("alice"),
+        "did%3Aplc%3Acarol".to_owned(),
+        did("ivan"),
+        "PAT.test".to_owned(),
+        did("hank"),
+        "hank.test".to_owned(),
+        did("nolan"),
+        "nobody.test".to_owned(),
+        did("stranger"),
+        "did:web:example.com".to_owned(),
+        did("ivan"),
+    ];
+    for include in [false, true] {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for actor in &actors {
+            let one = s
+                .get(&format!(
+                    "{M}.resolveActor?actor={actor}&includeUnverified={include}"
+                ))
+                .await;
+            if one.status != 200 {
+                continue;
+            }
+            if seen.insert(one.json()["did"].as_str().unwrap().to_owned()) {
+                items.push(String::from_utf8(one.body).unwrap());
+            }
+        }
+        let query: Vec<String> = actors.iter().map(|a| format!("actors={a}")).collect();
+        let batch = s
+            .get(&format!(
+                "{M}.resolveActors?{}&includeUnverified={include}",
+                query.join("&")
+            ))
+            .await;
+        assert_eq!(batch.status, 200);
+        assert_eq!(
+            String::from_utf8(batch.body).unwrap(),
+            format!("{{\"links\":[{}]}}", items.join(",")),
+            "includeUnverified={include}"
+        );
+        assert_eq!(items.len(), if include { 4 } else { 2 });
+    }
+}
+
 #[tokio::test]
 async fn resolve_actors_takes_exactly_up_to_one_hundred() {
     let s = TestServer::start().await;

@@ -52,6 +52,8 @@ pub async fn run() -> anyhow::Result<()> {
         upstream: None,
         upstream_grace: Duration::from_secs(300),
         subscribe_retention: Duration::from_secs(72 * 3600),
+        subscribe_kept_frames: 16_384,
+        identity_cache_entries: 100_000,
     };
     // The poller asks every 5 ms from one address: the rate limit is off for this bench.
     let http_opts = HttpOptions {

@@ -31,6 +31,16 @@ fn var(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} not set"))
 }
 
+/// A memory bound of the AppView from `name` (the option it stands for), else `default`.
+fn bound(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}: `{v}` is not a count")),
+        Err(_) => Ok(default),
+    }
+}
+
 /// Runs the AppView until stdin closes.
 pub async fn run_child() -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
@@ -41,7 +51,11 @@ pub async fn run_child() -> anyhow::Result<()> {
     }
     let cfg = RunConfig {
         db: PathBuf::from(var("SOAK_DB")?),
-        db_cache_mib: store::StoreOptions::DEFAULT_CACHE_MIB,
+        // --db-cache-mib
+        db_cache_mib: u32::try_from(bound(
+            "SOAK_DB_CACHE_MIB",
+            store::StoreOptions::DEFAULT_CACHE_MIB as usize,
+        )?)?,
         listen: "127.0.0.1:0".parse()?,
         relay: var("SOAK_RELAY")?,
         discovery: vec![var("SOAK_DISCOVERY")?],
@@ -58,6 +72,9 @@ pub async fn run_child() -> anyhow::Result<()> {
         upstream: None,
         upstream_grace: Duration::from_secs(300),
         subscribe_retention: Duration::from_secs(72 * 3600),
+        // --subscribe-kept-frames, --identity-cache-entries
+        subscribe_kept_frames: bound("SOAK_KEPT_FRAMES", 16_384)?,
+        identity_cache_entries: bound("SOAK_IDENTITY_CACHE", 100_000)?,
     };
     let mut http = HttpOptions::default();
     http.server.rate_limit = var("SOAK_RATE_LIMIT")?.parse()?;

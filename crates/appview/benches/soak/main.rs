@@ -17,6 +17,10 @@
 //! - a flood client from another address at `SOAK_FLOOD_RPS` (2,000) requests/s;
 //! - `SOAK_LORIS` (20) slow-loris connections dribbling a header line every 5 s.
 //!
+//! The AppView's memory bounds are its defaults unless `SOAK_DB_CACHE_MIB`
+//! (`--db-cache-mib`), `SOAK_KEPT_FRAMES` (`--subscribe-kept-frames`) or
+//! `SOAK_IDENTITY_CACHE` (`--identity-cache-entries`) say otherwise.
+//!
 //! It samples the AppView's VmRSS every `SOAK_SAMPLE_SECS` (5) and reports RSS start, peak,
 //! end and slope, polite OK vs errors (must be 0 errors), flood answers (beyond the
 //! limiter's budget, every one must be 429), slow-loris connections closed by the

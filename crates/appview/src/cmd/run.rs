@@ -65,6 +65,10 @@ pub struct RunConfig {
     pub upstream_grace: Duration,
     /// How long `subscribeLinks` can replay.
     pub subscribe_retention: Duration,
+    /// `subscribeLinks` frames kept in memory (`--subscribe-kept-frames`).
+    pub subscribe_kept_frames: usize,
+    /// Resolved identities kept in memory (`--identity-cache-entries`).
+    pub identity_cache_entries: usize,
 }
 
 impl RunConfig {
@@ -99,6 +103,8 @@ impl RunConfig {
                 "subscribe-retention",
                 &args.subscribe_retention,
             )?,
+            subscribe_kept_frames: args.subscribe_kept_frames as usize,
+            identity_cache_entries: net.identity_cache_entries as usize,
         })
     }
 }
@@ -178,6 +184,7 @@ pub async fn start_with(
         &cfg.plc,
         cfg.handle_resolver.as_deref(),
         cfg.allow_private_network,
+        cfg.identity_cache_entries,
     )?;
     let fetcher = sync::HttpRecordFetcher::new(server::USER_AGENT)
         .context("build the PDS HTTP client")?
@@ -295,7 +302,12 @@ pub async fn start_with(
         Ok(())
     });
 
-    let feed = crate::subscribe::start(&store, cfg.subscribe_retention, shutdown.clone());
+    let feed = crate::subscribe::start(
+        &store,
+        cfg.subscribe_retention,
+        cfg.subscribe_kept_frames,
+        shutdown.clone(),
+    );
     let mut state = xrpc::AppState::new(store.reader(), server::VERSION)
         .with_live(Arc::new(IngestLive {
             firehose: live.clone(),

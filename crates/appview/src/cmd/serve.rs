@@ -26,6 +26,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (store.reader(), Some(store))
     };
     let retention = config::parse_duration("subscribe-retention", &args.run.subscribe_retention)?;
+    let kept = args.run.subscribe_kept_frames as usize;
     let shutdown = shutdown::on_signal();
     let mut state =
         xrpc::AppState::new(reader, server::VERSION).with_live(Arc::new(xrpc::NoLiveStatus));
@@ -33,8 +34,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // A writer's feed is woken by its commits and prunes its outbox; a replica's feed
         // polls the outbox (started on the first subscription) and never prunes.
         Some(store) => {
-            state =
-                state.with_link_feed(crate::subscribe::start(store, retention, shutdown.clone()));
+            state = state.with_link_feed(crate::subscribe::start(
+                store,
+                retention,
+                kept,
+                shutdown.clone(),
+            ));
         }
         None => state = state.with_read_only(),
     }

@@ -3,8 +3,8 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use store::Status;
-use syntax::AtIdentifier;
+use store::{DidKeys, Status};
+use syntax::{AtIdentifier, AtIdentifierRef};
 
 use super::MAX_BATCH;
 use crate::error::XrpcError;
@@ -63,6 +63,7 @@ pub(crate) async fn resolve_actor(
 }
 
 /// `resolveActors`: the links of up to 100 actors, unknown ones left out, input order kept.
+/// DIDs are checked and keyed straight from the query string (no `String` per DID).
 pub(crate) async fn resolve_actors(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -71,14 +72,17 @@ pub(crate) async fn resolve_actors(
     let actors = p
         .array("actors", MAX_BATCH)?
         .into_iter()
-        .map(parse_actor)
+        .map(|raw| {
+            AtIdentifierRef::parse(raw)
+                .map_err(|e| XrpcError::InvalidRequest(format!("actor {raw:?}: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let include = p.boolean("includeUnverified", false)?;
     let handles: Vec<String> = actors
         .iter()
         .filter_map(|a| match a {
-            AtIdentifier::Handle(h) => Some(h.as_str().to_owned()),
-            AtIdentifier::Did(_) => None,
+            AtIdentifierRef::Handle(h) => Some(h.as_str().to_owned()),
+            AtIdentifierRef::Did(_) => None,
         })
         .collect();
     let mut resolved = if handles.is_empty() {
@@ -87,17 +91,17 @@ pub(crate) async fn resolve_actors(
         state.reader.dids_by_handles(handles).await?
     }
     .into_iter();
-    let mut dids = Vec::with_capacity(actors.len());
-    for actor in actors {
+    let mut dids = DidKeys::with_capacity(actors.len());
+    for actor in &actors {
         match actor {
-            AtIdentifier::Did(did) => dids.push(did.into_string()),
-            AtIdentifier::Handle(_) => {
+            AtIdentifierRef::Did(did) => dids.push(did),
+            AtIdentifierRef::Handle(_) => {
                 if let Some(Some(did)) = resolved.next() {
-                    dids.push(did.into_string());
+                    dids.push(&did);
                 }
             }
         }
     }
-    let body = state.reader.links_json_by_dids(dids, include).await?;
+    let body = state.reader.links_json_by_did_keys(dids, include).await?;
     Ok(json_body(body))
 }
