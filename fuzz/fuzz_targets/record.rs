@@ -5,7 +5,10 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let r = sync::record::parse_inbox_record("bafyfuzz", data);
+    let Ok(cid) = syntax::Cid::parse("bafyreifuzzrecord") else {
+        return;
+    };
+    let r = sync::record::parse_inbox_record(cid, data);
     assert!(r.verification_signature.len() <= sync::record::MAX_SIGNATURE_CHARS);
     assert!(r.inbox_id.len() <= sync::record::MAX_INBOX_ID_CHARS);
     if r.malformed.is_none() {

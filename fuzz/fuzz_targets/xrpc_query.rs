@@ -22,12 +22,17 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
-fn put(did: &str, inbox: u32) -> Change {
+/// The record CID of inbox `n` (a CID by the syntax rules).
+fn cid(n: u32) -> syntax::Cid {
+    syntax::Cid::parse(&format!("bafyreifuzz{n}")).expect("cid")
+}
+
+fn put(did: &syntax::Did, inbox: u32) -> Change {
     Change::PutRecord {
-        did: did.to_owned(),
+        did: did.clone(),
         rev: None,
         record: RecordInput {
-            cid: format!("bafy{inbox}"),
+            cid: cid(inbox),
             inbox_id: format!("{inbox:064x}"),
             verification_signature: "c2ln".to_owned(),
             created_at: "2026-01-01T00:00:00.000Z".to_owned(),
@@ -47,16 +52,16 @@ fn world() -> &'static World {
         let store = Store::open(&dir.path().join("index.sqlite")).expect("store");
         let mut changes = Vec::new();
         for (i, name) in ["alice", "bob", "carol", "dave"].iter().enumerate() {
-            let did = format!("did:plc:{name}");
+            let did = syntax::Did::parse(&format!("did:plc:{name}")).expect("did");
             changes.push(put(&did, u32::try_from(i % 2).unwrap_or(0) + 1));
             changes.push(Change::Handle {
                 did: did.clone(),
-                handle: Some(format!("{name}.test")),
+                handle: Some(syntax::Handle::parse(&format!("{name}.test")).expect("handle")),
             });
             if i != 3 {
                 changes.push(Change::Verdict {
                     did,
-                    record_cid: format!("bafy{}", i % 2 + 1),
+                    record_cid: cid(u32::try_from(i % 2).unwrap_or(0) + 1),
                     status: if i == 2 {
                         Status::Invalid
                     } else {

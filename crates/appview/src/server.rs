@@ -89,6 +89,7 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .map_err(|e| anyhow::anyhow!("install the metrics recorder: {e}"))?;
     xrpc::describe_metrics();
     firehose::metrics::describe();
+    store::describe_metrics();
     verifier::describe_metrics();
     xmtp::client::describe_metrics();
     backfill::metrics::describe();

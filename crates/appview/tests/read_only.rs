@@ -20,10 +20,10 @@ const INBOX_B: &str = "0b4c1b9f0e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899
 
 fn put(did: &str, cid: &str, inbox: &str) -> Change {
     Change::PutRecord {
-        did: did.into(),
+        did: testkit::ids::did(did),
         rev: None,
         record: RecordInput {
-            cid: cid.into(),
+            cid: testkit::ids::cid(cid),
             inbox_id: inbox.into(),
             verification_signature: "c2lnbmF0dXJl".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -34,8 +34,8 @@ fn put(did: &str, cid: &str, inbox: &str) -> Change {
 
 fn verdict(did: &str, cid: &str, status: Status, reason: Option<&str>) -> Change {
     Change::Verdict {
-        did: did.into(),
-        record_cid: cid.into(),
+        did: testkit::ids::did(did),
+        record_cid: testkit::ids::cid(cid),
         status,
         reason: reason.map(Into::into),
         installation_key: (status == Status::Verified).then(|| "ab".repeat(32)),
@@ -70,8 +70,8 @@ async fn populate(path: &Path) -> Store {
             Some("signature_invalid"),
         ),
         Change::Handle {
-            did: "did:plc:replicaaaaaaaaaaaaaaaaaa1".into(),
-            handle: Some("alice.replica.test".into()),
+            did: testkit::ids::did("did:plc:replicaaaaaaaaaaaaaaaaaa1"),
+            handle: Some(testkit::ids::handle("alice.replica.test")),
         },
     ]);
     batch.cursor = Some(4242);

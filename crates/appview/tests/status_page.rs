@@ -65,10 +65,10 @@ async fn the_status_page_shows_counts_and_looks_up_links_in_a_real_browser() {
         .writer()
         .apply(Batch::of(vec![
             Change::PutRecord {
-                did: DID.into(),
+                did: testkit::ids::did(DID),
                 rev: None,
                 record: RecordInput {
-                    cid: "bafyreistatuspage".into(),
+                    cid: testkit::ids::cid("bafyreistatuspage"),
                     inbox_id: INBOX.into(),
                     verification_signature: "c2lnbmF0dXJl".into(),
                     created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -76,15 +76,15 @@ async fn the_status_page_shows_counts_and_looks_up_links_in_a_real_browser() {
                 },
             },
             Change::Verdict {
-                did: DID.into(),
-                record_cid: "bafyreistatuspage".into(),
+                did: testkit::ids::did(DID),
+                record_cid: testkit::ids::cid("bafyreistatuspage"),
                 status: Status::Verified,
                 reason: None,
                 installation_key: Some("ab".repeat(32)),
             },
             Change::Handle {
-                did: DID.into(),
-                handle: Some("status.example.com".into()),
+                did: testkit::ids::did(DID),
+                handle: Some(testkit::ids::handle("status.example.com")),
             },
         ]))
         .await

@@ -62,8 +62,8 @@ async fn seed(store: &Store, n: usize) {
     for start in (0..n).step_by(BATCH) {
         let mut changes = Vec::with_capacity(BATCH * 3);
         for i in start..(start + BATCH).min(n) {
-            let did = format!("did:plc:{i:024}");
-            let cid = format!("bafyreib{i:051x}");
+            let did = syntax::Did::parse(&format!("did:plc:{i:024}")).unwrap();
+            let cid = syntax::Cid::parse(&format!("bafyreib{i:051x}")).unwrap();
             changes.push(Change::PutRecord {
                 did: did.clone(),
                 rev: None,
@@ -84,7 +84,7 @@ async fn seed(store: &Store, n: usize) {
             });
             changes.push(Change::Handle {
                 did,
-                handle: Some(format!("u{i}.bench.example.com")),
+                handle: Some(syntax::Handle::parse(&format!("u{i}.bench.example.com")).unwrap()),
             });
         }
         writer.apply(Batch::of(changes)).await.unwrap();

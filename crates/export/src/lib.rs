@@ -143,7 +143,7 @@ fn csv_row(l: &LinkView) -> [&str; 12] {
     }
     [
         &l.did,
-        opt(&l.handle),
+        l.handle.as_deref().unwrap_or(""),
         &l.inbox_id,
         l.status.as_str(),
         opt(&l.reason),

@@ -14,9 +14,9 @@ async fn seed(path: &Path, n: usize) -> Store {
     let mut changes = Vec::new();
     for i in 0..n {
         let did = format!("did:plc:{i:024}");
-        let cid = format!("bafyreicid{i}");
+        let cid = testkit::ids::cid(&format!("bafyreicid{i}"));
         changes.push(Change::PutRecord {
-            did: did.clone(),
+            did: testkit::ids::did(&did),
             rev: None,
             record: RecordInput {
                 cid: cid.clone(),
@@ -32,7 +32,7 @@ async fn seed(path: &Path, n: usize) -> Store {
             _ => continue,
         };
         changes.push(Change::Verdict {
-            did: did.clone(),
+            did: testkit::ids::did(&did),
             record_cid: cid,
             status,
             reason: (status == Status::Invalid).then(|| "signature_mismatch".into()),
@@ -40,13 +40,13 @@ async fn seed(path: &Path, n: usize) -> Store {
         });
         if i % 10 == 4 {
             changes.push(Change::Handle {
-                did: did.clone(),
-                handle: Some(format!("user{i}.test")),
+                did: testkit::ids::did(&did),
+                handle: Some(testkit::ids::handle(&format!("user{i}.test"))),
             });
         }
     }
     changes.push(Change::AccountStatus {
-        did: format!("did:plc:{:024}", 3),
+        did: testkit::ids::did(&format!("did:plc:{:024}", 3)),
         active: false,
         status: Some("takendown".into()),
     });
@@ -79,14 +79,14 @@ fn from_csv(bytes: &[u8]) -> Vec<LinkView> {
         .map(|r| {
             let r = r.unwrap();
             LinkView {
-                did: r[0].into(),
-                handle: opt(&r[1]),
+                did: testkit::ids::did(&r[0]),
+                handle: opt(&r[1]).map(|h| testkit::ids::handle(&h)),
                 inbox_id: r[2].into(),
                 status: r[3].parse().unwrap(),
                 reason: opt(&r[4]),
                 record: RecordView {
                     uri: r[5].into(),
-                    cid: r[6].into(),
+                    cid: syntax::Cid::parse(&r[6]).unwrap(),
                     verification_signature: r[7].into(),
                     created_at: r[8].into(),
                 },
@@ -161,14 +161,16 @@ async fn sqlite_snapshot_holds_the_same_rows() {
     let rows: Vec<LinkView> = stmt
         .query_map([], |r| {
             Ok(LinkView {
-                did: r.get(0)?,
-                handle: r.get(1)?,
+                did: testkit::ids::did(&r.get::<_, String>(0)?),
+                handle: r
+                    .get::<_, Option<String>>(1)?
+                    .map(|h| testkit::ids::handle(&h)),
                 inbox_id: r.get(2)?,
                 status: r.get::<_, String>(3)?.parse().unwrap(),
                 reason: r.get(4)?,
                 record: RecordView {
                     uri: r.get(5)?,
-                    cid: r.get(6)?,
+                    cid: syntax::Cid::parse(&r.get::<_, String>(6)?).unwrap(),
                     verification_signature: r.get(7)?,
                     created_at: r.get(8)?,
                 },

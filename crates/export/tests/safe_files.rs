@@ -24,8 +24,8 @@ async fn seed(dir: &Path) -> (PathBuf, Store) {
     .iter()
     .enumerate()
     {
-        let did = format!("did:plc:{i:024}");
-        let cid = format!("bafyreicid{i}");
+        let did = testkit::ids::did(&format!("did:plc:{i:024}"));
+        let cid = testkit::ids::cid(&format!("bafyreicid{i}"));
         changes.push(Change::PutRecord {
             did: did.clone(),
             rev: None,

@@ -49,7 +49,8 @@ const UNTRACKED: u64 = 1 << 40;
 
 fn record(n: u64) -> RecordInput {
     RecordInput {
-        cid: "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm".into(),
+        cid: syntax::Cid::parse("bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm")
+            .unwrap(),
         inbox_id: format!(
             "{:016x}{:016x}{:016x}{:016x}",
             mix(n),
@@ -80,7 +81,7 @@ fn index(dir: &Path, n: u64) -> Store {
             let changes = chunk
                 .iter()
                 .map(|&k| Change::PutRecord {
-                    did: did_for(k),
+                    did: syntax::Did::parse(&did_for(k)).unwrap(),
                     rev: None,
                     record: record(k),
                 })

@@ -30,17 +30,11 @@ pub const INBOX_RECORDS: &str = "firehose_inbox_records_total";
 /// Index probes for DIDs the tracked-DID filter let through, label `outcome` (tracked,
 /// untracked: a false positive of the filter, error).
 pub const TRACKED_PROBES: &str = "firehose_tracked_probes_total";
-/// Stored rows skipped because an identifier in them did not parse (label `table`).
-pub const BAD_ROWS: &str = "firehose_bad_rows_total";
 
 /// Registers descriptions for every metric above.
 pub fn describe() {
     use metrics::{describe_counter, describe_gauge};
     describe_counter!(FRAMES, "subscribeRepos frames read, by type");
-    describe_counter!(
-        BAD_ROWS,
-        "stored rows skipped: an identifier did not parse, by table"
-    );
     describe_counter!(FRAME_ERRORS, "frames that could not be decoded, by reason");
     describe_counter!(
         COMMITS_VERIFIED,

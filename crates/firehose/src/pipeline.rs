@@ -170,6 +170,7 @@ async fn build(
         .desynchronized_dids()
         .await?
         .into_iter()
+        .map(syntax::Did::into_string)
         .collect();
     tracing::info!(
         cursor = ?state.cursor,

@@ -27,7 +27,7 @@ use crate::metrics as m;
 use crate::verify::{Checked, CommitCheck, Pool, SyncCheck};
 use sync::IdentitySource;
 use sync::record::split_path;
-use syntax::Tid;
+use syntax::{Did, Tid};
 
 /// Sync 1.1 state of a tracked repo, as last applied (or queued to be applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,36 +41,13 @@ pub struct MemRepo {
 }
 
 impl MemRepo {
-    /// The state read back from a store row; `None` (counted and logged) when a stored rev
-    /// or CID does not parse. Empty CIDs are unknown.
-    fn from_row(did: &str, rev: &str, data: &str, commit: &str) -> Option<Self> {
-        fn cid(s: &str) -> Result<Option<syntax::Cid>, syntax::SyntaxError> {
-            (!s.is_empty()).then(|| syntax::Cid::parse(s)).transpose()
+    /// The state after a checked commit or `#sync`.
+    fn checked(rev: &Tid, data: &syntax::Cid, commit: &syntax::Cid) -> Self {
+        MemRepo {
+            rev: rev.clone(),
+            data: Some(data.clone()),
+            commit: Some(commit.clone()),
         }
-        let parsed = Tid::parse(rev).and_then(|rev| {
-            Ok(MemRepo {
-                rev,
-                data: cid(data)?,
-                commit: cid(commit)?,
-            })
-        });
-        match parsed {
-            Ok(mem) => Some(mem),
-            Err(e) => {
-                metrics::counter!(m::BAD_ROWS, "table" => "repo_state").increment(1);
-                tracing::warn!(did, error = %e, "stored repo state does not parse; skipped");
-                None
-            }
-        }
-    }
-
-    /// The state after a checked commit or `#sync` (`data`/`commit` as rendered by `cid`).
-    fn checked(rev: &str, data: &str, commit: &str) -> Option<Self> {
-        Some(MemRepo {
-            rev: Tid::parse(rev).ok()?,
-            data: syntax::Cid::parse(data).ok(),
-            commit: syntax::Cid::parse(commit).ok(),
-        })
     }
 }
 
@@ -335,15 +312,23 @@ impl Processor {
     /// events until it lands. `rev` is the rev of the event not applied, so a resync that
     /// lands older is repeated; pass it only when the event itself is to be believed (the
     /// rev rule bounds it to 5 minutes ahead, and repeats back off).
+    /// A DID or rev the frame carries is parsed here, as the queue row is written: a DID that
+    /// does not parse cannot be resynced (counted as `bad_did`, nothing queued), and a rev
+    /// that does not parse is not remembered.
     fn desync(&mut self, did: &str, reason: &'static str, rev: Option<&str>, hold: bool) {
+        let Ok(typed) = Did::parse(did) else {
+            metrics::counter!(m::RESYNCS, "outcome" => "bad_did", "reason" => reason).increment(1);
+            tracing::warn!(did, reason, "DID does not parse; no resync queued");
+            return;
+        };
         if hold && let Ok(mut s) = self.shared.desynced.lock() {
             s.insert(did.to_owned());
         }
         metrics::counter!(m::RESYNCS, "outcome" => "queued", "reason" => reason).increment(1);
         self.changes.push(Change::Resync(ResyncChange::Desync {
-            did: did.to_owned(),
+            did: typed,
             reason: reason.to_owned(),
-            rev: rev.map(str::to_owned),
+            rev: rev.and_then(|r| Tid::parse(r).ok()),
         }));
         self.queued_resyncs = true;
     }
@@ -366,15 +351,19 @@ impl Processor {
             self.loaded.clear();
         }
         self.loaded.insert(did.to_owned());
+        // Typed by the store: a stored row that does not parse reads as none (counted in
+        // `store_bad_rows_total`).
         let state = match self.reader.repo_state(did).await {
-            Ok(Some(s)) => Ok(MemRepo::from_row(did, &s.rev, &s.data_cid, &s.commit_cid)),
+            Ok(Some(s)) => Ok(Some(MemRepo::checked(&s.rev, &s.data_cid, &s.commit_cid))),
             // Only a rev (a record change, or the floor a deleted account keeps): older
             // commits are stale all the same.
-            Ok(None) => self
-                .reader
-                .repo_rev(did)
-                .await
-                .map(|rev| rev.and_then(|rev| MemRepo::from_row(did, &rev, "", ""))),
+            Ok(None) => self.reader.repo_rev(did).await.map(|rev| {
+                rev.map(|rev| MemRepo {
+                    rev,
+                    data: None,
+                    commit: None,
+                })
+            }),
             Err(e) => Err(e),
         };
         match state {
@@ -537,11 +526,14 @@ impl Processor {
                     s.remove(did);
                 }
             }
-            self.changes.push(Change::AccountStatus {
-                did: did.to_owned(),
-                active,
-                status,
-            });
+            // A tracked DID was parsed when it was first tracked: this parse cannot fail.
+            if let Ok(did) = Did::parse(did) {
+                self.changes.push(Change::AccountStatus {
+                    did,
+                    active,
+                    status,
+                });
+            }
         }
         Outcome::Accepted
     }
@@ -642,16 +634,21 @@ impl Processor {
                 Ok(Checked::Sync(..)) | Err(_) => return Outcome::Ignored("internal"),
             },
         };
-        let (data, admitted) = match check {
+        let (checked, admitted) = match check {
             CommitCheck::Parse(r) => return self.reject(did, c.seq, None, tracked, r),
             CommitCheck::Signature(_) | CommitCheck::Admit(_) | CommitCheck::Ok { .. }
                 if tracked && self.shared.is_desynced(did) =>
             {
-                (String::new(), None)
+                (None, None)
             }
             CommitCheck::Signature(r) => return self.reject(did, c.seq, None, tracked, r),
             CommitCheck::Admit(r) => return self.reject(did, c.seq, Some(&c.rev), tracked, r),
-            CommitCheck::Ok { data, admitted } => (data, Some(admitted)),
+            CommitCheck::Ok {
+                did,
+                rev,
+                data,
+                admitted,
+            } => (Some((did, rev, data)), Some(admitted)),
         };
         if tracked && self.shared.is_desynced(did) {
             // Sync spec: a desynchronized repo's events wait for the resync; the queue
@@ -659,7 +656,8 @@ impl Processor {
             self.desync(did, "desynchronized", Some(&c.rev), true);
             return Outcome::Deferred("desynchronized");
         }
-        let Some(admitted) = admitted else {
+        // The DID and the rev, typed by `parse_commit` on the verification lane.
+        let (Some((typed, rev, data)), Some(admitted)) = (checked, admitted) else {
             return Outcome::Ignored("internal");
         };
         self.verified(did, &c.rev);
@@ -670,10 +668,6 @@ impl Processor {
             let point = RepoPoint {
                 rev: known.rev.clone(),
                 data: known.data.clone(),
-            };
-            // `parse_commit` checked the rev: this parse cannot fail.
-            let Ok(rev) = Tid::parse(&c.rev) else {
-                return Outcome::Ignored("internal");
             };
             match continuity(&point, &rev, c.since.as_deref(), c.prev_data.as_ref()) {
                 Continuity::Continuous => {}
@@ -706,16 +700,16 @@ impl Processor {
                 // so (re)learn its verified handle whenever its record changes (rare).
                 self.refresh_identity(did);
                 self.changes.push(Change::PutRecord {
-                    did: did.to_owned(),
-                    rev: Some(c.rev.clone()),
+                    did: typed.clone(),
+                    rev: Some(rev.clone()),
                     record,
                 });
             }
             Some(InboxChange::Delete) => {
                 metrics::counter!(m::INBOX_RECORDS, "outcome" => "delete").increment(1);
                 self.changes.push(Change::DeleteRecord {
-                    did: did.to_owned(),
-                    rev: Some(c.rev.clone()),
+                    did: typed.clone(),
+                    rev: Some(rev.clone()),
                 });
             }
             None => {}
@@ -727,13 +721,18 @@ impl Processor {
             self.desync(did, "new_repo", Some(&c.rev), false);
         }
         self.track(did);
-        let commit = c.commit.to_string();
-        if let Some(mem) = MemRepo::checked(&c.rev, &data, &commit) {
-            remember_repo(&self.shared.repos, did, mem);
-        }
+        // The envelope's commit CID is the signed block's (checked by `parse_commit`).
+        let Ok(commit) = syntax::Cid::parse(&c.commit.to_string()) else {
+            return Outcome::Ignored("internal");
+        };
+        remember_repo(
+            &self.shared.repos,
+            did,
+            MemRepo::checked(&rev, &data, &commit),
+        );
         self.changes.push(Change::RepoState {
-            did: did.to_owned(),
-            rev: c.rev.clone(),
+            did: typed,
+            rev,
             data_cid: data,
             commit_cid: commit,
         });
@@ -760,11 +759,17 @@ impl Processor {
             },
         };
         let did = e.did.as_str();
-        let (data, commit) = match check {
+        // The DID and the rev, typed by `parse_sync` on the verification lane.
+        let (typed, rev, data, commit) = match check {
             SyncCheck::Parse(r) | SyncCheck::Signature(r) => {
                 return self.reject(did, e.seq, None, tracked, r);
             }
-            SyncCheck::Ok { data, commit } => (data, commit),
+            SyncCheck::Ok {
+                did: typed,
+                rev,
+                data,
+                commit,
+            } => (typed, rev, data, commit),
         };
         self.verified(did, &e.rev);
         if !tracked {
@@ -773,14 +778,16 @@ impl Processor {
         let same_data = state
             .as_ref()
             .and_then(|s| s.data.as_ref())
-            .is_some_and(|d| d.as_str() == data);
+            .is_some_and(|d| *d == data);
         if same_data && !self.shared.is_desynced(did) {
-            if let Some(mem) = MemRepo::checked(&e.rev, &data, &commit) {
-                remember_repo(&self.shared.repos, did, mem);
-            }
+            remember_repo(
+                &self.shared.repos,
+                did,
+                MemRepo::checked(&rev, &data, &commit),
+            );
             self.changes.push(Change::RepoState {
-                did: did.to_owned(),
-                rev: e.rev.clone(),
+                did: typed,
+                rev,
                 data_cid: data,
                 commit_cid: commit,
             });
@@ -790,23 +797,5 @@ impl Processor {
             self.desync(did, "sync_event", Some(&e.rev), true);
             Outcome::Deferred("sync_event")
         }
-    }
-}
-
-#[cfg(test)]
-mod row_tests {
-    use super::*;
-
-    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
-    const REV: &str = "3jzfcijpj2z2a";
-
-    #[test]
-    fn a_stored_repo_state_that_does_not_parse_is_skipped() {
-        let mem = MemRepo::from_row("did:plc:a", REV, CID, "").unwrap();
-        assert_eq!(mem.rev.as_str(), REV);
-        assert_eq!(mem.data.as_ref().map(|c| c.as_str()), Some(CID));
-        assert_eq!(mem.commit, None, "an empty CID is unknown");
-        assert_eq!(MemRepo::from_row("did:plc:a", "not-a-tid", CID, CID), None);
-        assert_eq!(MemRepo::from_row("did:plc:a", REV, "not a cid", CID), None);
     }
 }

@@ -41,8 +41,12 @@ pub enum CommitCheck {
     Admit(Reject),
     /// Signed and proven.
     Ok {
+        /// The repo's DID, as `parse_commit` typed it.
+        did: syntax::Did,
+        /// The commit's rev, as `parse_commit` typed it.
+        rev: syntax::Tid,
         /// The signed MST root.
-        data: String,
+        data: syntax::Cid,
         /// What the commit may change.
         admitted: Admitted,
     },
@@ -57,10 +61,14 @@ pub enum SyncCheck {
     Signature(Reject),
     /// Signed: the MST root and commit CID.
     Ok {
+        /// The repo's DID, as `parse_sync` typed it.
+        did: syntax::Did,
+        /// The rev, as `parse_sync` typed it.
+        rev: syntax::Tid,
         /// The signed MST root.
-        data: String,
+        data: syntax::Cid,
         /// The commit CID.
-        commit: String,
+        commit: syntax::Cid,
     },
 }
 
@@ -182,7 +190,7 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Job>) {
 }
 
 /// The DID's signing key, waiting at most `key_timeout`.
-async fn key(ctx: &Ctx, did: &str, refresh: bool) -> Result<repo::PublicKey, Reject> {
+async fn key(ctx: &Ctx, did: &syntax::Did, refresh: bool) -> Result<repo::PublicKey, Reject> {
     match tokio::time::timeout(ctx.key_timeout, ctx.identity.signing_key(did, refresh)).await {
         Ok(Ok(k)) => Ok(k),
         Ok(Err(e)) => Err(Reject::NoKey(e.to_string())),
@@ -197,7 +205,7 @@ async fn key(ctx: &Ctx, did: &str, refresh: bool) -> Result<repo::PublicKey, Rej
 /// per DID per [`KEY_REFRESH_INTERVAL`]).
 async fn verify_signature<'a>(
     ctx: &Ctx,
-    did: &str,
+    did: &syntax::Did,
     car: repo::CommitCar<'a>,
 ) -> Result<repo::VerifiedCommit<'a>, Reject> {
     let k = key(ctx, did, false).await?;
@@ -210,7 +218,7 @@ async fn verify_signature<'a>(
         let Ok(mut m) = ctx.refreshed.lock() else {
             return Err(Reject::Signature);
         };
-        if let Some(t) = m.get(did)
+        if let Some(t) = m.get(did.as_str())
             && now.duration_since(*t) < KEY_REFRESH_INTERVAL
         {
             return Err(Reject::Signature);
@@ -218,10 +226,15 @@ async fn verify_signature<'a>(
         if m.len() >= MAX_REFRESHED {
             m.clear();
         }
-        m.insert(did.to_owned(), now);
+        m.insert(did.to_string(), now);
     }
     let k = key(ctx, did, true).await?;
     car.verified_or_back(&k).map_err(|_| Reject::Signature)
+}
+
+/// The string form of a hash-checked CID, typed (a CID the syntax rules refuse is bad syntax).
+fn text_cid(cid: &repo::Cid) -> Result<syntax::Cid, Reject> {
+    syntax::Cid::parse(&cid.to_string()).map_err(|e| Reject::Syntax(format!("CID: {e}")))
 }
 
 /// Why `c`'s envelope or CAR is unusable, if it is (the checks before any key).
@@ -235,13 +248,20 @@ async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
         Ok(p) => p,
         Err(r) => return CommitCheck::Parse(r),
     };
-    let verified = match verify_signature(ctx, &c.repo, parsed.car).await {
+    let (did, rev) = (parsed.did, parsed.rev);
+    let verified = match verify_signature(ctx, &did, parsed.car).await {
         Ok(v) => v,
         Err(r) => return CommitCheck::Signature(r),
     };
+    let data = match text_cid(&verified.commit().data) {
+        Ok(d) => d,
+        Err(r) => return CommitCheck::Parse(r),
+    };
     match admit_commit(&verified, &parsed.ops, c.prev_data.as_ref()) {
         Ok(admitted) => CommitCheck::Ok {
-            data: verified.commit().data.to_string(),
+            did,
+            rev,
+            data,
             admitted,
         },
         Err(r) => CommitCheck::Admit(r),
@@ -249,14 +269,20 @@ async fn check_commit(ctx: &Ctx, c: &Commit) -> CommitCheck {
 }
 
 async fn check_sync(ctx: &Ctx, e: &SyncEvent) -> SyncCheck {
-    let car = match parse_sync(&e.did, &e.rev, &e.blocks, now_micros()) {
+    let parsed = match parse_sync(&e.did, &e.rev, &e.blocks, now_micros()) {
         Ok(p) => p,
         Err(r) => return SyncCheck::Parse(r),
     };
-    match verify_signature(ctx, &e.did, car).await {
-        Ok(v) => SyncCheck::Ok {
-            data: v.commit().data.to_string(),
-            commit: v.cid().to_string(),
+    let (did, rev) = (parsed.did, parsed.rev);
+    match verify_signature(ctx, &did, parsed.car).await {
+        Ok(v) => match (text_cid(&v.commit().data), text_cid(v.cid())) {
+            (Ok(data), Ok(commit)) => SyncCheck::Ok {
+                did,
+                rev,
+                data,
+                commit,
+            },
+            (Err(r), _) | (_, Err(r)) => SyncCheck::Parse(r),
         },
         Err(r) => SyncCheck::Signature(r),
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use store::now_millis as now_ms;
-use store::{Batch, Change, ResyncChange, ResyncItem};
+use store::{Batch, Change, DueResyncs, ResyncChange, ResyncItem};
 use sync::hosts::{Admission, Hosts, identity_host, url_host};
 use sync::{IdentitySource, InboxOutcome, LookupError, RecordFetcher, ResyncError};
 use syntax::Did;
@@ -126,7 +126,7 @@ async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault
     let did = typed.as_str();
     let pds = ctx
         .identity
-        .pds_endpoint(did)
+        .pds_endpoint(typed)
         .await
         .map_err(|e| fault(identity_host(typed), e.into()))?;
     let host = url_host(&pds);
@@ -140,13 +140,11 @@ async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault
         // hidden, or removed with a rev floor when deleted) and stop here.
         let changes = vec![
             Change::AccountStatus {
-                did: did.to_owned(),
+                did: typed.clone(),
                 active: false,
                 status: s.status.clone(),
             },
-            Change::Resync(ResyncChange::Forget {
-                did: did.to_owned(),
-            }),
+            Change::Resync(ResyncChange::Forget { did: typed.clone() }),
         ];
         write(ctx, changes).await?;
         if let Ok(mut m) = ctx.shared.repos.lock() {
@@ -164,7 +162,7 @@ async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault
     let mut changes = Vec::new();
     if let Some(s) = &status {
         changes.push(Change::AccountStatus {
-            did: did.to_owned(),
+            did: typed.clone(),
             active: s.active,
             status: s.status.clone(),
         });
@@ -173,8 +171,8 @@ async fn resync(ctx: &WorkerCtx, typed: &Did, attempts: u32) -> Result<(), Fault
     changes.extend(fetched.changes());
     match &commit {
         Some(c) => changes.push(Change::Resync(ResyncChange::Landed {
-            did: did.to_owned(),
-            rev: c.rev.to_string(),
+            did: typed.clone(),
+            rev: c.rev.clone(),
             retry_at: now_ms() + repeat_delay_ms(attempts),
         })),
         None => {
@@ -227,8 +225,8 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
     let mut hosts = Hosts::new(cfg.initial_host_backoff, cfg.max_host_backoff);
     // The host a DID last failed at: its next attempt is admitted by that host's backoff.
     let mut last_host: std::collections::HashMap<String, String> = Default::default();
-    let mut inflight: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<(String, Result<(), Fault>)> = JoinSet::new();
+    let mut inflight: HashSet<Did> = HashSet::new();
+    let mut tasks: JoinSet<(Did, Result<(), Fault>)> = JoinSet::new();
     let concurrency = cfg.concurrency.max(1);
     let mut gauge_at = Instant::now();
     loop {
@@ -243,41 +241,45 @@ pub(crate) async fn run_resyncs(ctx: Arc<WorkerCtx>, shutdown: CancellationToken
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the resync queue");
-                    Vec::new()
+                    DueResyncs::default()
                 }
             };
-            let mut postponed = Vec::new();
+            // Only parsed DIDs are queued; a row that does not parse (skipped, logged and
+            // counted by the store) is dropped.
+            let mut postponed: Vec<Change> = due
+                .unparsed
+                .into_iter()
+                .map(|did| Change::Resync(ResyncChange::DropUnparsed { did }))
+                .collect();
             let now = Instant::now();
-            for ResyncItem { did, attempts, .. } in due {
+            for ResyncItem {
+                did: typed,
+                attempts,
+                ..
+            } in due.items
+            {
                 if tasks.len() >= concurrency {
                     break;
                 }
-                if inflight.contains(&did) {
+                if inflight.contains(&typed) {
                     continue;
                 }
-                let Ok(typed) = Did::parse(&did) else {
-                    // Only parsed DIDs are queued; a row that does not parse is dropped.
-                    metrics::counter!(m::BAD_ROWS, "table" => "resync_queue").increment(1);
-                    tracing::warn!(did, "queued resync DID does not parse; dropped");
-                    postponed.push(Change::Resync(ResyncChange::Forget { did }));
-                    continue;
-                };
                 let host = last_host
-                    .get(&did)
+                    .get(typed.as_str())
                     .cloned()
                     .unwrap_or_else(|| identity_host(&typed));
                 if let Admission::WaitUntil(at) = hosts.admit(&host, now) {
                     postponed.push(Change::Resync(ResyncChange::Postpone {
-                        did,
+                        did: typed,
                         until: ms_from(at),
                     }));
                     continue;
                 }
-                inflight.insert(did.clone());
+                inflight.insert(typed.clone());
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
                     let r = resync(&ctx, &typed, attempts).await;
-                    (did, r)
+                    (typed, r)
                 });
             }
             if !postponed.is_empty()
@@ -305,28 +307,26 @@ async fn finish(
     ctx: &WorkerCtx,
     hosts: &mut Hosts,
     last_host: &mut std::collections::HashMap<String, String>,
-    did: String,
+    did: Did,
     r: Result<(), Fault>,
 ) {
     match r {
         Ok(()) => {
-            if let Some(h) = last_host.remove(&did) {
+            if let Some(h) = last_host.remove(did.as_str()) {
                 hosts.succeeded(&h);
             }
             // The identity host and the PDS both answered.
-            if let Ok(typed) = Did::parse(&did) {
-                hosts.succeeded(&identity_host(&typed));
-            }
+            hosts.succeeded(&identity_host(&did));
         }
         Err(f) => {
             let next = if f.transient {
                 metrics::counter!(m::RESYNCS, "outcome" => "deferred").increment(1);
-                tracing::info!(did, host = f.host, why = f.why, "resync deferred");
+                tracing::info!(%did, host = f.host, why = f.why, "resync deferred");
                 ms_from(hosts.failed(&f.host, Instant::now()))
             } else {
                 metrics::counter!(m::RESYNCS, "outcome" => "failed").increment(1);
                 tracing::warn!(
-                    did,
+                    %did,
                     host = f.host,
                     why = f.why,
                     "resync failed; kept queued"
@@ -334,7 +334,7 @@ async fn finish(
                 now_ms() + ctx.cfg.permanent_retry.as_millis() as i64
             };
             if f.transient {
-                last_host.insert(did.clone(), f.host);
+                last_host.insert(did.to_string(), f.host);
             }
             let change = Change::Resync(ResyncChange::Failed {
                 did,
@@ -349,12 +349,11 @@ async fn finish(
 }
 
 async fn refresh_identity(ctx: &WorkerCtx, did: &str) -> Result<(), LookupError> {
-    let handle = ctx.identity.refresh_handle(did).await?;
+    // DIDs come in as text from the processor's queue: a malformed one has no handle.
+    let typed = Did::parse(did).map_err(|e| LookupError::NotFound(format!("{did}: {e}")))?;
+    let handle = ctx.identity.refresh_handle(&typed).await?;
     ctx.writer
-        .apply(Batch::of(vec![Change::Handle {
-            did: did.to_owned(),
-            handle,
-        }]))
+        .apply(Batch::of(vec![Change::Handle { did: typed, handle }]))
         .await
         .map_err(|e| LookupError::Transient(e.to_string()))
 }
@@ -389,7 +388,7 @@ pub(crate) async fn run_handle_sweep(
             }
         };
         for did in dids {
-            if tx.send(did).await.is_err() {
+            if tx.send(did.into_string()).await.is_err() {
                 return;
             }
         }
@@ -413,13 +412,13 @@ async fn recheck_links_without_handle(
                 return true;
             }
         };
-        let Some(last) = page.last().cloned() else {
+        let Some(last) = page.last().map(Did::to_string) else {
             break;
         };
         for did in page {
             tokio::select! {
                 _ = shutdown.cancelled() => return false,
-                sent = tx.send(did) => if sent.is_err() { return false },
+                sent = tx.send(did.into_string()) => if sent.is_err() { return false },
             }
             queued += 1;
         }

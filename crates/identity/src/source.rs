@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use repo::PublicKey;
-use syntax::Did;
+use syntax::{Did, Handle};
 
 use crate::{IdentityError, Resolver};
 
@@ -44,77 +44,69 @@ impl From<IdentityError> for LookupError {
     }
 }
 
-/// Identity lookups by DID (the DID as text: a malformed one is [`LookupError::NotFound`]).
+/// Identity lookups by DID (parsed by the caller, at its edge).
 pub trait IdentitySource: Send + Sync + 'static {
     /// The DID's current `#atproto` signing key. `refresh` bypasses (and replaces) any
     /// cached DID document, for a retry after a signature failure (key rotation).
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<PublicKey, LookupError>>;
 
     /// The DID's PDS base URL (`#atproto_pds` service endpoint).
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>>;
+    fn pds_endpoint<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<String, LookupError>>;
 
     /// Invalidates the cached DID document (an `#identity` event), re-resolves it and
     /// returns the handle verified in both directions, or `None`.
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>>;
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<Handle>, LookupError>>;
 
     /// The handle verified in both directions (handle → DID and DID document → handle), or
     /// `None`; may answer from a cache. The default re-resolves ([`Self::refresh_handle`]).
     fn verified_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<Handle>, LookupError>> {
         self.refresh_handle(did)
     }
-}
-
-fn parse_did(did: &str) -> Result<Did, LookupError> {
-    Did::parse(did).map_err(|e| LookupError::NotFound(format!("{did}: {e}")))
 }
 
 impl IdentitySource for Resolver {
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<PublicKey, LookupError>> {
         Box::pin(async move {
-            let did = parse_did(did)?;
             if refresh {
-                self.refresh_did(&did).await?;
+                self.refresh_did(did).await?;
             }
-            Ok(Resolver::signing_key(self, &did).await?)
+            Ok(Resolver::signing_key(self, did).await?)
         })
     }
 
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
-        Box::pin(async move { Ok(self.pds(&parse_did(did)?).await?) })
+    fn pds_endpoint<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<String, LookupError>> {
+        Box::pin(async move { Ok(self.pds(did).await?) })
     }
 
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<Handle>, LookupError>> {
         Box::pin(async move {
-            self.invalidate(&parse_did(did)?);
+            self.invalidate(did);
             IdentitySource::verified_handle(self, did).await
         })
     }
 
     fn verified_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        Box::pin(async move {
-            let handle = Resolver::verified_handle(self, &parse_did(did)?).await?;
-            Ok(handle.map(|h| h.as_str().to_string()))
-        })
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<Handle>, LookupError>> {
+        Box::pin(async move { Ok(Resolver::verified_handle(self, did).await?) })
     }
 }
 
@@ -125,7 +117,8 @@ pub struct StaticAccount {
     pub key: PublicKey,
     /// PDS base URL.
     pub pds: String,
-    /// Verified handle.
+    /// Verified handle (as text: a test may name one that does not parse, which then
+    /// reads as a permanent lookup failure).
     pub handle: Option<String>,
 }
 
@@ -160,38 +153,53 @@ impl StaticIdentity {
 impl IdentitySource for StaticIdentity {
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a Did,
         _refresh: bool,
     ) -> BoxFuture<'a, Result<PublicKey, LookupError>> {
         Box::pin(async move { self.get(did).map(|a| a.key) })
     }
 
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn pds_endpoint<'a>(&'a self, did: &'a Did) -> BoxFuture<'a, Result<String, LookupError>> {
         Box::pin(async move { self.get(did).map(|a| a.pds) })
     }
 
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
-        Box::pin(async move { self.get(did).map(|a| a.handle) })
+        did: &'a Did,
+    ) -> BoxFuture<'a, Result<Option<Handle>, LookupError>> {
+        Box::pin(async move {
+            let handle = self.get(did)?.handle;
+            handle
+                .map(|h| Handle::parse(&h))
+                .transpose()
+                .map_err(|e| LookupError::NotFound(e.to_string()))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ResolverConfig;
 
     #[tokio::test]
-    async fn a_malformed_did_is_permanent_not_transient() {
-        let r = Resolver::new(ResolverConfig::default()).unwrap();
-        let e = r.pds_endpoint("not-a-did").await.unwrap_err();
-        assert!(
-            matches!(&e, LookupError::NotFound(why) if why.starts_with("not-a-did: ")),
-            "{e:?}"
+    async fn static_handles_come_back_typed_and_a_bad_one_is_permanent() {
+        let ids = StaticIdentity::new();
+        let key = repo::PrivateKey::generate(repo::Curve::K256).public_key();
+        let account = |handle: &str| StaticAccount {
+            key,
+            pds: "http://127.0.0.1:9".into(),
+            handle: Some(handle.into()),
+        };
+        let (alice, bob) = (
+            Did::parse("did:plc:alice").unwrap(),
+            Did::parse("did:plc:bob").unwrap(),
         );
-        assert!(!e.is_transient());
+        ids.insert(alice.as_str(), account("Alice.Test"));
+        ids.insert(bob.as_str(), account("not a handle"));
+        let handle = ids.verified_handle(&alice).await.unwrap();
+        assert_eq!(handle, Some(Handle::parse("alice.test").unwrap()));
+        let e = ids.refresh_handle(&bob).await.unwrap_err();
+        assert!(!e.is_transient(), "{e:?}");
     }
 
     #[test]

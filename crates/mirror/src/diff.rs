@@ -4,6 +4,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use syntax::Did;
+
 use crate::listing::Listed;
 
 /// Whether a listed link says something our copy (`(cid, status)`) does not.
@@ -24,7 +26,7 @@ const PAGE: usize = 1000;
 /// turns the walk off for that pass: then no removal is inferred, nothing else changes.
 pub(crate) struct OurWalk {
     reader: store::Reader,
-    buf: VecDeque<String>,
+    buf: VecDeque<Did>,
     cursor: Option<String>,
     exhausted: bool,
     upstream_last: Option<String>,
@@ -54,7 +56,7 @@ impl OurWalk {
         &mut self,
         page: &[Listed],
         last_page: bool,
-    ) -> Result<Vec<String>, store::StoreError> {
+    ) -> Result<Vec<Did>, store::StoreError> {
         if !self.on {
             return Ok(Vec::new());
         }
@@ -95,7 +97,9 @@ impl OurWalk {
             {
                 break;
             }
-            let did = self.buf.pop_front().unwrap_or_default();
+            let Some(did) = self.buf.pop_front() else {
+                break;
+            };
             if !listed.contains(did.as_str()) {
                 out.push(did);
             }
@@ -123,10 +127,10 @@ mod tests {
         let changes = dids
             .iter()
             .map(|d| Change::PutRecord {
-                did: (*d).to_owned(),
+                did: syntax::Did::parse(d).unwrap(),
                 rev: None,
                 record: RecordInput {
-                    cid: "bafy".into(),
+                    cid: syntax::Cid::parse("bafyreiaaaaaaaa").unwrap(),
                     inbox_id: "ab".repeat(32),
                     verification_signature: "c2ln".into(),
                     created_at: "2026-01-01T00:00:00.000Z".into(),

@@ -24,6 +24,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use store::{Batch, Change, ResyncChange, UpstreamState};
 use sync::backoff::Backoff;
+use syntax::Did;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{Instant, timeout};
@@ -137,9 +138,9 @@ async fn connect(url: &str, cfg: &MirrorConfig) -> Result<Ws, ConnectError> {
     }
 }
 
-fn desync(did: &str) -> Change {
+fn desync(did: &Did) -> Change {
     Change::Resync(ResyncChange::Desync {
-        did: did.to_owned(),
+        did: did.clone(),
         reason: HINT_REASON.to_owned(),
         rev: None,
     })
@@ -173,20 +174,23 @@ async fn list_all(
             .links_by_dids(dids)
             .await?
             .into_iter()
-            .map(|l| (l.did, (l.record.cid, l.status.as_str().to_owned())))
+            .map(|l| {
+                let status = l.status.as_str().to_owned();
+                (l.did.into_string(), (l.record.cid.into_string(), status))
+            })
             .collect();
         let mut hints: Vec<Change> = page
             .links
             .iter()
             .filter(|l| differs(ours.get(l.did.as_str()), l))
-            .map(|l| desync(l.did.as_str()))
+            .map(|l| desync(&l.did))
             .collect();
         let was_on = walk.is_on();
         let unlisted = walk.unlisted(&page.links, page.cursor.is_none()).await?;
         if was_on && !walk.is_on() {
             metrics::counter!(m::SKIPPED, "reason" => "unordered_listing").increment(1);
         }
-        hints.extend(unlisted.iter().map(|d| desync(d)));
+        hints.extend(unlisted.iter().map(desync));
         if !hints.is_empty() {
             queued += hints.len();
             metrics::counter!(m::HINTS, "source" => "listing").increment(hints.len() as u64);
@@ -215,7 +219,7 @@ struct Session<'a> {
     deps: &'a MirrorDeps,
     status: &'a MirrorStatus,
     pos: &'a mut UpstreamState,
-    pending: Vec<String>,
+    pending: Vec<Did>,
     dirty: bool,
 }
 
@@ -254,7 +258,7 @@ impl Session<'_> {
         match event {
             Event::Link { seq, kind, did } => {
                 tracing::debug!(seq, kind = kind.as_str(), %did, "upstream hint");
-                self.pending.push(did.to_string());
+                self.pending.push(did.clone());
                 if self.pos.seq.is_none_or(|s| seq > s) {
                     self.pos.seq = Some(seq);
                     self.dirty = true;

@@ -17,6 +17,7 @@
 use std::time::Instant;
 
 use store::{BackfillChange, BackfillState, Batch, Change, RecordInput, Store};
+use syntax::{Cid, Did, Handle, Tid};
 
 #[path = "support/seed.rs"]
 mod seed;
@@ -40,7 +41,7 @@ fn record(n: u64) -> RecordInput {
     }
     use base64::Engine as _;
     RecordInput {
-        cid: base32(&cid),
+        cid: Cid::parse(&base32(&cid)).unwrap(),
         inbox_id: format!(
             "{:016x}{:016x}{:016x}{:016x}",
             mix(n),
@@ -56,37 +57,38 @@ fn record(n: u64) -> RecordInput {
 
 /// The changes of one DID: its record alone, or everything the backfill writes for it.
 fn changes_of(did: &str, k: u64, backfill: bool) -> Vec<Change> {
+    let did = Did::parse(did).unwrap();
     if !backfill {
         return vec![Change::PutRecord {
-            did: did.to_owned(),
+            did,
             rev: None,
             record: record(k),
         }];
     }
-    let rev = format!("3l{:011}", k % 100_000_000_000);
+    let rev = Tid::from_parts(1_750_000_000_000_000 + k % 100_000_000_000, 0);
     vec![
         Change::Handle {
-            did: did.to_owned(),
-            handle: Some(format!("user{k}.bsky.social")),
+            did: did.clone(),
+            handle: Some(Handle::parse(&format!("user{k}.bsky.social")).unwrap()),
         },
         Change::PutRecord {
-            did: did.to_owned(),
+            did: did.clone(),
             rev: Some(rev.clone()),
             record: record(k),
         },
         Change::RepoState {
-            did: did.to_owned(),
+            did: did.clone(),
             rev,
-            data_cid: format!("bafyreidata{k}"),
-            commit_cid: format!("bafyreicommit{k}"),
+            data_cid: Cid::parse(&format!("bafyreidata{k}")).unwrap(),
+            commit_cid: Cid::parse(&format!("bafyreicommit{k}")).unwrap(),
         },
         Change::AccountStatus {
-            did: did.to_owned(),
+            did: did.clone(),
             active: true,
             status: None,
         },
         Change::Backfill(BackfillChange::Repo {
-            did: did.to_owned(),
+            did: did.into_string(),
             state: BackfillState::Indexed,
             error: None,
         }),

@@ -1,6 +1,7 @@
 //! The SQL of every [`Change`], run by the writer thread inside the batch's transaction.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use syntax::Tid;
 
 use crate::compact::{Col, did_key, encode, encode_opt, encode_reason};
 use crate::types::{Batch, Change, RecordInput, Status};
@@ -17,12 +18,12 @@ pub(crate) fn apply_batch(conn: &Connection, batch: &Batch, now_ms: i64) -> rusq
         match change {
             // The snapshot already says whether the DID has a link: no upsert needed.
             Change::PutRecord { did, rev, record } => {
-                let exists = watched.first().is_some_and(|(_, s)| s.is_some());
-                put_record(conn, did, rev.as_deref(), record, exists, now_ms)?;
+                let exists = watched.first_has_row;
+                put_record(conn, did.as_str(), rev.as_ref(), record, exists, now_ms)?;
             }
             _ => apply_change(conn, change, now_ms)?,
         }
-        crate::outbox::record(conn, watched, now_ms, &mut events)?;
+        crate::outbox::record(conn, watched.watched, now_ms, &mut events)?;
     }
     events.flush(conn)?;
     let s = batch.stats;
@@ -50,12 +51,12 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
         Change::PutRecord { did, rev, record } => {
             let exists = conn
                 .prepare_cached("SELECT 1 FROM links WHERE did = ?1")?
-                .exists([did_key(did)])?;
-            put_record(conn, did, rev.as_deref(), record, exists, now_ms)
+                .exists([did_key(did.as_str())])?;
+            put_record(conn, did.as_str(), rev.as_ref(), record, exists, now_ms)
         }
         Change::DeleteRecord { did, rev } => {
-            if accept_rev(conn, did, rev.as_deref())? {
-                let key = did_key(did);
+            if accept_rev(conn, did.as_str(), rev.as_ref())? {
+                let key = did_key(did.as_str());
                 crate::handles::unlink(conn, &key)?;
                 conn.prepare_cached("DELETE FROM links WHERE did = ?1")?
                     .execute([key])?;
@@ -66,8 +67,13 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
             did,
             active,
             status,
-        } => account_status(conn, did, *active, status.as_deref(), now_ms),
-        Change::Handle { did, handle } => crate::handles::set(conn, did, handle.as_deref(), now_ms),
+        } => account_status(conn, did.as_str(), *active, status.as_deref(), now_ms),
+        Change::Handle { did, handle } => crate::handles::set(
+            conn,
+            did.as_str(),
+            handle.as_ref().map(syntax::Handle::as_str),
+            now_ms,
+        ),
         Change::RepoState {
             did,
             rev,
@@ -80,7 +86,12 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
                     data_cid = excluded.data_cid, commit_cid = excluded.commit_cid
                  WHERE excluded.rev >= repo_state.rev",
             )?
-            .execute(params![did, rev, data_cid, commit_cid])?;
+            .execute(params![
+                did.as_str(),
+                rev.as_str(),
+                data_cid.as_str(),
+                commit_cid.as_str()
+            ])?;
             Ok(())
         }
         Change::Verdict {
@@ -97,8 +108,8 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
                  WHERE did = ?1 AND record_cid = ?2",
             )?
             .execute(params![
-                did_key(did),
-                encode(Col::Cid, record_cid),
+                did_key(did.as_str()),
+                encode(Col::Cid, record_cid.as_str()),
                 status.code(),
                 encode_reason(reason.as_deref()),
                 encode_opt(Col::Hex, installation_key.as_deref()),
@@ -115,8 +126,8 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
                 "UPDATE links SET not_before = ?3 WHERE did = ?1 AND record_cid = ?2",
             )?
             .execute(params![
-                did_key(did),
-                encode(Col::Cid, record_cid),
+                did_key(did.as_str()),
+                encode(Col::Cid, record_cid.as_str()),
                 not_before
             ])?;
             Ok(())
@@ -150,8 +161,8 @@ fn apply_change(conn: &Connection, change: &Change, now_ms: i64) -> rusqlite::Re
 
 /// The rev rule: a change carrying `rev` is dropped when the stored rev is newer; otherwise the
 /// stored rev moves up to `rev`, so a later-arriving older change is dropped in turn.
-fn accept_rev(conn: &Connection, did: &str, rev: Option<&str>) -> rusqlite::Result<bool> {
-    let Some(rev) = rev else {
+fn accept_rev(conn: &Connection, did: &str, rev: Option<&Tid>) -> rusqlite::Result<bool> {
+    let Some(rev) = rev.map(Tid::as_str) else {
         return Ok(true);
     };
     let stored: Option<String> = conn
@@ -181,7 +192,7 @@ fn accept_rev(conn: &Connection, did: &str, rev: Option<&str>) -> rusqlite::Resu
 fn put_record(
     conn: &Connection,
     did: &str,
-    rev: Option<&str>,
+    rev: Option<&Tid>,
     record: &RecordInput,
     exists: bool,
     now_ms: i64,
@@ -215,7 +226,7 @@ fn put_record(
     conn.prepare_cached(sql)?.execute(params![
         &key,
         encode(Col::Hex, &record.inbox_id),
-        encode(Col::Cid, &record.cid),
+        encode(Col::Cid, record.cid.as_str()),
         encode(Col::Base64, &record.verification_signature),
         encode(Col::Time, &record.created_at),
         status.code(),

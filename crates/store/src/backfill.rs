@@ -152,13 +152,21 @@ fn sources(conn: &Connection) -> rusqlite::Result<Vec<BackfillSource>> {
     rows.collect()
 }
 
-fn todo(conn: &Connection, after: Option<&str>, limit: usize) -> rusqlite::Result<Vec<String>> {
+/// A queued DID that does not parse is skipped (logged and counted): it stays `pending`.
+fn todo(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: usize,
+) -> rusqlite::Result<Vec<syntax::Did>> {
     let mut stmt = conn.prepare_cached(
         "SELECT did FROM backfill_repos WHERE state IN ('pending', 'failed') AND did > ?1
          ORDER BY did LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |r| r.get(0))?;
-    rows.collect()
+    let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], |r| {
+        let did = r.get_ref(0)?.as_str()?;
+        crate::rows::parse(("backfill_repos", "did"), 0, did, syntax::Did::parse)
+    })?;
+    crate::rows::collect_good(rows)
 }
 
 fn counts(conn: &Connection) -> rusqlite::Result<BackfillCounts> {
@@ -206,7 +214,7 @@ impl Reader {
         &self,
         after: Option<String>,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<syntax::Did>, StoreError> {
         self.run(move |c| Ok(todo(c, after.as_deref(), limit)?))
             .await
     }

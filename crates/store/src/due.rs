@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use syntax::Did;
 
 use crate::compact::{Col, did_key, text_at};
 use crate::error::StoreError;
@@ -19,12 +20,10 @@ const ACTIVE_DUE: &str = "SELECT did, inbox_id, signature, record_cid, status FR
          ORDER BY not_before, did LIMIT ?2";
 
 fn active_due(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<CheckItem>> {
-    conn.prepare_cached(ACTIVE_DUE)?
-        .query_map(
-            params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
-            check_item,
-        )?
-        .collect()
+    crate::rows::collect_good(conn.prepare_cached(ACTIVE_DUE)?.query_map(
+        params![now, i64::try_from(limit).unwrap_or(i64::MAX)],
+        check_item,
+    )?)
 }
 
 /// What the index knows about how recently a link and its inbox changed.
@@ -41,10 +40,7 @@ pub struct LinkActivity {
     pub log_ms: Option<i64>,
 }
 
-fn last_activity(
-    conn: &Connection,
-    dids: &[String],
-) -> rusqlite::Result<HashMap<String, LinkActivity>> {
+fn last_activity(conn: &Connection, dids: &[Did]) -> rusqlite::Result<HashMap<Did, LinkActivity>> {
     let mut link = conn.prepare_cached(
         "SELECT inbox_id, MIN(indexed_at,
                 CASE typeof(created_at) WHEN 'integer' THEN created_at ELSE indexed_at END)
@@ -55,7 +51,7 @@ fn last_activity(
     let mut out = HashMap::with_capacity(dids.len());
     for did in dids {
         let Some((inbox_id, record_ms)) = link
-            .query_row([did_key(did)], |r| {
+            .query_row([did_key(did.as_str())], |r| {
                 Ok((text_at(r, 0, Col::Hex)?, r.get::<_, i64>(1)?))
             })
             .optional()?
@@ -90,8 +86,8 @@ impl Reader {
     /// DID in one read transaction.
     pub async fn last_activity(
         &self,
-        dids: Vec<String>,
-    ) -> Result<HashMap<String, LinkActivity>, StoreError> {
+        dids: Vec<Did>,
+    ) -> Result<HashMap<Did, LinkActivity>, StoreError> {
         self.run(move |c| {
             let tx = c.unchecked_transaction()?;
             let out = last_activity(&tx, &dids)?;
@@ -105,13 +101,13 @@ impl Reader {
 #[cfg(test)]
 mod tests {
     use super::LinkActivity;
-    use crate::tests::{Db, did, inbox, put, verdict};
+    use crate::tests::{Db, cid, did, inbox, put, verdict};
     use crate::{Change, RecordInput, Status};
 
-    fn retry(n: u32, cid: &str, not_before: i64) -> Change {
+    fn retry(n: u32, label: &str, not_before: i64) -> Change {
         Change::RetryLater {
             did: did(n),
-            record_cid: cid.into(),
+            record_cid: cid(label),
             not_before,
         }
     }
@@ -153,7 +149,7 @@ mod tests {
     async fn activity_is_the_record_capped_by_created_at_and_the_inbox_log() {
         let db = Db::new();
         let old = RecordInput {
-            cid: "bafyold".into(),
+            cid: cid("bafyold"),
             inbox_id: inbox(1),
             verification_signature: "c2lnbmF0dXJl".into(),
             // An ATProto datetime (stored as unix ms): caps the indexing time.
@@ -161,7 +157,7 @@ mod tests {
             malformed: None,
         };
         let odd = RecordInput {
-            cid: "bafyodd".into(),
+            cid: cid("bafyodd"),
             inbox_id: inbox(2),
             // Not the canonical form: the indexing time stands alone.
             created_at: "2020-01-01T00:00:00Z".into(),

@@ -51,7 +51,11 @@ pub fn for_each_link(
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
     while let Some(row) = rows.next()? {
-        each(link_from_row(row)?).map_err(|source| StoreError::Io {
+        // A row whose identifiers do not parse is skipped (logged and counted).
+        let Some(link) = crate::rows::skip_bad(link_from_row(row))? else {
+            continue;
+        };
+        each(link).map_err(|source| StoreError::Io {
             what: "write an exported link".into(),
             source,
         })?;
@@ -81,13 +85,13 @@ pub fn export_sqlite(
         for_each_link(index, include_unverified, |l| {
             insert
                 .execute(params![
-                    l.did,
-                    l.handle,
+                    l.did.as_str(),
+                    l.handle.as_ref().map(syntax::Handle::as_str),
                     l.inbox_id,
                     l.status.as_str(),
                     l.reason,
                     l.record.uri,
-                    l.record.cid,
+                    l.record.cid.as_str(),
                     l.record.verification_signature,
                     l.record.created_at,
                     l.installation_key,

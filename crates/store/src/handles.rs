@@ -5,6 +5,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use syntax::Did;
+
 use crate::compact::{did_at, did_key};
 use crate::error::StoreError;
 use crate::reader::Reader;
@@ -23,27 +25,33 @@ pub(crate) fn holder_other_than(
     .optional()
 }
 
-/// The DID whose verified handle is `handle` (any case), hidden accounts excluded.
-pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<String>> {
+/// A `did` column (stored key) as a [`Did`]; a [`crate::rows`] bad row when it does not parse.
+fn did_of(table: &'static str, r: &rusqlite::Row<'_>) -> rusqlite::Result<Did> {
+    crate::rows::parse((table, "did"), 0, &did_at(r, 0)?, Did::parse)
+}
+
+/// The DID whose verified handle is `handle` (any case), hidden accounts excluded; a stored
+/// DID that does not parse reads as none (logged and counted).
+pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<Did>> {
     let handle = handle.to_ascii_lowercase();
     let handle = handle.as_str();
     let linked = conn
         .prepare_cached("SELECT did FROM links WHERE handle = ?1 AND hidden = 0")?
-        .query_row([handle], |r| did_at(r, 0))
-        .optional()?;
-    if linked.is_some() {
-        return Ok(linked);
+        .query_row([handle], |r| did_of("links", r))
+        .optional();
+    if let Some(linked) = crate::rows::skip_bad_opt(linked)? {
+        return Ok(Some(linked));
     }
-    let Some(did) = conn
+    let unlinked = conn
         .prepare_cached("SELECT did FROM unlinked_handles WHERE handle = ?1")?
-        .query_row([handle], |r| did_at(r, 0))
-        .optional()?
-    else {
+        .query_row([handle], |r| did_of("unlinked_handles", r))
+        .optional();
+    let Some(did) = crate::rows::skip_bad_opt(unlinked)? else {
         return Ok(None);
     };
     let hidden = conn
         .prepare_cached("SELECT 1 FROM accounts WHERE did = ?1 AND active = 0")?
-        .exists([&did])?;
+        .exists([did.as_str()])?;
     Ok((!hidden).then_some(did))
 }
 
@@ -108,28 +116,32 @@ pub(crate) fn forget(conn: &Connection, key: &[u8]) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 /// Every handle the index holds (lowercase).
-pub(crate) fn all(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn all(conn: &Connection) -> rusqlite::Result<Vec<syntax::Handle>> {
     conn.prepare_cached(
         "SELECT handle FROM links WHERE handle IS NOT NULL
          UNION ALL SELECT handle FROM unlinked_handles",
     )?
-    .query_map([], |r| r.get(0))?
+    .query_map([], |r| {
+        crate::rows::parse(
+            ("links", "handle"),
+            0,
+            r.get_ref(0)?.as_str()?,
+            syntax::Handle::parse,
+        )
+    })?
     .collect()
 }
 
 /// DIDs whose handle was last verified before `before_ms`, oldest first, at most `limit`.
-pub(crate) fn due(
-    conn: &Connection,
-    before_ms: i64,
-    limit: usize,
-) -> rusqlite::Result<Vec<String>> {
-    conn.prepare_cached(
-        "SELECT did, handle_at AS at FROM links WHERE handle_at < ?1
-         UNION ALL SELECT did, updated_at AS at FROM unlinked_handles WHERE updated_at < ?1
-         ORDER BY at LIMIT ?2",
-    )?
-    .query_map(params![before_ms, limit as i64], |r| did_at(r, 0))?
-    .collect()
+pub(crate) fn due(conn: &Connection, before_ms: i64, limit: usize) -> rusqlite::Result<Vec<Did>> {
+    crate::rows::collect_good(
+        conn.prepare_cached(
+            "SELECT did, handle_at AS at FROM links WHERE handle_at < ?1
+             UNION ALL SELECT did, updated_at AS at FROM unlinked_handles WHERE updated_at < ?1
+             ORDER BY at LIMIT ?2",
+        )?
+        .query_map(params![before_ms, limit as i64], |r| did_of("handles", r))?,
+    )
 }
 
 /// Visible links with no handle, in DID key order after `after` (exclusive), at most
@@ -140,14 +152,15 @@ pub(crate) fn without_handle(
     conn: &Connection,
     after: Option<&str>,
     limit: usize,
-) -> rusqlite::Result<Vec<String>> {
+) -> rusqlite::Result<Vec<Did>> {
     let after = after.map(did_key).unwrap_or_default();
-    conn.prepare_cached(
-        "SELECT did FROM links WHERE did > ?1 AND handle IS NULL AND hidden = 0
-         ORDER BY did LIMIT ?2",
-    )?
-    .query_map(params![after, limit as i64], |r| did_at(r, 0))?
-    .collect()
+    crate::rows::collect_good(
+        conn.prepare_cached(
+            "SELECT did FROM links WHERE did > ?1 AND handle IS NULL AND hidden = 0
+             ORDER BY did LIMIT ?2",
+        )?
+        .query_map(params![after, limit as i64], |r| did_of("links", r))?,
+    )
 }
 
 /// The newest handle verification time, `None` when there is no handle.
@@ -163,7 +176,7 @@ pub(crate) fn newest_ms(conn: &Connection) -> rusqlite::Result<Option<i64>> {
 impl Reader {
     #[cfg(test)]
     /// Every handle the index holds (lowercase), for the firehose's takeover check.
-    pub async fn all_handles(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn all_handles(&self) -> Result<Vec<syntax::Handle>, StoreError> {
         self.run(|c| {
             // A whole-index scan: through the bounded page cache, not the memory map (see
             // `queries::tracked_dids`).
@@ -177,11 +190,7 @@ impl Reader {
 
     /// DIDs whose handle was last verified before `before_ms` (unix ms), oldest first, at
     /// most `limit`.
-    pub async fn handles_due(
-        &self,
-        before_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn handles_due(&self, before_ms: i64, limit: usize) -> Result<Vec<Did>, StoreError> {
         self.run(move |c| Ok(due(c, before_ms, limit)?)).await
     }
 
@@ -192,7 +201,7 @@ impl Reader {
         &self,
         after: Option<String>,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Did>, StoreError> {
         self.run(move |c| Ok(without_handle(c, after.as_deref(), limit)?))
             .await
     }

@@ -30,6 +30,7 @@ mod reader;
 mod reason;
 mod render;
 mod resync;
+mod rows;
 mod store;
 mod time;
 mod tracked;
@@ -51,7 +52,8 @@ pub use migrate::{MIGRATIONS, Migration};
 pub use outbox::{EventKind, EventWindow, LinkEvent, prune_link_events};
 pub use reader::{Reader, ReaderOptions, ReplicaStatus};
 pub use reason::{MAX_REASON_BYTES, ReasonCode, UnknownReason};
-pub use resync::{ResyncChange, ResyncItem};
+pub use resync::{DueResyncs, ResyncChange, ResyncItem};
+pub use rows::{BAD_ROWS, describe_metrics};
 pub use store::{Store, StoreOptions};
 pub use time::{format_unix_millis, now_micros, now_millis, now_secs};
 pub use types::{

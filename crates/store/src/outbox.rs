@@ -90,19 +90,32 @@ pub(crate) type Snapshot = Option<(bool, LinkView)>;
 static SNAPSHOT_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {LINK_COLUMNS}, l.hidden FROM links l WHERE l.did = ?1"));
 
-fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<Snapshot> {
-    conn.prepare_cached(&SNAPSHOT_SQL)?
+/// The snapshot of `did`, and whether it has a row at all: a row whose identifiers do not
+/// parse reads as no link (skipped, logged and counted), so that it never fails the batch
+/// that touches it, but it is still a row (a `PutRecord` updates it, never inserts).
+fn snapshot(conn: &Connection, did: &str) -> rusqlite::Result<(bool, Snapshot)> {
+    let row = conn
+        .prepare_cached(&SNAPSHOT_SQL)?
         .query_row([crate::compact::did_key(did)], |row| {
             Ok((row.get::<_, bool>(11)?, link_from_row(row)?))
         })
-        .optional()
+        .optional();
+    match crate::rows::skip_bad(row)? {
+        Some(snap) => Ok((snap.is_some(), snap)),
+        None => Ok((true, None)),
+    }
+}
+
+/// What [`before`] saw: each DID `change` can alter with its link, and whether the first of
+/// them has a `links` row (readable or not).
+#[derive(Debug)]
+pub(crate) struct Before {
+    pub(crate) watched: Vec<(String, Snapshot)>,
+    pub(crate) first_has_row: bool,
 }
 
 /// The DIDs whose link `change` can alter, with their link before it is applied.
-pub(crate) fn before(
-    conn: &Connection,
-    change: &Change,
-) -> rusqlite::Result<Vec<(String, Snapshot)>> {
+pub(crate) fn before(conn: &Connection, change: &Change) -> rusqlite::Result<Before> {
     let mut dids: Vec<&str> = Vec::with_capacity(2);
     let previous_owner;
     match change {
@@ -116,20 +129,20 @@ pub(crate) fn before(
         } if status.as_deref() != Some("deleted") => {
             let flips = conn
                 .prepare_cached("SELECT 1 FROM links WHERE did = ?1 AND hidden != ?2")?
-                .exists(params![crate::compact::did_key(did), !active])?;
+                .exists(params![crate::compact::did_key(did.as_str()), !active])?;
             if flips {
-                dids.push(did);
+                dids.push(did.as_str());
             }
         }
         Change::PutRecord { did, .. }
         | Change::DeleteRecord { did, .. }
         | Change::AccountStatus { did, .. }
-        | Change::Verdict { did, .. } => dids.push(did),
+        | Change::Verdict { did, .. } => dids.push(did.as_str()),
         Change::Handle { did, handle } => {
-            dids.push(did);
+            dids.push(did.as_str());
             // A handle taken over is cleared from its previous owner's link too.
             previous_owner = match handle {
-                Some(h) => crate::handles::holder_other_than(conn, &h.to_ascii_lowercase(), did)?,
+                Some(h) => crate::handles::holder_other_than(conn, h.as_str(), did.as_str())?,
                 None => None,
             };
             if let Some(prev) = &previous_owner {
@@ -144,9 +157,18 @@ pub(crate) fn before(
         | Change::PruneLinkEvents { .. }
         | Change::Upstream { .. } => {}
     }
-    dids.into_iter()
-        .map(|did| Ok((did.to_owned(), snapshot(conn, did)?)))
-        .collect()
+    let mut out = Before {
+        watched: Vec::with_capacity(dids.len()),
+        first_has_row: false,
+    };
+    for (i, did) in dids.into_iter().enumerate() {
+        let (has_row, snap) = snapshot(conn, did)?;
+        if i == 0 {
+            out.first_has_row = has_row;
+        }
+        out.watched.push((did.to_owned(), snap));
+    }
+    Ok(out)
 }
 
 /// Writes one event per DID of `watched` whose link changed visibly since [`before`] (into
@@ -166,7 +188,7 @@ pub(crate) fn record(
             }
             continue;
         }
-        let new = snapshot(conn, &did)?;
+        let (_, new) = snapshot(conn, &did)?;
         let Some(kind) = kind_of(old.as_ref(), new.as_ref()) else {
             continue;
         };

@@ -10,8 +10,10 @@ use crate::cursor;
 use crate::did_keys::DidKeys;
 use crate::error::StoreError;
 use crate::json;
+use crate::rows;
 use crate::time::format_unix_millis;
 use crate::types::{CheckItem, Counts, FirehoseState, LinkView, RecordView, RepoState, Status};
+use syntax::{Cid, Did, Handle, Tid};
 
 /// The columns [`link_from_row`] reads, in order.
 pub(crate) const LINK_COLUMNS: &str =
@@ -49,17 +51,32 @@ fn in_read_tx<T>(
     Ok(out)
 }
 
+/// The link of a row of [`LINK_COLUMNS`]; a [`rows::BadRow`] error when its DID, handle or
+/// record CID does not parse (the callers skip the row with [`rows::skip_bad`]).
 pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
-    let did = did_at(row, 0)?;
+    const AT: &str = "links";
+    let did = rows::parse((AT, "did"), 0, &did_at(row, 0)?, Did::parse)?;
+    let handle = rows::parse_opt(
+        (AT, "handle"),
+        1,
+        row.get_ref(1)?.as_str_or_null()?,
+        Handle::parse,
+    )?;
+    let cid = rows::parse(
+        (AT, "record_cid"),
+        5,
+        &text_at(row, 5, Col::Cid)?,
+        Cid::parse,
+    )?;
     let uri = format!("at://{did}/org.xmtp.inbox/self");
     Ok(LinkView {
-        handle: row.get(1)?,
+        handle,
         inbox_id: text_at(row, 2, Col::Hex)?,
         status: status_from(row, 3)?,
         reason: reason_str(row.get_ref(4)?).map(|r| r.into_owned()),
         record: RecordView {
             uri,
-            cid: text_at(row, 5, Col::Cid)?,
+            cid,
             verification_signature: text_at(row, 6, Col::Base64)?,
             created_at: text_at(row, 7, Col::Time)?,
         },
@@ -72,9 +89,11 @@ pub(crate) fn link_from_row(row: &Row<'_>) -> rusqlite::Result<LinkView> {
 
 /// The visible link of `did`.
 pub(crate) fn link_by_did(conn: &Connection, did: &str) -> rusqlite::Result<Option<LinkView>> {
-    conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?
-        .query_row([did_key(did)], link_from_row)
-        .optional()
+    rows::skip_bad_opt(
+        conn.prepare_cached(select_links!("WHERE l.did = ?1 AND l.hidden = 0"))?
+            .query_row([did_key(did)], link_from_row)
+            .optional(),
+    )
 }
 
 /// The visible links of `dids`, in input order, unknown and repeated DIDs left out.
@@ -232,7 +251,7 @@ pub(crate) fn links_json_by_dids(
 pub(crate) fn dids_by_handles(
     conn: &Connection,
     handles: &[String],
-) -> rusqlite::Result<Vec<Option<String>>> {
+) -> rusqlite::Result<Vec<Option<Did>>> {
     in_read_tx(conn, |conn| {
         handles.iter().map(|h| did_by_handle(conn, h)).collect()
     })
@@ -260,7 +279,7 @@ pub(crate) fn links_by_inboxes(
 }
 
 /// The DID that holds `handle` as its verified handle (hidden accounts excluded).
-pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<String>> {
+pub(crate) fn did_by_handle(conn: &Connection, handle: &str) -> rusqlite::Result<Option<Did>> {
     crate::handles::did_by_handle(conn, handle)
 }
 
@@ -287,14 +306,15 @@ fn links_by_inbox_status(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    conn.prepare_cached(select_links!(
-        "WHERE l.inbox_id = ?1 AND l.status = ?2 AND l.hidden = 0 ORDER BY l.did LIMIT ?3"
-    ))?
-    .query_map(
-        params![encode(Col::Hex, inbox_id), status.code(), limit],
-        link_from_row,
-    )?
-    .collect()
+    rows::collect_good(
+        conn.prepare_cached(select_links!(
+            "WHERE l.inbox_id = ?1 AND l.status = ?2 AND l.hidden = 0 ORDER BY l.did LIMIT ?3"
+        ))?
+        .query_map(
+            params![encode(Col::Hex, inbox_id), status.code(), limit],
+            link_from_row,
+        )?,
+    )
 }
 
 /// The visible links that name `inbox_id`, at most `limit`, in DID order: verified ones
@@ -321,10 +341,10 @@ pub(crate) fn links_by_inbox(
         left,
     )?);
     // The index's order: that of the stored DID keys.
-    others.sort_by_cached_key(|l| did_key(&l.did));
+    others.sort_by_cached_key(|l| did_key(l.did.as_str()));
     others.truncate(left);
     links.extend(others);
-    links.sort_by_cached_key(|l| did_key(&l.did));
+    links.sort_by_cached_key(|l| did_key(l.did.as_str()));
     Ok(links)
 }
 
@@ -340,26 +360,29 @@ pub(crate) fn list_links(
         None => Vec::new(),
     };
     let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
-    let mut links: Vec<LinkView> = match status {
+    // A skipped (bad) row still takes its place in the page, so the cursor moves past it.
+    let page_row = |row: &Row<'_>| Ok((did_at(row, 0)?, rows::skip_bad(link_from_row(row))?));
+    let mut page: Vec<(String, Option<LinkView>)> = match status {
         Some(s) => conn
             .prepare_cached(select_links!(
                 "WHERE l.status = ?1 AND l.hidden = 0 AND l.did > ?2 ORDER BY l.did LIMIT ?3"
             ))?
-            .query_map(params![s.code(), after, fetch], link_from_row)?
+            .query_map(params![s.code(), after, fetch], page_row)?
             .collect::<rusqlite::Result<_>>()?,
         None => conn
             .prepare_cached(select_links!(
                 "WHERE l.hidden = 0 AND l.did > ?1 ORDER BY l.did LIMIT ?2"
             ))?
-            .query_map(params![after, fetch], link_from_row)?
+            .query_map(params![after, fetch], page_row)?
             .collect::<rusqlite::Result<_>>()?,
     };
-    let next = if links.len() > limit {
-        links.truncate(limit);
-        links.last().map(|l| cursor::encode(&l.did))
+    let next = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|(did, _)| cursor::encode(did))
     } else {
         None
     };
+    let links = page.into_iter().filter_map(|(_, link)| link).collect();
     Ok((links, next))
 }
 
@@ -398,30 +421,47 @@ pub(crate) fn firehose_state(conn: &Connection) -> rusqlite::Result<FirehoseStat
 
 /// The full Sync 1.1 state of a repo, when one has been recorded.
 pub(crate) fn repo_state(conn: &Connection, did: &str) -> rusqlite::Result<Option<RepoState>> {
-    conn.prepare_cached(
-        "SELECT rev, data_cid, commit_cid FROM repo_state
+    let row = conn
+        .prepare_cached(
+            "SELECT rev, data_cid, commit_cid FROM repo_state
          WHERE did = ?1 AND data_cid IS NOT NULL AND commit_cid IS NOT NULL",
-    )?
-    .query_row([did], |r| {
-        Ok(RepoState {
-            rev: r.get(0)?,
-            data_cid: r.get(1)?,
-            commit_cid: r.get(2)?,
+        )?
+        .query_row([did], |r| {
+            const AT: &str = "repo_state";
+            Ok(RepoState {
+                rev: rows::parse((AT, "rev"), 0, r.get_ref(0)?.as_str()?, Tid::parse)?,
+                data_cid: rows::parse((AT, "data_cid"), 1, r.get_ref(1)?.as_str()?, Cid::parse)?,
+                commit_cid: rows::parse(
+                    (AT, "commit_cid"),
+                    2,
+                    r.get_ref(2)?.as_str()?,
+                    Cid::parse,
+                )?,
+            })
         })
-    })
-    .optional()
+        .optional();
+    rows::skip_bad_opt(row)
 }
 
 /// The newest rev seen for a repo (from commit state or from a record change).
-pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT rev FROM repo_state WHERE did = ?1")?
-        .query_row([did], |r| r.get(0))
-        .optional()
+pub(crate) fn repo_rev(conn: &Connection, did: &str) -> rusqlite::Result<Option<Tid>> {
+    rows::skip_bad_opt(
+        conn.prepare_cached("SELECT rev FROM repo_state WHERE did = ?1")?
+            .query_row([did], |r| {
+                rows::parse(
+                    ("repo_state", "rev"),
+                    0,
+                    r.get_ref(0)?.as_str()?,
+                    Tid::parse,
+                )
+            })
+            .optional(),
+    )
 }
 
 #[cfg(test)]
 /// Every DID whose repo the index follows: those with a link or a recorded repo state.
-pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<Did>> {
     // A scan of the whole table: read it through SQLite's bounded page cache, not the
     // memory map, so that it does not bring the whole file into the process's resident set
     // (808 MiB peak over a 1M-link index in the ingest bench).
@@ -432,14 +472,14 @@ pub(crate) fn tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 }
 
 #[cfg(test)]
-fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut dids: Vec<String> = conn
+fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<Did>> {
+    let mut dids: Vec<Did> = conn
         .prepare_cached("SELECT did FROM links")?
-        .query_map([], |r| did_at(r, 0))?
+        .query_map([], |r| Ok(Did::parse(&did_at(r, 0)?).unwrap()))?
         .collect::<rusqlite::Result<_>>()?;
     let states = conn
         .prepare_cached("SELECT did FROM repo_state")?
-        .query_map([], |r| r.get::<_, String>(0))?
+        .query_map([], |r| Ok(Did::parse(r.get_ref(0)?.as_str()?).unwrap()))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     dids.extend(states);
     dids.sort_unstable();
@@ -447,12 +487,19 @@ fn all_tracked_dids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     Ok(dids)
 }
 
+/// The link to check of a `did, inbox_id, signature, record_cid, status` row; a
+/// [`rows::BadRow`] error when its DID or record CID does not parse.
 pub(crate) fn check_item(row: &Row<'_>) -> rusqlite::Result<CheckItem> {
     Ok(CheckItem {
-        did: did_at(row, 0)?,
+        did: rows::parse(("links", "did"), 0, &did_at(row, 0)?, Did::parse)?,
         inbox_id: text_at(row, 1, Col::Hex)?,
         verification_signature: text_at(row, 2, Col::Base64)?,
-        record_cid: text_at(row, 3, Col::Cid)?,
+        record_cid: rows::parse(
+            ("links", "record_cid"),
+            3,
+            &text_at(row, 3, Col::Cid)?,
+            Cid::parse,
+        )?,
         status: status_from(row, 4)?,
     })
 }
@@ -466,28 +513,27 @@ pub(crate) fn links_to_check(
     limit: usize,
 ) -> rusqlite::Result<Vec<CheckItem>> {
     let limit_i = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut out: Vec<CheckItem> = conn
-        .prepare_cached(
+    let mut out: Vec<CheckItem> = rows::collect_good(
+        conn.prepare_cached(
             "SELECT did, inbox_id, signature, record_cid, status FROM links
              WHERE status = 1 AND not_before <= ?1 ORDER BY not_before, did LIMIT ?2",
         )?
-        .query_map(params![now, limit_i], check_item)?
-        .collect::<rusqlite::Result<_>>()?;
+        .query_map(params![now, limit_i], check_item)?,
+    )?;
     let left = limit.saturating_sub(out.len());
     if left > 0 {
-        let rows = conn
-            .prepare_cached(
-                "SELECT did, inbox_id, signature, record_cid, status FROM links
-                 WHERE status = 0 AND verified_at < ?1 ORDER BY verified_at, did LIMIT ?2",
-            )?
-            .query_map(
-                params![
-                    reverify_before.saturating_mul(1000),
-                    i64::try_from(left).unwrap_or(i64::MAX)
-                ],
-                check_item,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT did, inbox_id, signature, record_cid, status FROM links
+             WHERE status = 0 AND verified_at < ?1 ORDER BY verified_at, did LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                reverify_before.saturating_mul(1000),
+                i64::try_from(left).unwrap_or(i64::MAX)
+            ],
+            check_item,
+        )?;
+        let rows = rows::collect_good(rows)?;
         out.extend(rows);
     }
     let left = limit.saturating_sub(out.len());
@@ -495,18 +541,17 @@ pub(crate) fn links_to_check(
         // Invalid only for want of a usable inbox (ReasonCode::RECHECKED, the numbers of
         // the partial index links_invalid_recheck): re-checked when their time comes (the
         // verifier sets not_before = verdict time + --reverify-after).
-        let rows = conn
-            .prepare_cached(
-                "SELECT did, inbox_id, signature, record_cid, status FROM links
-                 WHERE status = 2 AND reason BETWEEN 3 AND 5
-                   AND not_before <= ?1
-                 ORDER BY not_before, did LIMIT ?2",
-            )?
-            .query_map(
-                params![now, i64::try_from(left).unwrap_or(i64::MAX)],
-                check_item,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT did, inbox_id, signature, record_cid, status FROM links
+             WHERE status = 2 AND reason BETWEEN 3 AND 5
+               AND not_before <= ?1
+             ORDER BY not_before, did LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![now, i64::try_from(left).unwrap_or(i64::MAX)],
+            check_item,
+        )?;
+        let rows = rows::collect_good(rows)?;
         out.extend(rows);
     }
     Ok(out)

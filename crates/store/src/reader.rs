@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use syntax::Did;
 use tokio::sync::Semaphore;
 
 use crate::conn::open_reader;
@@ -258,7 +259,7 @@ impl Reader {
     /// The DID whose verified handle is `handle` (case-insensitive). A few index probes (the
     /// links' handle index, then `unlinked_handles` only on a miss): runs inline, like
     /// [`Reader::link_json_by_did`].
-    pub async fn did_by_handle(&self, handle: &str) -> Result<Option<String>, StoreError> {
+    pub async fn did_by_handle(&self, handle: &str) -> Result<Option<Did>, StoreError> {
         self.run_inline(|c| Ok(queries::did_by_handle(c, handle)?))
     }
 
@@ -266,7 +267,7 @@ impl Reader {
     pub async fn dids_by_handles(
         &self,
         handles: Vec<String>,
-    ) -> Result<Vec<Option<String>>, StoreError> {
+    ) -> Result<Vec<Option<Did>>, StoreError> {
         self.run(move |c| Ok(queries::dids_by_handles(c, &handles)?))
             .await
     }
@@ -371,14 +372,14 @@ impl Reader {
     }
 
     /// The newest rev seen for `did`'s repo, even when no full state is recorded.
-    pub async fn repo_rev(&self, did: &str) -> Result<Option<String>, StoreError> {
+    pub async fn repo_rev(&self, did: &str) -> Result<Option<syntax::Tid>, StoreError> {
         let did = did.to_owned();
         self.run(move |c| Ok(queries::repo_rev(c, &did)?)).await
     }
 
     #[cfg(test)]
     /// Every DID whose repo the index follows (a link or a repo state), sorted.
-    pub async fn tracked_dids(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn tracked_dids(&self) -> Result<Vec<syntax::Did>, StoreError> {
         self.run(|c| Ok(queries::tracked_dids(c)?)).await
     }
 

@@ -5,6 +5,7 @@
 //! attempts.
 
 use rusqlite::{Connection, OptionalExtension, params};
+use syntax::{Did, Tid};
 
 use crate::error::StoreError;
 use crate::reader::Reader;
@@ -16,16 +17,16 @@ pub enum ResyncChange {
     /// `seen_rev` to `rev`, the rev of an event that was not applied because of it.
     Desync {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// Why (a stable short code: `since`, `prev_data`, `unproven`, `no_key`, ...).
         reason: String,
         /// The rev of the event not applied.
-        rev: Option<String>,
+        rev: Option<Tid>,
     },
     /// An attempt failed: try again at `next_attempt` (unix ms).
     Failed {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// What went wrong (kept short).
         error: String,
         /// Unix ms.
@@ -34,7 +35,7 @@ pub enum ResyncChange {
     /// Not tried now (its host is failing): due again at `until` (unix ms). Not an attempt.
     Postpone {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// Unix ms.
         until: i64,
     },
@@ -43,24 +44,40 @@ pub enum ResyncChange {
     /// `retry_at` (unix ms).
     Landed {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// The rev the resync proved.
-        rev: String,
+        rev: Tid,
         /// When to try again if a newer event was seen meanwhile.
         retry_at: i64,
     },
     /// The account is gone: nothing left to resync.
     Forget {
         /// The repo's DID.
+        did: Did,
+    },
+    /// A queued row whose DID does not parse ([`DueResyncs::unparsed`]): it goes.
+    DropUnparsed {
+        /// The DID as stored.
         did: String,
     },
+}
+
+/// The due part of the queue: the rows to resync, and those whose DID does not parse
+/// (skipped, logged and counted in `store_bad_rows_total{table="resync_queue"}`; the caller
+/// drops them with [`ResyncChange::DropUnparsed`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueResyncs {
+    /// The rows to resync, oldest due first.
+    pub items: Vec<ResyncItem>,
+    /// The stored DIDs of the rows that do not parse.
+    pub unparsed: Vec<String>,
 }
 
 /// One queued resync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResyncItem {
     /// The repo's DID.
-    pub did: String,
+    pub did: Did,
     /// Why it was queued.
     pub reason: String,
     /// Attempts so far.
@@ -94,7 +111,12 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
                         THEN excluded.seen_rev ELSE resync_queue.seen_rev END,
                     updated_at = excluded.updated_at",
             )?
-            .execute(params![did, short(reason), rev, now_ms])?;
+            .execute(params![
+                did.as_str(),
+                short(reason),
+                rev.as_ref().map(Tid::as_str),
+                now_ms
+            ])?;
         }
         ResyncChange::Failed {
             did,
@@ -105,18 +127,18 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
                 "UPDATE resync_queue SET attempts = attempts + 1, last_error = ?2,
                     next_attempt = ?3, updated_at = ?4 WHERE did = ?1",
             )?
-            .execute(params![did, short(error), next_attempt, now_ms])?;
+            .execute(params![did.as_str(), short(error), next_attempt, now_ms])?;
         }
         ResyncChange::Postpone { did, until } => {
             conn.prepare_cached(
                 "UPDATE resync_queue SET next_attempt = ?2, updated_at = ?3 WHERE did = ?1",
             )?
-            .execute(params![did, until, now_ms])?;
+            .execute(params![did.as_str(), until, now_ms])?;
         }
         ResyncChange::Landed { did, rev, retry_at } => {
             let seen: Option<Option<String>> = conn
                 .prepare_cached("SELECT seen_rev FROM resync_queue WHERE did = ?1")?
-                .query_row([did], |r| r.get(0))
+                .query_row([did.as_str()], |r| r.get(0))
                 .optional()?;
             match seen {
                 None => {}
@@ -125,15 +147,19 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
                         "UPDATE resync_queue SET reason = 'newer_event', attempts = attempts + 1,
                             next_attempt = ?2, updated_at = ?3 WHERE did = ?1",
                     )?
-                    .execute(params![did, retry_at, now_ms])?;
+                    .execute(params![did.as_str(), retry_at, now_ms])?;
                 }
                 Some(_) => {
                     conn.prepare_cached("DELETE FROM resync_queue WHERE did = ?1")?
-                        .execute([did])?;
+                        .execute([did.as_str()])?;
                 }
             }
         }
         ResyncChange::Forget { did } => {
+            conn.prepare_cached("DELETE FROM resync_queue WHERE did = ?1")?
+                .execute([did.as_str()])?;
+        }
+        ResyncChange::DropUnparsed { did } => {
             conn.prepare_cached("DELETE FROM resync_queue WHERE did = ?1")?
                 .execute([did])?;
         }
@@ -141,40 +167,50 @@ pub(crate) fn apply(conn: &Connection, change: &ResyncChange, now_ms: i64) -> ru
     Ok(())
 }
 
-fn due(conn: &Connection, now_ms: i64, limit: usize) -> rusqlite::Result<Vec<ResyncItem>> {
-    conn.prepare_cached(
+fn due(conn: &Connection, now_ms: i64, limit: usize) -> rusqlite::Result<DueResyncs> {
+    let mut out = DueResyncs::default();
+    let mut stmt = conn.prepare_cached(
         "SELECT did, reason, attempts, last_error FROM resync_queue
          WHERE next_attempt <= ?1 ORDER BY next_attempt, did LIMIT ?2",
-    )?
-    .query_map(params![now_ms, limit as i64], |r| {
-        Ok(ResyncItem {
-            did: r.get(0)?,
-            reason: r.get(1)?,
-            attempts: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
-            last_error: r.get(3)?,
-        })
-    })?
-    .collect()
+    )?;
+    let mut rows = stmt.query(params![now_ms, limit as i64])?;
+    while let Some(r) = rows.next()? {
+        let text = r.get_ref(0)?.as_str()?;
+        let did = crate::rows::parse(("resync_queue", "did"), 0, text, Did::parse);
+        match crate::rows::skip_bad(did)? {
+            Some(did) => out.items.push(ResyncItem {
+                did,
+                reason: r.get(1)?,
+                attempts: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+                last_error: r.get(3)?,
+            }),
+            None => out.unparsed.push(text.to_owned()),
+        }
+    }
+    Ok(out)
 }
 
 impl Reader {
     /// Queued resyncs due at `now_ms` (unix ms), oldest due first, at most `limit`.
-    pub async fn due_resyncs(
-        &self,
-        now_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<ResyncItem>, StoreError> {
+    pub async fn due_resyncs(&self, now_ms: i64, limit: usize) -> Result<DueResyncs, StoreError> {
         self.run(move |c| Ok(due(c, now_ms, limit)?)).await
     }
 
-    /// Every DID with a queued resync (desynchronized repos).
-    pub async fn desynchronized_dids(&self) -> Result<Vec<String>, StoreError> {
+    /// Every DID with a queued resync (desynchronized repos); rows whose DID does not parse
+    /// are skipped (counted), [`Reader::due_resyncs`] reports them for dropping.
+    pub async fn desynchronized_dids(&self) -> Result<Vec<Did>, StoreError> {
         self.run(|c| {
-            Ok(
+            Ok(crate::rows::collect_good(
                 c.prepare_cached("SELECT did FROM resync_queue ORDER BY did")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()?,
-            )
+                    .query_map([], |r| {
+                        crate::rows::parse(
+                            ("resync_queue", "did"),
+                            0,
+                            r.get_ref(0)?.as_str()?,
+                            Did::parse,
+                        )
+                    })?,
+            )?)
         })
         .await
     }

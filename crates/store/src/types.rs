@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use syntax::{Cid, Did, Handle, Tid};
 
 /// The verification status of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -81,7 +82,7 @@ pub struct RecordView {
     /// `at://<did>/org.xmtp.inbox/self`.
     pub uri: String,
     /// The record's CID.
-    pub cid: String,
+    pub cid: Cid,
     /// Standard base64 of the installation-key signature over the DID.
     pub verification_signature: String,
     /// The record's `createdAt`, as written.
@@ -93,10 +94,10 @@ pub struct RecordView {
 #[serde(rename_all = "camelCase")]
 pub struct LinkView {
     /// The account DID.
-    pub did: String,
+    pub did: Did,
     /// The handle, only when verified both ways.
-    pub handle: Option<String>,
-    /// The XMTP inbox ID the record names.
+    pub handle: Option<Handle>,
+    /// The XMTP inbox ID the record names, as written (a malformed one is a verdict).
     pub inbox_id: String,
     /// The verification status.
     pub status: Status,
@@ -116,7 +117,7 @@ pub struct LinkView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordInput {
     /// The record's CID.
-    pub cid: String,
+    pub cid: Cid,
     /// The inbox ID (`id`, or `inboxId` in the XIP-66 variant); may be empty when malformed.
     pub inbox_id: String,
     /// `verificationSignature` as written.
@@ -127,30 +128,31 @@ pub struct RecordInput {
     pub malformed: Option<String>,
 }
 
-/// One change to the index. DIDs and handles are already validated by the caller.
+/// One change to the index. Identifiers are typed: parsed once, by the caller, at the edge;
+/// the store binds their text (or its compact form) as it always has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A new or changed `org.xmtp.inbox/self` record. Same CID as stored: no-op. A stored repo
     /// rev newer than `rev`: ignored.
     PutRecord {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// The commit rev that carried the record, if known.
-        rev: Option<String>,
+        rev: Option<Tid>,
         /// The record.
         record: RecordInput,
     },
     /// The record was deleted: the link goes (same rev rule as `PutRecord`).
     DeleteRecord {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// The commit rev that deleted it, if known.
-        rev: Option<String>,
+        rev: Option<Tid>,
     },
     /// `#account`: inactive hides the DID's link; `status == "deleted"` removes everything.
     AccountStatus {
         /// The account DID.
-        did: String,
+        did: Did,
         /// Whether the account is active.
         active: bool,
         /// The upstream status string (`takendown`, `deactivated`, `deleted`, ...).
@@ -159,27 +161,27 @@ pub enum Change {
     /// The handle verified both ways, or `None` when there is none.
     Handle {
         /// The account DID.
-        did: String,
+        did: Did,
         /// The verified handle.
-        handle: Option<String>,
+        handle: Option<Handle>,
     },
     /// Sync 1.1 state of a tracked repo after a commit (older revs are ignored).
     RepoState {
         /// The repo's DID.
-        did: String,
+        did: Did,
         /// The commit rev.
-        rev: String,
+        rev: Tid,
         /// The MST root CID (`data`).
-        data_cid: String,
+        data_cid: Cid,
         /// The commit CID.
-        commit_cid: String,
+        commit_cid: Cid,
     },
     /// The verifier's verdict; applied only if the link still has `record_cid`.
     Verdict {
         /// The account DID.
-        did: String,
+        did: Did,
         /// The record CID the verdict is about.
-        record_cid: String,
+        record_cid: Cid,
         /// The new status.
         status: Status,
         /// Why not verified.
@@ -190,15 +192,15 @@ pub enum Change {
     /// A transport fault: status unchanged, not offered to the verifier before `not_before`.
     RetryLater {
         /// The account DID.
-        did: String,
+        did: Did,
         /// The record CID the attempt was about.
-        record_cid: String,
+        record_cid: Cid,
         /// Unix seconds.
         not_before: i64,
     },
     /// The verifier's cached state of one XMTP inbox.
     InboxState {
-        /// The inbox ID.
+        /// The inbox ID (as the records name it: the verifier keys its cache by that text).
         inbox_id: String,
         /// The last identity-update sequence id folded into `state`.
         last_sequence_id: u64,
@@ -275,24 +277,24 @@ pub struct FirehoseState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoState {
     /// The last commit rev.
-    pub rev: String,
+    pub rev: Tid,
     /// The MST root CID of that commit.
-    pub data_cid: String,
+    pub data_cid: Cid,
     /// The commit CID.
-    pub commit_cid: String,
+    pub commit_cid: Cid,
 }
 
 /// A link the verifier should check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckItem {
     /// The account DID.
-    pub did: String,
-    /// The inbox ID the record names.
+    pub did: Did,
+    /// The inbox ID the record names, as written (a malformed one is a verdict).
     pub inbox_id: String,
     /// The signature to verify over the DID.
     pub verification_signature: String,
     /// The record CID (pass it back in the verdict).
-    pub record_cid: String,
+    pub record_cid: Cid,
     /// The current status (`pending`, or `verified` for re-verification).
     pub status: Status,
 }

@@ -167,10 +167,10 @@ mod tests {
 
     fn put(did: &str) -> Change {
         Change::PutRecord {
-            did: did.into(),
+            did: testkit::ids::did(did),
             rev: None,
             record: RecordInput {
-                cid: "c".into(),
+                cid: testkit::ids::cid("c"),
                 inbox_id: "i".into(),
                 verification_signature: "s".into(),
                 created_at: "2026-01-01T00:00:00Z".into(),

@@ -94,7 +94,7 @@ pub fn admit_commit(
                 let block = verified
                     .block(&cid)
                     .ok_or_else(|| Reject::MissingRecord(op.path.to_owned()))?;
-                InboxChange::Put(parse_inbox_record(&cid.to_string(), block))
+                InboxChange::Put(parse_inbox_record(text_cid(&cid)?, block))
             }
             _ => InboxChange::Delete,
         });
@@ -147,6 +147,12 @@ pub fn continuity(
     Continuity::Continuous
 }
 
+/// The string form of a hash-checked record CID (a CID the syntax rules refuse is bad
+/// syntax, never a panic).
+fn text_cid(cid: &Cid) -> Result<syntax::Cid, Reject> {
+    syntax::Cid::parse(&cid.to_string()).map_err(|e| Reject::Syntax(format!("record CID: {e}")))
+}
+
 /// Decides what a signature-checked `getRecord` proof may change: the rev rule (the rev,
 /// parsed, is returned), then the record (present) or its proven absence.
 pub fn admit_record_proof(
@@ -156,7 +162,7 @@ pub fn admit_record_proof(
 ) -> Result<(Tid, InboxChange), Reject> {
     let rev = crate::rev::check_rev(rev, now_micros)?;
     let change = match record {
-        Some((cid, block)) => InboxChange::Put(parse_inbox_record(&cid.to_string(), block)),
+        Some((cid, block)) => InboxChange::Put(parse_inbox_record(text_cid(cid)?, block)),
         None => InboxChange::Delete,
     };
     Ok((rev, change))

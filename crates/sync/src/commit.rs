@@ -131,6 +131,10 @@ fn reject_of(e: CommitError) -> Reject {
 /// A commit whose structure checked out, waiting for its signature.
 #[derive(Debug, Clone)]
 pub struct Parsed<'a> {
+    /// The repo's DID, parsed from the envelope.
+    pub did: syntax::Did,
+    /// The commit's rev, parsed and within the future bound.
+    pub rev: syntax::Tid,
     /// The CAR and the decoded commit (blocks hash-checked, signature not yet).
     pub car: CommitCar<'a>,
     /// The ops, typed.
@@ -146,8 +150,8 @@ impl Parsed<'_> {
 
 /// Structure checks of a `#commit` (everything but the signature and the proofs).
 pub fn parse_commit<'a>(env: &Envelope<'a>, now_micros: u64) -> Result<Parsed<'a>, Reject> {
-    syntax::Did::parse(env.did).map_err(|e| Reject::Syntax(e.to_string()))?;
-    crate::rev::check_rev(env.rev, now_micros)?;
+    let did = syntax::Did::parse(env.did).map_err(|e| Reject::Syntax(e.to_string()))?;
+    let rev = crate::rev::check_rev(env.rev, now_micros)?;
     let ops = check_ops(&env.ops)?;
     let car = CommitCar::parse(env.blocks, &env.commit, env.did, env.rev).map_err(reject_of)?;
     for op in &ops {
@@ -157,11 +161,22 @@ pub fn parse_commit<'a>(env: &Envelope<'a>, now_micros: u64) -> Result<Parsed<'a
             return Err(Reject::MissingRecord(op.path.to_owned()));
         }
     }
-    Ok(Parsed { car, ops })
+    Ok(Parsed { did, rev, car, ops })
 }
 
 fn car_block<'a>(car: &CommitCar<'a>, cid: &Cid) -> Option<&'a [u8]> {
     car.block(cid)
+}
+
+/// A `#sync` whose structure checked out, waiting for its signature.
+#[derive(Debug, Clone)]
+pub struct ParsedSync<'a> {
+    /// The repo's DID, parsed.
+    pub did: syntax::Did,
+    /// The rev, parsed and within the future bound.
+    pub rev: syntax::Tid,
+    /// The CAR with only the signed commit.
+    pub car: CommitCar<'a>,
 }
 
 /// Structure checks of a `#sync` (CAR with only the signed commit).
@@ -170,10 +185,15 @@ pub fn parse_sync<'a>(
     rev: &str,
     blocks: &'a [u8],
     now_micros: u64,
-) -> Result<CommitCar<'a>, Reject> {
-    syntax::Did::parse(did).map_err(|err| Reject::Syntax(err.to_string()))?;
-    crate::rev::check_rev(rev, now_micros)?;
-    CommitCar::parse_sync(blocks, did, rev).map_err(reject_of)
+) -> Result<ParsedSync<'a>, Reject> {
+    let typed = syntax::Did::parse(did).map_err(|err| Reject::Syntax(err.to_string()))?;
+    let tid = crate::rev::check_rev(rev, now_micros)?;
+    let car = CommitCar::parse_sync(blocks, did, rev).map_err(reject_of)?;
+    Ok(ParsedSync {
+        did: typed,
+        rev: tid,
+        car,
+    })
 }
 
 /// Ops well-formed: create has `cid` and no `prev`; update has `cid`; delete has no `cid`;

@@ -73,9 +73,9 @@ fn read_raw(block: &[u8]) -> Result<Raw<'_>, String> {
 
 /// Reads an `org.xmtp.inbox/self` record block (whose CID was already checked) into a
 /// [`RecordInput`]. Never fails: problems end up in `malformed`.
-pub fn parse_inbox_record(cid: &str, block: &[u8]) -> RecordInput {
+pub fn parse_inbox_record(cid: syntax::Cid, block: &[u8]) -> RecordInput {
     let mut out = RecordInput {
-        cid: cid.to_owned(),
+        cid,
         inbox_id: String::new(),
         verification_signature: String::new(),
         created_at: String::new(),
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn well_formed_record_is_not_malformed() {
-        let r = parse_inbox_record("bafy", &rec(&good()));
+        let r = parse_inbox_record(testkit::ids::cid("bafy"), &rec(&good()));
         assert_eq!(r.malformed, None);
         assert_eq!(r.inbox_id, INBOX);
         assert_eq!(r.verification_signature, "AAECAwQ=");
@@ -189,14 +189,17 @@ mod tests {
         let mut f = good();
         f.remove(0);
         f[1].1 = "AAECAwQ";
-        assert_eq!(parse_inbox_record("c", &rec(&f)).malformed, None);
+        assert_eq!(
+            parse_inbox_record(testkit::ids::cid("c"), &rec(&f)).malformed,
+            None
+        );
     }
 
     #[test]
     fn inbox_id_alias_is_read_when_id_is_absent() {
         let mut f = good();
         f[1].0 = "inboxId";
-        let r = parse_inbox_record("c", &rec(&f));
+        let r = parse_inbox_record(testkit::ids::cid("c"), &rec(&f));
         assert_eq!(r.malformed, None);
         assert_eq!(r.inbox_id, INBOX);
     }
@@ -214,7 +217,7 @@ mod tests {
         for (i, k, v) in &cases {
             let mut f = good();
             f[*i] = (k, v);
-            let r = parse_inbox_record("c", &rec(&f));
+            let r = parse_inbox_record(testkit::ids::cid("c"), &rec(&f));
             assert!(r.malformed.is_some(), "{k}={v}");
         }
         assert_eq!(cases.len(), 5);
@@ -231,7 +234,7 @@ mod tests {
             .text(INBOX)
             .text("createdAt")
             .text("2026-07-04T12:00:00.000Z");
-        let r = parse_inbox_record("c", &w.into_bytes());
+        let r = parse_inbox_record(testkit::ids::cid("c"), &w.into_bytes());
         assert_eq!(r.malformed, None);
         assert_eq!(r.inbox_id, INBOX);
         // Two readers could disagree on which `id` counts: refused.
@@ -245,7 +248,11 @@ mod tests {
             .text("AAECAwQ=")
             .text("createdAt")
             .text("2026-07-04T12:00:00.000Z");
-        assert!(parse_inbox_record("c", &w.into_bytes()).malformed.is_some());
+        assert!(
+            parse_inbox_record(testkit::ids::cid("c"), &w.into_bytes())
+                .malformed
+                .is_some()
+        );
     }
 
     #[test]
@@ -254,18 +261,29 @@ mod tests {
         // malformed here; whether its bytes verify is the XMTP half's decision.
         let mut f = good();
         f[2].1 = "AAEC AwQ*\n";
-        assert_eq!(parse_inbox_record("c", &rec(&f)).malformed, None);
+        assert_eq!(
+            parse_inbox_record(testkit::ids::cid("c"), &rec(&f)).malformed,
+            None
+        );
     }
 
     #[test]
     fn wrong_types_and_garbage_are_malformed_not_errors() {
         let mut w = Encoder::new();
         w.map(2).text("id").int(5).text("createdAt").bool(true);
-        let r = parse_inbox_record("c", &w.into_bytes());
+        let r = parse_inbox_record(testkit::ids::cid("c"), &w.into_bytes());
         let why = r.malformed.unwrap();
         assert!(why.contains("id is not a string"), "{why}");
-        assert!(parse_inbox_record("c", &[0xff, 0x00]).malformed.is_some());
-        assert!(parse_inbox_record("c", &[]).malformed.is_some());
+        assert!(
+            parse_inbox_record(testkit::ids::cid("c"), &[0xff, 0x00])
+                .malformed
+                .is_some()
+        );
+        assert!(
+            parse_inbox_record(testkit::ids::cid("c"), &[])
+                .malformed
+                .is_some()
+        );
     }
 
     #[test]
@@ -273,7 +291,7 @@ mod tests {
         let mut f = good();
         let long = "A".repeat(5000);
         f[2].1 = &long;
-        let r = parse_inbox_record("c", &rec(&f));
+        let r = parse_inbox_record(testkit::ids::cid("c"), &rec(&f));
         assert!(r.malformed.is_some());
         assert_eq!(r.verification_signature.len(), MAX_SIGNATURE_CHARS);
     }

@@ -94,13 +94,13 @@ impl FetchedInbox {
     /// The store changes this answer implies: the record put (or deleted, for a proof of
     /// absence) at the commit's rev, and the repo's Sync 1.1 state. Empty when unproven.
     pub fn changes(&self) -> Vec<Change> {
-        let did = self.did.to_string();
+        let did = self.did.clone();
         let (commit, first) = match &self.outcome {
             InboxOutcome::Present { commit, record } => (
                 commit,
                 Change::PutRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.to_string()),
+                    rev: Some(commit.rev.clone()),
                     record: record.clone(),
                 },
             ),
@@ -108,7 +108,7 @@ impl FetchedInbox {
                 commit,
                 Change::DeleteRecord {
                     did: did.clone(),
-                    rev: Some(commit.rev.to_string()),
+                    rev: Some(commit.rev.clone()),
                 },
             ),
             InboxOutcome::Unproven => return Vec::new(),
@@ -117,9 +117,9 @@ impl FetchedInbox {
             first,
             Change::RepoState {
                 did,
-                rev: commit.rev.to_string(),
-                data_cid: commit.data_cid.to_string(),
-                commit_cid: commit.commit_cid.to_string(),
+                rev: commit.rev.clone(),
+                data_cid: commit.data_cid.clone(),
+                commit_cid: commit.commit_cid.clone(),
             },
         ]
     }
@@ -132,7 +132,7 @@ pub async fn fetch_inbox_changes(
     fetcher: &dyn RecordFetcher,
     did: &Did,
 ) -> Result<FetchedInbox, ResyncError> {
-    let pds = identity.pds_endpoint(did.as_str()).await?;
+    let pds = identity.pds_endpoint(did).await?;
     fetch_inbox_at(identity, fetcher, did, &pds).await
 }
 
@@ -155,9 +155,9 @@ pub async fn fetch_inbox_at(
         }
     };
     let proof = read_inbox_proof(&bytes, did).map_err(ResyncError::Permanent)?;
-    let key = identity.signing_key(did.as_str(), false).await?;
+    let key = identity.signing_key(did, false).await?;
     if proof.signed.verify(&key).is_err() {
-        let key = identity.signing_key(did.as_str(), true).await?;
+        let key = identity.signing_key(did, true).await?;
         proof.signed.verify(&key).map_err(|_| {
             ResyncError::Permanent("bad commit signature in getRecord proof".into())
         })?;

@@ -1,5 +1,7 @@
 //! The boilerplate shared by every string newtype: `as_str`, `Display`, `FromStr`,
-//! `AsRef<str>`, serde as a plain string (deserialising re-validates).
+//! `AsRef<str>`, `Deref<Target = str>` and `Borrow<str>` (a typed value reads as the text it
+//! holds, never the other way round), equality with `str`, serde as a plain string
+//! (deserialising re-validates).
 
 /// Implements the common traits for a `struct Name(String)` with a `parse` function.
 macro_rules! string_newtype {
@@ -32,6 +34,55 @@ macro_rules! string_newtype {
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for &str {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
             }
         }
 

@@ -49,10 +49,10 @@ async fn main() {
                 let did = format!("did:plc:bench{:08}", c * 5000 + i);
                 let sig = inbox.sign_did(&did).unwrap();
                 Change::PutRecord {
-                    did,
+                    did: syntax::Did::parse(&did).unwrap(),
                     rev: None,
                     record: RecordInput {
-                        cid: format!("bafybench{}", c * 5000 + i),
+                        cid: syntax::Cid::parse(&format!("bafybench{}", c * 5000 + i)).unwrap(),
                         inbox_id: inbox.inbox_id.clone(),
                         verification_signature: sig,
                         created_at: "2026-01-01T00:00:00Z".into(),

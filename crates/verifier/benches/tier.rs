@@ -72,13 +72,13 @@ async fn main() {
                 let did = format!("did:plc:bench{:08}", c * 5000 + i);
                 Change::PutRecord {
                     record: RecordInput {
-                        cid: format!("bafybench{}", c * 5000 + i),
+                        cid: syntax::Cid::parse(&format!("bafybench{}", c * 5000 + i)).unwrap(),
                         inbox_id: inbox.inbox_id.clone(),
                         verification_signature: inbox.sign_did(&did).unwrap(),
                         created_at: created.clone(),
                         malformed: None,
                     },
-                    did,
+                    did: syntax::Did::parse(&did).unwrap(),
                     rev: None,
                 }
             })

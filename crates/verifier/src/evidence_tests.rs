@@ -172,15 +172,15 @@ async fn a_link_invalid_for_an_inbox_id_mismatch_is_rechecked_and_can_become_ver
         .writer()
         .apply(Batch::of(vec![
             Change::Verdict {
-                did: "did:plc:mended".into(),
-                record_cid: "bafymended".into(),
+                did: testkit::ids::did("did:plc:mended"),
+                record_cid: testkit::ids::cid("bafymended"),
                 status: Status::Invalid,
                 reason: Some(store::ReasonCode::InboxIdMismatch.as_str().into()),
                 installation_key: None,
             },
             Change::RetryLater {
-                did: "did:plc:mended".into(),
-                record_cid: "bafymended".into(),
+                did: testkit::ids::did("did:plc:mended"),
+                record_cid: testkit::ids::cid("bafymended"),
                 not_before: recheck_at,
             },
         ]))

@@ -50,49 +50,26 @@ struct Item {
 }
 
 impl Item {
-    /// A link read back from the store. `None`, counted and logged, when its DID or record
-    /// CID does not parse: the row is skipped, never judged.
-    fn parse(
-        did: &str,
-        inbox_id: String,
-        signature: String,
-        record_cid: &str,
-        status: Status,
-    ) -> Option<Item> {
-        match Did::parse(did).and_then(|d| Ok((d, Cid::parse(record_cid)?))) {
-            Ok((did, record_cid)) => Some(Item {
-                did,
-                inbox_id,
-                signature,
-                record_cid,
-                status,
-            }),
-            Err(e) => {
-                metrics::counter!("verifier_bad_rows_total").increment(1);
-                tracing::warn!(did, record_cid, error = %e, "stored link does not parse; skipped");
-                None
-            }
+    /// A link to check as the store gives it (typed: a stored row that does not parse was
+    /// skipped there, and counted in `store_bad_rows_total`).
+    fn from_check(c: CheckItem) -> Item {
+        Item {
+            did: c.did,
+            inbox_id: c.inbox_id,
+            signature: c.verification_signature,
+            record_cid: c.record_cid,
+            status: c.status,
         }
     }
 
-    fn from_check(c: CheckItem) -> Option<Item> {
-        Item::parse(
-            &c.did,
-            c.inbox_id,
-            c.verification_signature,
-            &c.record_cid,
-            c.status,
-        )
-    }
-
-    fn from_link(l: LinkView) -> Option<Item> {
-        Item::parse(
-            &l.did,
-            l.inbox_id,
-            l.record.verification_signature,
-            &l.record.cid,
-            l.status,
-        )
+    fn from_link(l: LinkView) -> Item {
+        Item {
+            did: l.did,
+            inbox_id: l.inbox_id,
+            signature: l.record.verification_signature,
+            record_cid: l.record.cid,
+            status: l.status,
+        }
     }
 }
 
@@ -228,7 +205,7 @@ async fn process_chunk(
                 store,
                 grew,
             } = advance(cached, log, decoded, &scw);
-            let judged: HashSet<String> = items.iter().map(|i| i.did.to_string()).collect();
+            let judged: HashSet<Did> = items.iter().map(|i| i.did.clone()).collect();
             for item in &items {
                 let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
                 record_verdict(&v, item, &mut out);
@@ -269,9 +246,7 @@ async fn process_chunk(
             if link.status == Status::Invalid && !rechecked_invalid(link.reason.as_deref()) {
                 continue;
             }
-            let Some(item) = Item::from_link(link) else {
-                continue;
-            };
+            let item = Item::from_link(link);
             let v = evaluate(&item.did, &item.inbox_id, &item.signature, &outcome);
             record_verdict(&v, &item, &mut out);
             out.stats.rechecked_by_growth += 1;
@@ -378,7 +353,7 @@ impl Verifier {
             .tier
             .round_items(&self.ctx.reader, regular, now, self.cfg.batch_size)
             .await?;
-        let items: Vec<Item> = items.into_iter().filter_map(Item::from_check).collect();
+        let items: Vec<Item> = items.into_iter().map(Item::from_check).collect();
         self.judge(items, now, &active).await
     }
 
@@ -399,12 +374,12 @@ impl Verifier {
             .into_iter()
             .flat_map(|(_, l)| l)
             .filter(|l| l.status != Status::Invalid || rechecked_invalid(l.reason.as_deref()))
-            .filter_map(Item::from_link)
+            .map(Item::from_link)
             .collect();
         metrics::counter!("verifier_pushed_rechecks_total").increment(items.len() as u64);
         // A push is inbox activity: these links keep (or join) the active tier as links
         // re-checked by it do, even when a round fetched the pushed update first.
-        let pushed: HashSet<String> = items.iter().map(|i| i.did.to_string()).collect();
+        let pushed: HashSet<Did> = items.iter().map(|i| i.did.clone()).collect();
         self.judge(items, now, &pushed).await
     }
 
@@ -414,7 +389,7 @@ impl Verifier {
         &mut self,
         items: Vec<Item>,
         now: i64,
-        active: &HashSet<String>,
+        active: &HashSet<Did>,
     ) -> Result<RoundStats, store::StoreError> {
         let mut stats = RoundStats {
             links: items.len(),
@@ -491,8 +466,8 @@ impl Verifier {
                     );
                 }
                 changes.push(Change::RetryLater {
-                    did: i.did.into_string(),
-                    record_cid: i.record_cid.into_string(),
+                    did: i.did,
+                    record_cid: i.record_cid,
                     not_before,
                 });
             }
@@ -665,30 +640,4 @@ pub fn describe_metrics() {
         "Inbox logs that could not be evaluated (links left pending), by replay error kind"
     );
     xmtp::client::describe_metrics();
-}
-
-#[cfg(test)]
-mod row_tests {
-    use super::*;
-
-    fn check_item(did: &str, record_cid: &str) -> CheckItem {
-        CheckItem {
-            did: did.into(),
-            inbox_id: "a".repeat(64),
-            verification_signature: String::new(),
-            record_cid: record_cid.into(),
-            status: Status::Pending,
-        }
-    }
-
-    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
-
-    #[test]
-    fn a_stored_link_whose_did_or_cid_does_not_parse_is_skipped_not_judged() {
-        let good = Item::from_check(check_item("did:plc:alice", CID)).unwrap();
-        assert_eq!(good.did.as_str(), "did:plc:alice");
-        assert_eq!(good.record_cid.as_str(), CID);
-        assert!(Item::from_check(check_item("not a did", CID)).is_none());
-        assert!(Item::from_check(check_item("did:plc:alice", "not a cid")).is_none());
-    }
 }

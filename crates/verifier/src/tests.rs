@@ -48,7 +48,7 @@ impl Env {
 
     pub(crate) async fn put(&self, did: &str, cid: &str, inbox_id: &str, signature: &str) {
         let record = RecordInput {
-            cid: cid.into(),
+            cid: testkit::ids::cid(cid),
             inbox_id: inbox_id.into(),
             verification_signature: signature.into(),
             created_at: "2026-01-01T00:00:00Z".into(),
@@ -57,7 +57,7 @@ impl Env {
         self.store
             .writer()
             .apply(Batch::of(vec![Change::PutRecord {
-                did: did.into(),
+                did: testkit::ids::did(did),
                 rev: None,
                 record,
             }]))

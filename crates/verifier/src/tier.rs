@@ -22,6 +22,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use store::{Change, CheckItem, LinkActivity, Reader, Status, StoreError};
+use syntax::{Cid, Did};
 
 /// The active tier's settings (part of [`crate::VerifierConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +113,7 @@ impl Tier {
         regular: Vec<CheckItem>,
         now: i64,
         batch: usize,
-    ) -> Result<(Vec<CheckItem>, HashSet<String>), StoreError> {
+    ) -> Result<(Vec<CheckItem>, HashSet<Did>), StoreError> {
         let (pending, rest): (Vec<_>, Vec<_>) = regular
             .into_iter()
             .partition(|i| i.status == Status::Pending);
@@ -128,7 +129,7 @@ impl Tier {
         } else {
             Vec::new()
         };
-        let mut seen: HashSet<String> = pending.iter().map(|i| i.did.clone()).collect();
+        let mut seen: HashSet<Did> = pending.iter().map(|i| i.did.clone()).collect();
         let mut inboxes = HashSet::new();
         let mut taken = HashSet::new();
         let mut out = pending;
@@ -161,13 +162,13 @@ impl Tier {
         reader: &Reader,
         changes: &[Change],
         now: i64,
-        taken: &HashSet<String>,
+        taken: &HashSet<Did>,
         grown: &HashSet<String>,
     ) -> Result<Vec<Change>, StoreError> {
         if !self.cfg.enabled() {
             return Ok(Vec::new());
         }
-        let verified: Vec<(&String, &String)> = changes
+        let verified: Vec<(&Did, &Cid)> = changes
             .iter()
             .filter_map(|c| match c {
                 Change::Verdict {
@@ -182,7 +183,7 @@ impl Tier {
         if verified.is_empty() {
             return Ok(Vec::new());
         }
-        let activity: HashMap<String, LinkActivity> = reader
+        let activity: HashMap<Did, LinkActivity> = reader
             .last_activity(verified.iter().map(|(d, _)| (*d).clone()).collect())
             .await?;
         let since_ms = now

@@ -30,7 +30,7 @@ impl Env {
     /// Publishes `did`'s record naming `inbox`, signed, with this `createdAt`.
     async fn put_created(&self, did: &str, inbox: &DevInbox, created_at: &str) {
         let record = RecordInput {
-            cid: format!("bafy{}", did.replace(':', "")),
+            cid: testkit::ids::cid(&format!("bafy{}", did.replace(':', ""))),
             inbox_id: inbox.inbox_id.clone(),
             verification_signature: inbox.sign_did(did).unwrap(),
             created_at: created_at.into(),
@@ -39,7 +39,7 @@ impl Env {
         self.store
             .writer()
             .apply(Batch::of(vec![Change::PutRecord {
-                did: did.into(),
+                did: testkit::ids::did(did),
                 rev: None,
                 record,
             }]))

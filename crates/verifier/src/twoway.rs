@@ -261,7 +261,7 @@ pub async fn check(actor: &str, sources: &Sources<'_>) -> Report {
             );
             report.record = Some(RecordOut {
                 uri: format!("at://{did}/org.xmtp.inbox/self"),
-                cid: record.cid.clone(),
+                cid: record.cid.to_string(),
                 inbox_id: record.inbox_id.clone(),
                 verification_signature: record.verification_signature.clone(),
                 created_at: record.created_at.clone(),

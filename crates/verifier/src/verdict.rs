@@ -127,8 +127,8 @@ impl Verdict {
     /// The store change for this verdict.
     pub fn to_change(&self, did: &Did, record_cid: &Cid) -> store::Change {
         store::Change::Verdict {
-            did: did.to_string(),
-            record_cid: record_cid.to_string(),
+            did: did.clone(),
+            record_cid: record_cid.clone(),
             status: self.status,
             reason: self.reason.as_ref().map(|r| r.code().to_string()),
             installation_key: self.installation_key.clone(),

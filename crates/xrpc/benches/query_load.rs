@@ -71,7 +71,8 @@ async fn seed(store: &Store, dids: &[String]) {
         let mut changes = Vec::with_capacity(chunk.len() * 3);
         for (k, did) in chunk.iter().enumerate() {
             let n = (chunk_idx * BATCH_LINKS + k) as u64;
-            let cid = cid_for(n);
+            let cid = syntax::Cid::parse(&cid_for(n)).unwrap();
+            let did = syntax::Did::parse(did).unwrap();
             changes.push(Change::PutRecord {
                 did: did.clone(),
                 rev: None,
@@ -91,8 +92,8 @@ async fn seed(store: &Store, dids: &[String]) {
                 installation_key: Some(format!("{:064x}", mix(n) as u128)),
             });
             changes.push(Change::Handle {
-                did: did.clone(),
-                handle: Some(format!("u{n}.bench.example.com")),
+                did,
+                handle: Some(syntax::Handle::parse(&format!("u{n}.bench.example.com")).unwrap()),
             });
         }
         writer.apply(Batch::of(changes)).await.unwrap();

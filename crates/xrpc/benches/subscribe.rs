@@ -36,10 +36,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn put(n: usize) -> Change {
     Change::PutRecord {
-        did: format!("did:plc:{n:024}"),
+        did: syntax::Did::parse(&format!("did:plc:{n:024}")).unwrap(),
         rev: None,
         record: RecordInput {
-            cid: format!("bafyreib{n:051}"),
+            cid: syntax::Cid::parse(&format!("bafyreib{n:051}")).unwrap(),
             inbox_id: format!("{n:064x}"),
             verification_signature: "MEUCIQDx3Jk0b2Xv9M4p9rN0mO6gkq8Y2V0pW1bX8e0n2aYb8QIgYt6v1J+Vt2hXfD1y7G2pQm7w9Xb3r5z2h0s4k6n8m1Q=".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),

@@ -355,10 +355,10 @@ async fn a_malformed_record_cannot_blow_up_list_links() {
     let mut changes = Vec::new();
     for n in 0..20 {
         changes.push(Change::PutRecord {
-            did: format!("did:plc:huge{n:02}"),
+            did: testkit::ids::did(&format!("did:plc:huge{n:02}")),
             rev: None,
             record: RecordInput {
-                cid: "bafyhuge".into(),
+                cid: testkit::ids::cid("bafyhuge"),
                 inbox_id: inbox(5),
                 verification_signature: "c2ln".into(),
                 created_at: "2026-01-01T00:00:00.000Z".into(),

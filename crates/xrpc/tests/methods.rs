@@ -27,7 +27,7 @@ async fn resolve_actor_by_did_returns_the_full_link_view() {
         v["record"]["uri"],
         format!("at://{}/org.xmtp.inbox/self", did("alice"))
     );
-    assert_eq!(v["record"]["cid"], "bafyalice");
+    assert_eq!(v["record"]["cid"], testkit::ids::cid("bafyalice").as_str());
     assert_eq!(v["record"]["verificationSignature"], "c2ln");
     assert_eq!(v["record"]["createdAt"], "2026-01-01T00:00:00.000Z");
     assert_eq!(v["installationKey"], "ab".repeat(32));

@@ -78,8 +78,8 @@ impl Server {
     }
 }
 
-fn did(n: usize) -> String {
-    format!("did:plc:sub{n:08}")
+fn did(n: usize) -> syntax::Did {
+    testkit::ids::did(&format!("did:plc:sub{n:08}"))
 }
 
 fn put(n: usize, cid: &str) -> Change {
@@ -87,7 +87,7 @@ fn put(n: usize, cid: &str) -> Change {
         did: did(n),
         rev: None,
         record: RecordInput {
-            cid: cid.into(),
+            cid: testkit::ids::cid(cid),
             inbox_id: format!("{n:064x}"),
             verification_signature: "c2ln".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -99,7 +99,7 @@ fn put(n: usize, cid: &str) -> Change {
 fn verdict(n: usize, cid: &str, status: Status) -> Change {
     Change::Verdict {
         did: did(n),
-        record_cid: cid.into(),
+        record_cid: testkit::ids::cid(cid),
         status,
         reason: (status == Status::Invalid).then(|| "bad signature".into()),
         installation_key: (status == Status::Verified).then(|| "ab".repeat(32)),
@@ -200,7 +200,7 @@ async fn every_kind_of_change_arrives_live_with_the_link_view_the_queries_serve(
         for k in ["seq", "time", "kind", "did", "link"] {
             assert!(e.get(k).is_some(), "{k} missing: {e}");
         }
-        assert_eq!(e["did"], did(1));
+        assert_eq!(e["did"], did(1).as_str());
     }
     assert_eq!(
         events[1]["link"],
@@ -212,7 +212,7 @@ async fn every_kind_of_change_arrives_live_with_the_link_view_the_queries_serve(
     assert_eq!(view["status"], "invalid");
     assert_eq!(view["reason"], "bad signature");
     assert_eq!(view["installationKey"], Value::Null);
-    assert_eq!(view["record"]["cid"], "c2");
+    assert_eq!(view["record"]["cid"], testkit::ids::cid("c2").as_str());
     assert_eq!(
         view["record"]["uri"],
         format!("at://{}/org.xmtp.inbox/self", did(1))

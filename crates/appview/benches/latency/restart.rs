@@ -41,8 +41,8 @@ async fn seed(db: &Path, links: u64) -> anyhow::Result<f64> {
         let end = (n + BATCH as u64).min(links);
         let mut changes = Vec::with_capacity(BATCH * 3);
         for i in n..end {
-            let did = did_for(i);
-            let cid = format!("bafyreib{:051x}", u128::from(mix(i)) * 7);
+            let did = syntax::Did::parse(&did_for(i))?;
+            let cid = syntax::Cid::parse(&format!("bafyreib{:051x}", u128::from(mix(i)) * 7))?;
             changes.push(Change::PutRecord {
                 did: did.clone(),
                 rev: None,
@@ -63,7 +63,7 @@ async fn seed(db: &Path, links: u64) -> anyhow::Result<f64> {
             });
             changes.push(Change::Handle {
                 did,
-                handle: Some(format!("u{i}.bench.example.com")),
+                handle: Some(syntax::Handle::parse(&format!("u{i}.bench.example.com"))?),
             });
         }
         writer.apply(Batch::of(changes)).await?;

@@ -47,7 +47,7 @@ impl FaultyIdentity {
 impl IdentitySource for FaultyIdentity {
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a syntax::Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
         Box::pin(async move {
@@ -56,7 +56,10 @@ impl IdentitySource for FaultyIdentity {
         })
     }
 
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn pds_endpoint<'a>(
+        &'a self,
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
         Box::pin(async move {
             self.gate(did).await?;
             self.inner.pds_endpoint(did).await
@@ -65,8 +68,8 @@ impl IdentitySource for FaultyIdentity {
 
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<Option<syntax::Handle>, LookupError>> {
         Box::pin(async move {
             self.handle_refreshes.fetch_add(1, Ordering::SeqCst);
             self.gate(did).await?;
@@ -233,7 +236,12 @@ async fn work_deferred_on_a_failing_host_is_retried_promptly_once_it_answers() {
     let (stop, w) = worker(&store, identity.clone(), proofs, p.shared().clone(), cfg);
     // PLC stays down for a while: attempts fail and back off, the row stays queued.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let due = store.reader().due_resyncs(i64::MAX, 10).await.unwrap();
+    let due = store
+        .reader()
+        .due_resyncs(i64::MAX, 10)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(due.len(), 1);
     assert!(due[0].attempts >= 1, "{due:?}");
     identity.down.store(false, Ordering::SeqCst);
@@ -281,7 +289,7 @@ async fn a_stalled_did_host_delays_only_its_own_account() {
             .desynchronized_dids()
             .await
             .unwrap()
-            .contains(&SLOW.to_owned())
+            .contains(&testkit::ids::did(SLOW))
     );
     stop.cancel();
     w.await.unwrap();

@@ -34,7 +34,11 @@ fn feed(b: &[u8]) -> usize {
         );
     }
     ok += usize::from(repo::CarSlice::parse(b, &repo::CarLimits::COMMIT).is_ok());
-    ok += usize::from(parse_inbox_record("c", b).malformed.is_none());
+    ok += usize::from(
+        parse_inbox_record(testkit::ids::cid("c"), b)
+            .malformed
+            .is_none(),
+    );
     ok
 }
 

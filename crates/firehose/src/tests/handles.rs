@@ -35,8 +35,8 @@ async fn an_untracked_account_taking_over_a_held_handle_moves_it() {
         .apply(Batch::of(vec![
             put_link(ALICE),
             Change::Handle {
-                did: ALICE.into(),
-                handle: Some("alice.test".into()),
+                did: testkit::ids::did(ALICE),
+                handle: Some(testkit::ids::handle("alice.test")),
             },
         ]))
         .await
@@ -145,8 +145,8 @@ async fn a_handle_verified_after_start_up_is_held_for_the_takeover_check() {
         .apply(Batch::of(vec![
             put_link(ALICE),
             Change::Handle {
-                did: ALICE.into(),
-                handle: Some("alice.test".into()),
+                did: testkit::ids::did(ALICE),
+                handle: Some(testkit::ids::handle("alice.test")),
             },
         ]))
         .await
@@ -165,11 +165,11 @@ async fn a_claim_of_a_handle_held_by_a_deactivated_account_is_verified() {
         .apply(Batch::of(vec![
             put_link(ALICE),
             Change::Handle {
-                did: ALICE.into(),
-                handle: Some("alice.test".into()),
+                did: testkit::ids::did(ALICE),
+                handle: Some(testkit::ids::handle("alice.test")),
             },
             Change::AccountStatus {
-                did: ALICE.into(),
+                did: testkit::ids::did(ALICE),
                 active: false,
                 status: Some("deactivated".into()),
             },

@@ -77,7 +77,7 @@ async fn flush(store: &store::Store, p: &mut Processor) {
 
 async fn link_cid(store: &store::Store) -> Option<String> {
     let l = store.reader().link_by_did(VICTIM).await.unwrap();
-    l.map(|l| l.record.cid)
+    l.map(|l| l.record.cid.into_string())
 }
 
 #[tokio::test]
@@ -159,7 +159,7 @@ async fn a_forged_update_or_delete_cannot_replace_or_remove_a_link() {
                 .desynchronized_dids()
                 .await
                 .unwrap()
-                .contains(&VICTIM.to_owned())
+                .contains(&testkit::ids::did(VICTIM))
         );
     }
 }

@@ -22,7 +22,7 @@ struct SlowKeys {
 impl IdentitySource for SlowKeys {
     fn signing_key<'a>(
         &'a self,
-        did: &'a str,
+        did: &'a syntax::Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
         Box::pin(async move {
@@ -31,14 +31,17 @@ impl IdentitySource for SlowKeys {
         })
     }
 
-    fn pds_endpoint<'a>(&'a self, did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn pds_endpoint<'a>(
+        &'a self,
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
         self.inner.pds_endpoint(did)
     }
 
     fn refresh_handle<'a>(
         &'a self,
-        did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<Option<syntax::Handle>, LookupError>> {
         self.inner.refresh_handle(did)
     }
 }

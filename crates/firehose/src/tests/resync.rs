@@ -119,7 +119,7 @@ struct RotatingIdentity {
 impl IdentitySource for RotatingIdentity {
     fn signing_key<'a>(
         &'a self,
-        _did: &'a str,
+        _did: &'a syntax::Did,
         refresh: bool,
     ) -> BoxFuture<'a, Result<repo::PublicKey, LookupError>> {
         Box::pin(async move {
@@ -131,13 +131,16 @@ impl IdentitySource for RotatingIdentity {
             }
         })
     }
-    fn pds_endpoint<'a>(&'a self, _did: &'a str) -> BoxFuture<'a, Result<String, LookupError>> {
+    fn pds_endpoint<'a>(
+        &'a self,
+        _did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<String, LookupError>> {
         Box::pin(async { Ok("http://pds".to_owned()) })
     }
     fn refresh_handle<'a>(
         &'a self,
-        _did: &'a str,
-    ) -> BoxFuture<'a, Result<Option<String>, LookupError>> {
+        _did: &'a syntax::Did,
+    ) -> BoxFuture<'a, Result<Option<syntax::Handle>, LookupError>> {
         Box::pin(async { Ok(None) })
     }
 }

@@ -163,10 +163,10 @@ fn stages_over(
 /// A change that indexes a (pending) link for `did`.
 pub fn put_link(did: &str) -> store::Change {
     store::Change::PutRecord {
-        did: did.to_owned(),
+        did: testkit::ids::did(did),
         rev: None,
         record: store::RecordInput {
-            cid: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy".into(),
+            cid: testkit::ids::cid("put_link"),
             inbox_id: "a".repeat(64),
             verification_signature: "AAECAwQFBgc=".into(),
             created_at: "2026-07-04T12:00:00.000Z".into(),

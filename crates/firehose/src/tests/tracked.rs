@@ -23,10 +23,10 @@ const WEB_STRANGER: &str = "did:web:bob.example.com";
 
 fn repo_state(did: &str) -> Change {
     Change::RepoState {
-        did: did.into(),
-        rev: "3kaaaaaaaaaa2".into(),
-        data_cid: String::new(),
-        commit_cid: String::new(),
+        did: testkit::ids::did(did),
+        rev: syntax::Tid::parse("3kaaaaaaaaaa2").unwrap(),
+        data_cid: testkit::ids::cid("data"),
+        commit_cid: testkit::ids::cid("commit"),
     }
 }
 

@@ -32,7 +32,7 @@ async fn inbox_lookups_are_capped_and_claims_never_crowd_out_verified_links() {
     let r = db.r();
 
     let verified = r.links_by_inbox(&inbox(1), false, CAP).await.unwrap();
-    let dids: Vec<_> = verified.iter().map(|l| l.did.as_str()).collect();
+    let dids: Vec<_> = verified.iter().map(|l| l.did.clone()).collect();
     assert_eq!(dids, [did(900), did(901)]);
 
     let all = r.links_by_inbox(&inbox(1), true, CAP).await.unwrap();
@@ -69,7 +69,7 @@ async fn reasons_are_capped_when_written() {
     malformed.malformed = Some(format!("bad rkey {}", "k".repeat(1 << 20)));
     let long_verdict = Change::Verdict {
         did: did(2),
-        record_cid: "c2".into(),
+        record_cid: cid("c2"),
         status: Status::Invalid,
         reason: Some("é".repeat(4_000)),
         installation_key: None,

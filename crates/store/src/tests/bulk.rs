@@ -72,16 +72,13 @@ async fn put_record_inserts_updates_and_skips_like_the_upsert_did() {
     let r = store.reader();
     let one = r.link_by_did(&did(1)).await.unwrap().unwrap();
     assert_eq!(
-        (one.status, one.record.cid.as_str(), one.handle.as_deref()),
-        (Status::Pending, "c1b", Some("one.test"))
+        (one.status, one.record.cid, one.handle.as_deref()),
+        (Status::Pending, cid("c1b"), Some("one.test"))
     );
     assert_eq!((one.installation_key, one.verified_at), (None, None));
     assert_eq!(r.link_by_did(&did(2)).await.unwrap(), None);
     let three = r.link_by_did(&did(3)).await.unwrap().unwrap();
-    assert_eq!(
-        (three.record.cid.as_str(), three.inbox_id),
-        ("c3b", inbox(4))
-    );
+    assert_eq!((three.record.cid, three.inbox_id), (cid("c3b"), inbox(4)));
     let conn = raw(&path);
     assert_counts_match_rows(&conn);
     let kinds: Vec<(String, String)> = events(&conn);
@@ -95,13 +92,13 @@ async fn put_record_inserts_updates_and_skips_like_the_upsert_did() {
     ];
     let expected: Vec<(String, String)> = expected
         .into_iter()
-        .map(|(k, d)| (k.to_owned(), d))
+        .map(|(k, d)| (k.to_owned(), d.to_string()))
         .collect();
     assert_eq!(kinds, expected);
     // Shown again: the link written while hidden comes back with its latest record.
     apply(vec![account(&did(2), true, None)]).await.unwrap();
     let two = r.link_by_did(&did(2)).await.unwrap().unwrap();
-    assert_eq!(two.record.cid, "c2b");
+    assert_eq!(two.record.cid, cid("c2b"));
     assert_counts_match_rows(&conn);
 }
 
@@ -111,7 +108,7 @@ fn backfill_batch(range: std::ops::Range<u32>) -> Vec<Change> {
             [
                 put(&did(n), &format!("c{n}"), &inbox(n), Some("3lbbbbbbbbb22")),
                 Change::Backfill(BackfillChange::Repo {
-                    did: did(n),
+                    did: did(n).to_string(),
                     state: BackfillState::Indexed,
                     error: None,
                 }),
@@ -131,7 +128,7 @@ async fn a_crash_mid_bulk_loses_nothing_acknowledged_and_the_backfill_resumes() 
             service: "relay".into(),
             cursor: None,
             complete: true,
-            dids: (0..3_000).map(did).collect(),
+            dids: (0..3_000).map(|n| did(n).to_string()).collect(),
         });
         w.apply(Batch::of(vec![page])).await.unwrap();
         // Acknowledged: several batches in flight at once, grouped by the writer.
@@ -213,7 +210,7 @@ async fn links_json_by_dids_answers_as_one_probe_per_did_did() {
                 if i % 37 == 5 {
                     web.to_owned()
                 } else {
-                    did((i * 113 + len as u32) % 320)
+                    did((i * 113 + len as u32) % 320).to_string()
                 }
             })
             .collect();

@@ -16,7 +16,7 @@ async fn put_record_creates_a_pending_link_with_the_full_view() {
         link.record.uri,
         format!("at://{}/org.xmtp.inbox/self", did(1))
     );
-    assert_eq!(link.record.cid, "bafy1");
+    assert_eq!(link.record.cid, cid("bafy1"));
     assert_eq!(link.record.verification_signature, "c2lnbmF0dXJl");
     assert_eq!(link.record.created_at, "2026-01-01T00:00:00.000Z");
     assert_eq!(link.installation_key, None);
@@ -63,7 +63,7 @@ async fn put_record_with_a_new_cid_resets_the_link_to_pending() {
     .await;
     let link = db.r().link_by_did(&did(1)).await.unwrap().unwrap();
     assert_eq!(link.status, Status::Pending);
-    assert_eq!(link.record.cid, "bafy2");
+    assert_eq!(link.record.cid, cid("bafy2"));
     assert_eq!(link.inbox_id, inbox(2));
     assert_eq!(link.installation_key, None);
     assert_eq!(link.verified_at, None);
@@ -101,12 +101,12 @@ async fn newer_rev_wins_whatever_the_arrival_order() {
         put(&did(1), "bafy-old", &inbox(1), Some("3kaaaaaaaaaa2")),
         Change::DeleteRecord {
             did: did(1),
-            rev: Some("3kaaaaaaaaaa3".into()),
+            rev: Some(rev("3kaaaaaaaaaa3")),
         },
     ])
     .await;
     let link = db.r().link_by_did(&did(1)).await.unwrap().unwrap();
-    assert_eq!(link.record.cid, "bafy-new");
+    assert_eq!(link.record.cid, cid("bafy-new"));
     assert_eq!(
         db.r().repo_rev(&did(1)).await.unwrap().as_deref(),
         Some("3kaaaaaaaaab2")
@@ -115,7 +115,7 @@ async fn newer_rev_wins_whatever_the_arrival_order() {
     db.apply(vec![
         Change::DeleteRecord {
             did: did(1),
-            rev: Some("3kaaaaaaaaac2".into()),
+            rev: Some(rev("3kaaaaaaaaac2")),
         },
         put(&did(1), "bafy-mid", &inbox(3), Some("3kaaaaaaaaab3")),
     ])
@@ -156,7 +156,12 @@ async fn inactive_account_is_hidden_from_every_query_until_reactivated() {
     .await;
     let r = db.r();
     assert_eq!(r.link_by_did(&did(1)).await.unwrap(), None);
-    assert!(r.links_by_dids(vec![did(1)]).await.unwrap().is_empty());
+    assert!(
+        r.links_by_dids(vec![did(1).into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         r.links_by_inbox(&inbox(1), true, 100)
             .await
@@ -217,9 +222,9 @@ async fn deleted_account_loses_its_link_handle_and_state() {
 
 fn desync(did: &str, reason: &str, rev: Option<&str>) -> Change {
     Change::Resync(ResyncChange::Desync {
-        did: did.to_owned(),
+        did: d(did),
         reason: reason.to_owned(),
-        rev: rev.map(str::to_owned),
+        rev: rev.map(self::rev),
     })
 }
 
@@ -236,7 +241,7 @@ async fn resync_queue_keeps_every_row_until_a_resync_at_its_newest_rev_lands() {
     .await;
     assert_eq!(r.resync_pending().await.unwrap(), 2);
     assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(1), did(2)]);
-    let due = r.due_resyncs(i64::MAX, 10).await.unwrap();
+    let due = r.due_resyncs(i64::MAX, 10).await.unwrap().items;
     assert_eq!(due.len(), 2);
     assert_eq!(due[0].reason, "since", "the first reason is kept");
 
@@ -247,27 +252,27 @@ async fn resync_queue_keeps_every_row_until_a_resync_at_its_newest_rev_lands() {
         next_attempt: i64::MAX - 1,
     })])
     .await;
-    let due = r.due_resyncs(i64::MAX - 2, 10).await.unwrap();
+    let due = r.due_resyncs(i64::MAX - 2, 10).await.unwrap().items;
     assert_eq!(
         due.iter().map(|d| d.did.clone()).collect::<Vec<_>>(),
         vec![did(1)]
     );
-    let row = &r.due_resyncs(i64::MAX, 10).await.unwrap()[1];
+    let row = &r.due_resyncs(i64::MAX, 10).await.unwrap().items[1];
     assert_eq!(
         (row.attempts, row.last_error.as_ref().map(|e| e.len())),
         (1, Some(256))
     );
 
     // A resync older than an event seen meanwhile keeps the row, due again.
-    let landed = |rev: &str| {
+    let landed = |at: &str| {
         Change::Resync(ResyncChange::Landed {
             did: did(1),
-            rev: rev.to_owned(),
+            rev: rev(at),
             retry_at: 0,
         })
     };
     db.apply(vec![landed("3kaaaaaaaaaa4")]).await;
-    let due = r.due_resyncs(0, 10).await.unwrap();
+    let due = r.due_resyncs(0, 10).await.unwrap().items;
     assert_eq!((due.len(), due[0].reason.as_str()), (1, "newer_event"));
     db.apply(vec![landed("3kaaaaaaaaaa5")]).await;
     assert_eq!(r.desynchronized_dids().await.unwrap(), vec![did(2)]);
@@ -283,9 +288,9 @@ async fn resync_queue_keeps_every_row_until_a_resync_at_its_newest_rev_lands() {
         until: 5,
     })])
     .await;
-    let row = &r.due_resyncs(5, 10).await.unwrap()[0];
+    let row = &r.due_resyncs(5, 10).await.unwrap().items[0];
     assert_eq!((row.did.clone(), row.attempts), (did(2), 1));
-    assert!(r.due_resyncs(4, 10).await.unwrap().is_empty());
+    assert!(r.due_resyncs(4, 10).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]
@@ -322,11 +327,11 @@ async fn handles_are_set_moved_and_cleared() {
 #[tokio::test]
 async fn repo_state_keeps_the_newest_rev() {
     let db = Db::new();
-    let state = |rev: &str, data: &str| Change::RepoState {
+    let state = |at: &str, data: &str| Change::RepoState {
         did: did(1),
-        rev: rev.to_owned(),
-        data_cid: data.to_owned(),
-        commit_cid: format!("commit-{data}"),
+        rev: rev(at),
+        data_cid: cid(data),
+        commit_cid: cid(&format!("commit-{data}")),
     };
     let r = db.r();
     assert_eq!(r.repo_state(&did(1)).await.unwrap(), None);
@@ -338,9 +343,9 @@ async fn repo_state_keeps_the_newest_rev() {
     assert_eq!(
         r.repo_state(&did(1)).await.unwrap(),
         Some(RepoState {
-            rev: "3kaaaaaaaaab2".into(),
-            data_cid: "d2".into(),
-            commit_cid: "commit-d2".into()
+            rev: rev("3kaaaaaaaaab2"),
+            data_cid: cid("d2"),
+            commit_cid: cid("commit-d2")
         })
     );
     // A rev bumped by a record change alone is not a full state.
@@ -391,13 +396,13 @@ async fn retry_later_holds_a_link_back_until_its_time() {
         put(&did(1), "bafy1", &inbox(1), None),
         Change::RetryLater {
             did: did(1),
-            record_cid: "bafy1".into(),
+            record_cid: cid("bafy1"),
             not_before: 1_000,
         },
         // About an older record: ignored.
         Change::RetryLater {
             did: did(1),
-            record_cid: "bafy0".into(),
+            record_cid: cid("bafy0"),
             not_before: 5_000,
         },
     ])
@@ -429,7 +434,7 @@ async fn links_to_check_offers_due_pending_then_stale_verified_links() {
             did: did(1),
             inbox_id: inbox(1),
             verification_signature: "c2lnbmF0dXJl".into(),
-            record_cid: "c1".into(),
+            record_cid: cid("c1"),
             status: Status::Pending,
         }]
     );

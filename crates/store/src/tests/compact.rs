@@ -80,7 +80,8 @@ fn old_row(
     };
     let cid = match (r >> 6) % 5 {
         0 => format!("bafyreib{:051x}", u128::from(r) * 7),
-        1 => "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG".to_owned(),
+        // Upper-case multibase base32: a CID by the syntax, stored as text (not `b...`).
+        1 => b32(&[&[1u8, 0x71, 0x12, 0x20][..], &bytes(i + 1, 32)].concat()).to_uppercase(),
         _ => b32(&[&[1u8, 0x71, 0x12, 0x20][..], &bytes(i + 1, 32)].concat()),
     };
     let sig = match (r >> 9) % 5 {
@@ -140,18 +141,20 @@ fn old_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<LinkView> {
     Ok(LinkView {
         record: RecordView {
             uri: format!("at://{did}/org.xmtp.inbox/self"),
-            cid: row.get(5)?,
+            cid: syntax::Cid::parse(&row.get::<_, String>(5)?).unwrap(),
             verification_signature: row.get(6)?,
             created_at: row.get(7)?,
         },
-        handle: row.get(1)?,
+        handle: row
+            .get::<_, Option<String>>(1)?
+            .map(|h| syntax::Handle::parse(&h).unwrap()),
         inbox_id: row.get(2)?,
         status: row.get::<_, String>(3)?.parse().unwrap(),
         reason: row.get(4)?,
         installation_key: row.get(8)?,
         verified_at: row.get::<_, Option<i64>>(9)?.map(format_unix_millis),
         indexed_at: format_unix_millis(row.get(10)?),
-        did,
+        did: syntax::Did::parse(&did).unwrap(),
     })
 }
 
@@ -260,7 +263,7 @@ pub(super) fn v6_index(dir: &tempfile::TempDir) -> Connection {
 fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = v6_index(&dir);
-    let before: BTreeMap<String, LinkView> = conn
+    let before: BTreeMap<syntax::Did, LinkView> = conn
         .prepare(OLD_SELECT)
         .unwrap()
         .query_map([], old_view)
@@ -278,7 +281,8 @@ fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
 
     let (after, next) = queries::list_links(&conn, None, None, 10_000).unwrap();
     assert_eq!(next, None);
-    let after: BTreeMap<String, LinkView> = after.into_iter().map(|v| (v.did.clone(), v)).collect();
+    let after: BTreeMap<syntax::Did, LinkView> =
+        after.into_iter().map(|v| (v.did.clone(), v)).collect();
     assert_eq!(after.len(), before.len());
     for (did, old) in &before {
         assert_eq!(after.get(did), Some(old), "{did}");
@@ -314,9 +318,13 @@ fn migration_0008_converts_a_populated_index_in_place_keeping_every_view() {
 /// What the handle reads answered before 0010, with the SQL of the time.
 #[derive(Debug, PartialEq)]
 pub(super) struct HandleReads {
-    by_handle: Vec<(String, Option<String>)>,
-    due: Vec<String>,
-    all: Vec<String>,
+    by_handle: Vec<(String, Option<syntax::Did>)>,
+    due: Vec<syntax::Did>,
+    all: Vec<syntax::Handle>,
+}
+
+fn did_col(r: &rusqlite::Row<'_>) -> rusqlite::Result<syntax::Did> {
+    Ok(syntax::Did::parse(&r.get::<_, String>(0)?).unwrap())
 }
 
 fn handle_reads_v9(conn: &Connection) -> HandleReads {
@@ -335,7 +343,7 @@ fn handle_reads_v9(conn: &Connection) -> HandleReads {
                     "SELECT h.did FROM handles h WHERE h.handle = ?1 AND NOT EXISTS
                         (SELECT 1 FROM accounts a WHERE a.did = h.did AND a.active = 0)",
                     [h],
-                    |r| r.get(0),
+                    did_col,
                 )
                 .optional()
                 .unwrap();
@@ -345,18 +353,21 @@ fn handle_reads_v9(conn: &Connection) -> HandleReads {
     let due = conn
         .prepare("SELECT did FROM handles WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2")
         .unwrap()
-        .query_map(params![1_700_000_500_000_i64, 10_000], |r| r.get(0))
+        .query_map(params![1_700_000_500_000_i64, 10_000], did_col)
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     HandleReads {
         by_handle,
         due,
-        all: handles,
+        all: handles
+            .iter()
+            .map(|h| syntax::Handle::parse(h).unwrap())
+            .collect(),
     }
 }
 
-pub(super) fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleReads {
+pub(super) fn handle_reads_now(conn: &Connection, handles: &[syntax::Handle]) -> HandleReads {
     let mut all = crate::handles::all(conn).unwrap();
     all.sort();
     HandleReads {
@@ -364,7 +375,7 @@ pub(super) fn handle_reads_now(conn: &Connection, handles: &[String]) -> HandleR
             .iter()
             .map(|h| {
                 (
-                    h.clone(),
+                    h.to_string(),
                     queries::did_by_handle(conn, &h.to_uppercase()).unwrap(),
                 )
             })
@@ -392,11 +403,11 @@ pub(super) fn every_view(
                 .map(|(_, j)| j)
                 .unwrap_or_default();
             let change = crate::Change::DeleteRecord {
-                did: did.clone(),
+                did: syntax::Did::parse(&did).unwrap(),
                 rev: None,
             };
             let mut snap = crate::outbox::before(conn, &change).unwrap();
-            (did, (json, snap.pop().unwrap().1))
+            (did, (json, snap.watched.pop().unwrap().1))
         })
         .collect()
 }
@@ -426,10 +437,10 @@ fn migration_0010_stores_each_handle_once_keeping_every_view_and_lookup() {
     }
     let (listed_after, _) = queries::list_links(&conn, None, None, 10_000).unwrap();
     assert_eq!(listed_after, listed_before);
-    let handles: Vec<String> = reads_before
+    let handles: Vec<syntax::Handle> = reads_before
         .by_handle
         .iter()
-        .map(|(h, _)| h.clone())
+        .map(|(h, _)| syntax::Handle::parse(h).unwrap())
         .collect();
     assert_eq!(handle_reads_now(&conn, &handles), reads_before);
     assert_eq!(queries::counts(&conn).unwrap(), counts_before);

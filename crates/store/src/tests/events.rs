@@ -21,10 +21,13 @@ async fn every_visible_change_makes_one_event_of_its_kind_and_nothing_else_does(
     let (a, b) = (did(1), did(2));
     let mut seen = db.store.writer().link_events();
     assert_eq!(*seen.borrow_and_update(), 0);
-    db.apply(vec![put(&a, "c1", &inbox(1), Some("3k1"))]).await;
-    db.apply(vec![put(&a, "c1", &inbox(1), Some("3k2"))]).await; // same CID: no change
+    db.apply(vec![put(&a, "c1", &inbox(1), Some("3kaaaaaaaaaa2"))])
+        .await;
+    db.apply(vec![put(&a, "c1", &inbox(1), Some("3kaaaaaaaaaa3"))])
+        .await; // same CID: no change
     db.apply(vec![verdict(&a, "c1", Status::Verified)]).await;
-    db.apply(vec![put(&a, "c2", &inbox(1), Some("3k3"))]).await;
+    db.apply(vec![put(&a, "c2", &inbox(1), Some("3kaaaaaaaaaa4"))])
+        .await;
     db.apply(vec![verdict(&a, "c2", Status::Invalid)]).await;
     db.apply(vec![handle(&a, Some("a.test"))]).await;
     db.apply(vec![account(&a, false, Some("takendown"))]).await;
@@ -35,7 +38,7 @@ async fn every_visible_change_makes_one_event_of_its_kind_and_nothing_else_does(
         .await; // no link
     db.apply(vec![Change::DeleteRecord {
         did: a.clone(),
-        rev: Some("3k4".into()),
+        rev: Some(rev("3kaaaaaaaaaa5")),
     }])
     .await;
     let got = kinds(&db, 0).await;
@@ -97,7 +100,7 @@ async fn a_recheck_that_only_confirms_a_link_makes_no_event_and_new_evidence_doe
     // once depended on verifiedAt moving, and this failed as `updated` in a CI run).
     db.apply(vec![Change::Verdict {
         did: a.clone(),
-        record_cid: "c1".into(),
+        record_cid: cid("c1"),
         status: Status::Verified,
         reason: None,
         installation_key: Some("cd".repeat(32)),
@@ -274,7 +277,7 @@ async fn a_large_batch_gets_its_events_in_change_order() {
     db.apply(changes).await;
     let events = kinds(&db, 0).await;
     let expected: Vec<(i64, EventKind, String)> = (40..70)
-        .map(|n| (i64::from(n) + 1, EventKind::Created, did(n)))
+        .map(|n| (i64::from(n) + 1, EventKind::Created, did(n).to_string()))
         .collect();
     assert_eq!(events, expected);
 }

@@ -4,10 +4,10 @@
 use super::*;
 
 /// A did:plc that packs into a 16-byte key, and one that does not.
-fn dids() -> [String; 2] {
+fn dids() -> [syntax::Did; 2] {
     [
-        "did:plc:ewvi7nxzyoun6zhxrhs64oiz".to_owned(),
-        "did:web:bob.example.com".to_owned(),
+        d("did:plc:ewvi7nxzyoun6zhxrhs64oiz"),
+        d("did:web:bob.example.com"),
     ]
 }
 
@@ -124,7 +124,11 @@ async fn a_handle_taken_over_leaves_its_previous_did_linked_or_not() {
     let a_events: Vec<Option<String>> = events
         .iter()
         .filter(|e| e.did == a)
-        .map(|e| e.link.as_ref().and_then(|l| l.handle.clone()))
+        .map(|e| {
+            e.link
+                .as_ref()
+                .and_then(|l| l.handle.as_deref().map(str::to_owned))
+        })
         .collect();
     assert_eq!(
         a_events,

@@ -2,7 +2,9 @@
 //! (`changes.rs`) and every `Reader` method (`reads.rs`); the helpers live here.
 
 use crate::*;
+pub(super) use testkit::ids::cid;
 
+mod bad_rows;
 mod bounded;
 mod bulk;
 mod changes;
@@ -17,13 +19,24 @@ pub(super) fn inbox(n: u32) -> String {
     format!("{n:064x}")
 }
 
-pub(super) fn did(n: u32) -> String {
-    format!("did:plc:{n:08}")
+pub(super) fn did(n: u32) -> syntax::Did {
+    d(&format!("did:plc:{n:08}"))
 }
 
+/// The rev `s` (a TID as text), typed.
+pub(super) fn rev(s: &str) -> syntax::Tid {
+    syntax::Tid::parse(s).unwrap()
+}
+
+/// The DID `s`, typed (tests name DIDs as text).
+pub(super) fn d(s: &str) -> syntax::Did {
+    testkit::ids::did(s)
+}
+
+/// A record whose CID is the real CID named by `cid` ([`testkit::ids::cid`]).
 pub(super) fn record(cid: &str, inbox_id: &str) -> RecordInput {
     RecordInput {
-        cid: cid.to_owned(),
+        cid: testkit::ids::cid(cid),
         inbox_id: inbox_id.to_owned(),
         verification_signature: "c2lnbmF0dXJl".to_owned(),
         created_at: "2026-01-01T00:00:00.000Z".to_owned(),
@@ -31,18 +44,19 @@ pub(super) fn record(cid: &str, inbox_id: &str) -> RecordInput {
     }
 }
 
+/// `rev`: a TID as text.
 pub(super) fn put(did: &str, cid: &str, inbox_id: &str, rev: Option<&str>) -> Change {
     Change::PutRecord {
-        did: did.to_owned(),
-        rev: rev.map(str::to_owned),
+        did: d(did),
+        rev: rev.map(self::rev),
         record: record(cid, inbox_id),
     }
 }
 
 pub(super) fn verdict(did: &str, cid: &str, status: Status) -> Change {
     Change::Verdict {
-        did: did.to_owned(),
-        record_cid: cid.to_owned(),
+        did: d(did),
+        record_cid: testkit::ids::cid(cid),
         status,
         reason: (status == Status::Invalid).then(|| "bad signature".to_owned()),
         installation_key: (status == Status::Verified).then(|| "ab".repeat(32)),
@@ -51,7 +65,7 @@ pub(super) fn verdict(did: &str, cid: &str, status: Status) -> Change {
 
 pub(super) fn account(did: &str, active: bool, status: Option<&str>) -> Change {
     Change::AccountStatus {
-        did: did.to_owned(),
+        did: d(did),
         active,
         status: status.map(str::to_owned),
     }
@@ -59,8 +73,8 @@ pub(super) fn account(did: &str, active: bool, status: Option<&str>) -> Change {
 
 pub(super) fn handle(did: &str, h: Option<&str>) -> Change {
     Change::Handle {
-        did: did.to_owned(),
-        handle: h.map(str::to_owned),
+        did: d(did),
+        handle: h.map(testkit::ids::handle),
     }
 }
 

@@ -51,7 +51,7 @@ async fn batch_lookups_keep_input_order_and_skip_unknowns() {
     .await;
     let r = db.r();
     let links = r
-        .links_by_dids(vec![did(3), did(7), did(1), did(3)])
+        .links_by_dids([3, 7, 1, 3].map(|n| did(n).into()).to_vec())
         .await
         .unwrap();
     let got: Vec<_> = links.iter().map(|l| l.did.clone()).collect();
@@ -155,9 +155,9 @@ async fn tracked_dids_are_those_with_a_link_or_repo_state() {
         put(&did(2), "c", &inbox(2), None),
         Change::RepoState {
             did: did(1),
-            rev: "3kaaaaaaaaaa2".into(),
-            data_cid: "d".into(),
-            commit_cid: "c".into(),
+            rev: rev("3kaaaaaaaaaa2"),
+            data_cid: cid("d"),
+            commit_cid: cid("c"),
         },
         handle(&did(3), Some("carol.test")),
     ])
@@ -296,7 +296,7 @@ async fn link_json_is_byte_for_byte_the_serde_link_view() {
     }
     assert_eq!(r.link_json_by_did(&did(9)).await.unwrap(), None);
 
-    let dids = vec![did(3), did(9), did(1), did(2), did(1)];
+    let dids: Vec<String> = [3, 9, 1, 2, 1].map(|n| did(n).into()).to_vec();
     for include in [false, true] {
         let mut views = r.links_by_dids(dids.clone()).await.unwrap();
         views.retain(|v| include || v.status == Status::Verified);
@@ -312,7 +312,10 @@ async fn link_json_is_byte_for_byte_the_serde_link_view() {
             "include={include}"
         );
     }
-    let none = r.links_json_by_dids(vec![did(9)], true).await.unwrap();
+    let none = r
+        .links_json_by_dids(vec![did(9).into()], true)
+        .await
+        .unwrap();
     assert_eq!(none, b"{\"links\":[]}");
 }
 
@@ -330,7 +333,7 @@ async fn links_json_by_dids_answers_more_dids_than_one_statement_takes() {
         .collect();
     db.apply(changes).await;
     // Reverse order, with repeats: the answer follows the input order, each DID once.
-    let asked: Vec<String> = (0..250).rev().chain(0..10).map(did).collect();
+    let asked: Vec<String> = (0..250).rev().chain(0..10).map(|n| did(n).into()).collect();
     let body = db.r().links_json_by_dids(asked, false).await.unwrap();
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let got: Vec<&str> = v["links"]
@@ -339,6 +342,10 @@ async fn links_json_by_dids_answers_more_dids_than_one_statement_takes() {
         .iter()
         .map(|l| l["did"].as_str().unwrap())
         .collect();
-    let expected: Vec<String> = (0..250).rev().filter(|n| n % 3 != 0).map(did).collect();
+    let expected: Vec<String> = (0..250)
+        .rev()
+        .filter(|n| n % 3 != 0)
+        .map(|n| did(n).into())
+        .collect();
     assert_eq!(got, expected);
 }

@@ -7,10 +7,10 @@ const WEB: &str = "did:web:alice.example.com";
 
 fn repo_state(did: &str) -> Change {
     Change::RepoState {
-        did: did.to_owned(),
-        rev: "3kaaaaaaaaaa2".into(),
-        data_cid: "d".into(),
-        commit_cid: "c".into(),
+        did: d(did),
+        rev: rev("3kaaaaaaaaaa2"),
+        data_cid: cid("d"),
+        commit_cid: cid("c"),
     }
 }
 
@@ -40,12 +40,12 @@ async fn the_walk_streams_every_tracked_did_and_the_probe_agrees() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen, r.tracked_dids().await.unwrap());
-    assert_eq!(seen, vec![did(1), did(2), did(3), WEB.to_owned()]);
+    assert_eq!(seen, vec![did(1), did(2), did(3), d(WEB)]);
     for d in &seen {
         assert!(r.tracks_did(d).unwrap(), "{d}");
     }
-    for d in [did(4), did(5), "did:web:bob.example.com".into()] {
-        assert!(!r.tracks_did(&d).unwrap(), "{d}");
+    for other in [did(4), did(5), d("did:web:bob.example.com")] {
+        assert!(!r.tracks_did(&other).unwrap(), "{other}");
     }
 }
 

@@ -37,7 +37,7 @@ pub(crate) async fn resolve_actor(
     let include = p.boolean("includeUnverified", false)?;
     let reader = &state.reader;
     let (did, via_handle) = match actor {
-        AtIdentifier::Did(did) => (did.into_string(), false),
+        AtIdentifier::Did(did) => (did, false),
         AtIdentifier::Handle(handle) => {
             let did = reader
                 .did_by_handle(handle.as_str())

@@ -9,18 +9,23 @@ pub fn did(name: &str) -> String {
     format!("did:plc:{name}")
 }
 
+/// The typed DID of `did(name)`.
+pub fn typed(name: &str) -> syntax::Did {
+    testkit::ids::did(&did(name))
+}
+
 /// A distinct inbox ID per number.
 pub fn inbox(n: u32) -> String {
     format!("{n:064x}")
 }
 
-/// A PutRecord change.
+/// A PutRecord change; `cid` names a real CID ([`testkit::ids::cid`]).
 pub fn put(did: &str, cid: &str, inbox_id: &str) -> Change {
     Change::PutRecord {
-        did: did.to_owned(),
+        did: testkit::ids::did(did),
         rev: None,
         record: RecordInput {
-            cid: cid.to_owned(),
+            cid: testkit::ids::cid(cid),
             inbox_id: inbox_id.to_owned(),
             verification_signature: "c2ln".to_owned(),
             created_at: "2026-01-01T00:00:00.000Z".to_owned(),
@@ -29,11 +34,11 @@ pub fn put(did: &str, cid: &str, inbox_id: &str) -> Change {
     }
 }
 
-/// A Verdict change.
+/// A Verdict change; `cid` as for [`put`].
 pub fn verdict(did: &str, cid: &str, status: Status) -> Change {
     Change::Verdict {
-        did: did.to_owned(),
-        record_cid: cid.to_owned(),
+        did: testkit::ids::did(did),
+        record_cid: testkit::ids::cid(cid),
         status,
         reason: (status == Status::Invalid).then(|| "signature does not verify".to_owned()),
         installation_key: (status == Status::Verified).then(|| "ab".repeat(32)),
@@ -52,37 +57,37 @@ pub async fn seed(store: &Store) {
         put(&did("alice"), "bafyalice", &inbox(1)),
         verdict(&did("alice"), "bafyalice", Status::Verified),
         Change::Handle {
-            did: did("alice"),
-            handle: Some("alice.test".into()),
+            did: typed("alice"),
+            handle: Some(testkit::ids::handle("alice.test")),
         },
         put(&did("carol"), "bafycarol", &inbox(1)),
         verdict(&did("carol"), "bafycarol", Status::Verified),
         put(&did("pat"), "bafypat", &inbox(2)),
         Change::Handle {
-            did: did("pat"),
-            handle: Some("pat.test".into()),
+            did: typed("pat"),
+            handle: Some(testkit::ids::handle("pat.test")),
         },
         put(&did("ivan"), "bafyivan", &inbox(3)),
         verdict(&did("ivan"), "bafyivan", Status::Invalid),
         put(&did("hank"), "bafyhank", &inbox(4)),
         verdict(&did("hank"), "bafyhank", Status::Verified),
         Change::Handle {
-            did: did("hank"),
-            handle: Some("hank.test".into()),
+            did: typed("hank"),
+            handle: Some(testkit::ids::handle("hank.test")),
         },
         Change::AccountStatus {
-            did: did("hank"),
+            did: typed("hank"),
             active: false,
             status: Some("takendown".into()),
         },
         Change::AccountStatus {
-            did: did("nolan"),
+            did: typed("nolan"),
             active: true,
             status: None,
         },
         Change::Handle {
-            did: did("nolan"),
-            handle: Some("nolan.test".into()),
+            did: typed("nolan"),
+            handle: Some(testkit::ids::handle("nolan.test")),
         },
     ];
     store
