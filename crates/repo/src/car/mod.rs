@@ -6,7 +6,7 @@
 //! hash other than sha2-256 are rejected, because they cannot be checked.
 //!
 //! The block map is pre-sized from a first pass over the section lengths and hashed with a
-//! keyed folded multiply ([`cid_map`]) instead of SipHash.
+//! keyed folded multiply (`cid_map`) instead of SipHash.
 
 mod cid_map;
 
