@@ -5,19 +5,18 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let peeked = firehose::peek(data);
-    let full = firehose::Frame::decode(data);
+    let peeked = wire::peek(data);
+    let full = wire::Frame::decode(data);
     if let (Ok(p), Ok(f)) = (&peeked, &full) {
         assert_eq!(p.seq, f.seq());
-        assert_eq!(p.did, f.did());
+        assert_eq!(p.did.map(|t| t.as_str().ok()), f.did().map(Some));
     }
-    if let Ok(firehose::Frame::Commit(c)) = &full {
+    if let Ok(wire::Frame::Commit(c)) = &full {
         let _ = sync::commit::parse_commit(&firehose::process::envelope(c), u64::MAX / 2);
         // Canonical re-encoding decodes to the same value.
-        let again = firehose::Frame::Commit(c.clone()).encode();
-        assert_eq!(firehose::Frame::decode(&again).ok(), full.clone().ok());
+        let again = wire::Frame::Commit(c.clone()).encode();
+        assert_eq!(wire::Frame::decode(&again).ok(), full.clone().ok());
     }
-    let tracked = std::sync::Arc::new(std::sync::RwLock::new(Default::default()));
-    let mut gate = firehose::gate::Gate::new(tracked, false, None);
+    let mut gate = firehose::gate::Gate::new(firehose::TrackedSet::new(), false, None);
     let _ = gate.on_message(bytes::Bytes::copy_from_slice(data));
 });

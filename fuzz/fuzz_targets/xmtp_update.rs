@@ -19,7 +19,7 @@ fn replay(updates: &[Vec<u8>]) {
         .collect();
     let scw = xmtp::replay::scw_requests(&decoded)
         .into_iter()
-        .map(|r| (r, true))
+        .map(|r| (r, xmtp::signature::ScwVerdict::Valid))
         .collect();
     let _ = xmtp::replay::replay(None, &decoded, &scw);
     let _ = xmtp::replay::replay_bytes(None, updates, &Default::default());
