@@ -61,7 +61,9 @@ pub fn spawn_appview(devnet: &Devnet, db: &Path, port: u16, upstream: Option<u16
         .map(Stdio::from)
         .unwrap_or_else(|_| Stdio::null());
     Proc(
-        cmd.env("RUST_LOG", "info")
+        // The verifier's per-link decisions are debug lines: a test that never converges
+        // prints this log, and a link left pending must say why.
+        cmd.env("RUST_LOG", "info,verifier=debug")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
