@@ -42,7 +42,7 @@ use store::{Batch, Change, RecordInput, Store};
 // The same DID generator as store's bulk_write and xrpc's query_load.
 #[path = "../../store/benches/support/seed.rs"]
 mod seed;
-use seed::{did_for, mix};
+use seed::{did_for, inbox_for};
 
 /// Untracked DIDs are drawn from far above the indexed ones.
 const UNTRACKED: u64 = 1 << 40;
@@ -51,13 +51,7 @@ fn record(n: u64) -> RecordInput {
     RecordInput {
         cid: syntax::Cid::parse("bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm")
             .unwrap(),
-        inbox_id: format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            mix(n),
-            mix(n + 1),
-            mix(n + 2),
-            mix(n + 3)
-        ),
+        inbox_id: inbox_for(n),
         verification_signature: "AAECAwQFBgcICQoLDA0ODw==".into(),
         created_at: "2026-06-01T12:00:00.000Z".into(),
         malformed: None,

@@ -21,7 +21,7 @@ use syntax::{Cid, Did, Handle, Tid};
 
 #[path = "support/seed.rs"]
 mod seed;
-use seed::{base32, did_for, mix};
+use seed::{cid_for, did_for, inbox_for, mix};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -31,24 +31,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn record(n: u64) -> RecordInput {
-    let mut cid = vec![0x01, 0x71, 0x12, 0x20];
-    for k in 0..4 {
-        cid.extend_from_slice(&mix(n * 4 + k).to_be_bytes());
-    }
     let mut sig = Vec::with_capacity(64);
     for k in 0..8 {
         sig.extend_from_slice(&mix(n * 8 + k + 7).to_le_bytes());
     }
     use base64::Engine as _;
     RecordInput {
-        cid: Cid::parse(&base32(&cid)).unwrap(),
-        inbox_id: format!(
-            "{:016x}{:016x}{:016x}{:016x}",
-            mix(n),
-            mix(n + 1),
-            mix(n + 2),
-            mix(n + 3)
-        ),
+        cid: Cid::parse(&cid_for(n)).unwrap(),
+        inbox_id: inbox_for(n),
         verification_signature: base64::engine::general_purpose::STANDARD.encode(sig),
         created_at: "2026-06-01T12:00:00.000Z".into(),
         malformed: None,

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seed::{cid_for, did_for, mix};
+use seed::{cid_for, did_for, inbox_for, mix};
 use store::{Batch, Change, RecordInput, Status, Store};
 
 const CONNECTIONS: usize = 50;
@@ -78,7 +78,7 @@ async fn seed(store: &Store, dids: &[String]) {
                 rev: None,
                 record: RecordInput {
                     cid: cid.clone(),
-                    inbox_id: format!("{:016x}{:016x}{:016x}{:016x}", mix(n), mix(n + 1), mix(n + 2), mix(n + 3)),
+                    inbox_id: inbox_for(n),
                     verification_signature: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==".into(),
                     created_at: "2026-06-01T12:00:00.000Z".into(),
                     malformed: None,

@@ -10,27 +10,9 @@ use crate::{env, say};
 
 const BATCH: usize = 10_000;
 
-/// splitmix64.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// A did:plc-shaped DID for link `i`.
-fn did_for(i: u64) -> String {
-    const B32: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let (a, b) = (mix(i), mix(i ^ 0x5555_5555_5555_5555));
-    let mut s = String::from("did:plc:");
-    for k in 0..12 {
-        s.push(char::from(B32[((a >> (k * 5)) & 31) as usize]));
-    }
-    for k in 0..12 {
-        s.push(char::from(B32[((b >> (k * 5)) & 31) as usize]));
-    }
-    s
-}
+#[path = "../../../store/benches/support/seed.rs"]
+mod ids;
+use ids::{did_for, inbox_for, mix};
 
 async fn seed(db: &Path, links: u64) -> anyhow::Result<f64> {
     let store = Store::open(db)?;
@@ -48,7 +30,7 @@ async fn seed(db: &Path, links: u64) -> anyhow::Result<f64> {
                 rev: None,
                 record: RecordInput {
                     cid: cid.clone(),
-                    inbox_id: format!("{:016x}{:016x}{:016x}{:016x}", mix(i), mix(i + 1), mix(i + 2), mix(i + 3)),
+                    inbox_id: inbox_for(i),
                     verification_signature: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEg==".into(),
                     created_at: "2026-06-01T12:00:00.000Z".into(),
                     malformed: None,

@@ -1,6 +1,6 @@
 //! The synthetic identities of the benches: `xrpc`'s `query_load` seeds an index with them,
-//! `store`'s `resolve_batch` example asks that index for them, `store`'s `bulk_write` and
-//! `firehose`'s `gate_tracked` write them, so all include this one file (`#[path]`) and cannot drift apart.
+//! `store`'s `resolve_batch` example asks that index for them, `store`'s `bulk_write`,
+//! `firehose`'s `gate_tracked` and `appview`'s restart latency bench write them, so all include this one file (`#[path]`) and cannot drift apart.
 
 /// splitmix64: a fast, well-mixed sequence for DIDs and random picks.
 pub fn mix(mut x: u64) -> u64 {
@@ -34,6 +34,18 @@ pub fn cid_for(n: u64) -> String {
         bytes.extend_from_slice(&mix(n * 4 + k).to_be_bytes());
     }
     base32(&bytes)
+}
+
+/// A 64-hex-digit inbox ID for link `n`.
+#[allow(dead_code)]
+pub fn inbox_for(n: u64) -> String {
+    format!(
+        "{:016x}{:016x}{:016x}{:016x}",
+        mix(n),
+        mix(n + 1),
+        mix(n + 2),
+        mix(n + 3)
+    )
 }
 
 /// `bytes` as multibase base32 (`b` + lower-case RFC 4648, no padding).
