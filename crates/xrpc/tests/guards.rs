@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use xrpc::{AppState, ServerConfig};
 
+use crate::support::http::Conn;
 use crate::support::seed::{inbox, put, verdict};
 use crate::support::server::TestServer;
 
@@ -32,6 +33,20 @@ async fn read_until_closed(stream: &mut TcpStream) -> Option<Vec<u8>> {
 
 /// Waits (up to 5 s) until a new connection from 127.0.0.1 is served: a place freed by a
 /// closed connection is reused.
+/// A server limited by `cfg` to two connections (in all or per client), both taken by one
+/// client and answering: the two held connections, and what a third got before its close.
+async fn two_held_and_a_third_refused(cfg: ServerConfig) -> (TestServer, Conn, Conn, String) {
+    let s = TestServer::start_limited(cfg).await;
+    let mut a = s.conn().await;
+    let mut b = s.conn().await;
+    assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
+    assert_eq!(b.get(HEALTH).await.unwrap().status, 200);
+    let mut third = TcpStream::connect(s.addr).await.unwrap();
+    let got = read_until_closed(&mut third).await.expect("closed at once");
+    let answer = String::from_utf8_lossy(&got).into_owned();
+    (s, a, b, answer)
+}
+
 async fn a_new_connection_is_served(s: &TestServer) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -168,19 +183,11 @@ async fn a_slow_loris_is_closed_after_the_header_read_timeout() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_are_answered_503_and_closed() {
-    let s = TestServer::start_limited(ServerConfig {
+    let (s, mut a, b, answer) = two_held_and_a_third_refused(ServerConfig {
         max_connections: 2,
         ..ServerConfig::unlimited()
     })
     .await;
-    let mut a = s.conn().await;
-    let mut b = s.conn().await;
-    assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
-    assert_eq!(b.get(HEALTH).await.unwrap().status, 200);
-
-    let mut third = TcpStream::connect(s.addr).await.unwrap();
-    let got = read_until_closed(&mut third).await.expect("closed at once");
-    let answer = String::from_utf8_lossy(&got);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains(r#"{"error":"Overloaded","message":"too many open connections"}"#));
     // The two held connections are unaffected.
@@ -193,19 +200,11 @@ async fn connections_beyond_the_cap_are_answered_503_and_closed() {
 
 #[tokio::test]
 async fn a_client_beyond_its_connection_cap_is_answered_429_and_others_are_not() {
-    let s = TestServer::start_limited(ServerConfig {
+    let (s, mut a, b, answer) = two_held_and_a_third_refused(ServerConfig {
         max_connections_per_client: 2,
         ..ServerConfig::unlimited()
     })
     .await;
-    let mut a = s.conn().await;
-    let mut b = s.conn().await;
-    assert_eq!(a.get(HEALTH).await.unwrap().status, 200);
-    assert_eq!(b.get(HEALTH).await.unwrap().status, 200);
-
-    let mut third = TcpStream::connect(s.addr).await.unwrap();
-    let got = read_until_closed(&mut third).await.expect("closed at once");
-    let answer = String::from_utf8_lossy(&got);
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
     assert!(answer.contains("retry-after: 1"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
