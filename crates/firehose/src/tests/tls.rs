@@ -145,6 +145,20 @@ async fn a_certificate_for_another_name_is_refused() {
     }
 }
 
+/// `r` is a TLS refusal because no trusted root issued the relay's certificate.
+fn assert_unknown_issuer<T>(r: Result<T, ConnectError>) {
+    assert!(
+        matches!(
+            r,
+            Err(ConnectError::Tls(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            )))
+        ),
+        "{:?}",
+        r.map(|_| ())
+    );
+}
+
 #[tokio::test]
 async fn a_certificate_from_an_untrusted_root_is_refused() {
     let port = relay("localhost", Vec::new()).await;
@@ -155,16 +169,7 @@ async fn a_certificate_from_an_untrusted_root_is_refused() {
         &TlsRoots::WebPki,
     )
     .await;
-    assert!(
-        matches!(
-            r,
-            Err(ConnectError::Tls(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            )))
-        ),
-        "{:?}",
-        r.map(|_| ())
-    );
+    assert_unknown_issuer(r);
     // Nor does a root set that trusts only another certificate (the leaf for other.test,
     // which is no CA).
     let r = crate::ws::connect(
@@ -173,16 +178,7 @@ async fn a_certificate_from_an_untrusted_root_is_refused() {
         &TlsRoots::only(certs("other")).unwrap(),
     )
     .await;
-    assert!(
-        matches!(
-            r,
-            Err(ConnectError::Tls(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer
-            )))
-        ),
-        "{:?}",
-        r.map(|_| ())
-    );
+    assert_unknown_issuer(r);
 }
 
 #[tokio::test]
