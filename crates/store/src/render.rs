@@ -181,18 +181,17 @@ fn civil_from_unsigned_days(days: u64) -> (i64, usize, usize) {
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after H. Hinnant;
-/// month and day as indexes into [`DEC_PAIRS`].
+/// month and day as indexes into [`DEC_PAIRS`]. Days before 1970 are moved by whole
+/// 400-year eras (146,097 days, the calendar's period) into [`civil_from_unsigned_days`].
 fn civil_from_days(z: i64) -> (i64, usize, usize) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as usize;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    if let Ok(days) = u64::try_from(z) {
+        return civil_from_unsigned_days(days);
+    }
+    let eras = i128::from(z.unsigned_abs().div_ceil(146_097));
+    let shifted = u64::try_from(i128::from(z) + eras * 146_097).unwrap_or(0);
+    let (y, m, d) = civil_from_unsigned_days(shifted);
+    let y = i128::from(y) - 400 * eras;
+    (i64::try_from(y).unwrap_or(i64::MIN), m, d)
 }
 
 #[cfg(test)]
@@ -243,12 +242,27 @@ mod tests {
             }
         }
 
+        /// The signed, euclidean form of the algorithm, as the production code had it: the
+        /// reference for the era shift of `super::civil_from_days`.
+        pub(super) fn civil_from_days(z: i64) -> (i64, usize, usize) {
+            let z = z + 719_468;
+            let era = z.div_euclid(146_097);
+            let doe = z.rem_euclid(146_097);
+            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+            let y = yoe + era * 400;
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+            let mp = (5 * doy + 2) / 153;
+            let d = (doy - (153 * mp + 2) / 5 + 1) as usize;
+            let m = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+            (if m <= 2 { y + 1 } else { y }, m, d)
+        }
+
         pub(super) fn datetime(ms: i64) -> [u8; 24] {
             let secs = ms.div_euclid(1000);
             let millis = ms.rem_euclid(1000);
             let days = secs.div_euclid(86_400);
             let sod = secs.rem_euclid(86_400);
-            let (y, m, d) = super::civil_from_days(days);
+            let (y, m, d) = civil_from_days(days);
             let (m, d) = (m as i64, d as i64);
             let y = y.clamp(0, 9999);
             let mut b = *b"0000-00-00T00:00:00.000Z";
@@ -403,6 +417,27 @@ mod tests {
         instants.extend((0..2000).map(|s| mix(s) as i64));
         for ms in instants {
             assert_eq!(datetime(ms), reference::datetime(ms), "{ms}");
+        }
+    }
+
+    #[test]
+    fn days_before_1970_shift_by_whole_eras_to_the_same_date() {
+        // Rendering clamps years to 0..=9999; the date itself must match everywhere.
+        let mut days: Vec<i64> = vec![
+            -1,
+            -146_097,
+            -146_098,
+            -719_468,
+            -719_469,
+            i64::MIN / 86_400_000,
+        ];
+        days.extend((0..50_000).map(|s| -((mix(s) % 4_000_000_000) as i64)));
+        for z in days {
+            assert_eq!(
+                super::civil_from_days(z),
+                reference::civil_from_days(z),
+                "{z}"
+            );
         }
     }
 }
